@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Set up everything the project needs on a fresh machine: a venv with the package (its front end
+# built by the Python build), llama-cpp-python (compiled once, then from pip's wheel cache),
+# and, with --browser, Debian's Chromium for the browser tests. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+extras="demo"
+browser=0
+for arg in "$@"; do
+  case "$arg" in
+    --test) extras="test,dev"; browser=1 ;;
+    --demo) extras="demo" ;;
+    *) echo "usage: scripts/setup.sh [--test|--demo]" >&2; exit 2 ;;
+  esac
+done
+
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+
+command -v npm >/dev/null || { echo "npm is needed to build the front end (apt-get install nodejs npm)" >&2; exit 1; }
+npm ci --no-audit --no-fund --loglevel=error
+npm run --silent build
+
+# llama-cpp-python compiles llama.cpp from source here (~10 min on 2 cores the first time).
+export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}"
+.venv/bin/python -m pip install --quiet -e ".[${extras}]"
+
+if [ "$browser" = 1 ] && [ ! -x /usr/bin/chromium ]; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+echo "setup done: .venv ready (extras: ${extras})"

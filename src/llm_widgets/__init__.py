@@ -1,0 +1,24 @@
+"""Jupyter widgets to find, download, load and chat with local GGUF LLMs."""
+
+from __future__ import annotations
+
+from ._jobs import Job, JobState
+from .errors import DownloadError, JobCancelledError, JobFailedError, LLMWidgetsError, ProtocolError
+from .model_card import ModelCard
+from .service import DownloadJob, LLMKernelService
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DownloadError",
+    "DownloadJob",
+    "Job",
+    "JobCancelledError",
+    "JobFailedError",
+    "JobState",
+    "LLMKernelService",
+    "LLMWidgetsError",
+    "ModelCard",
+    "ProtocolError",
+    "__version__",
+]

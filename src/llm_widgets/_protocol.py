@@ -1,0 +1,156 @@
+"""The front-end message protocol (docs/protocol.md): every incoming message is checked here."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ProtocolError
+
+MAX_REQUEST_ID = 64
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of a message: its type, whether it is required, and its bounds."""
+
+    kind: type | tuple[type, ...]
+    required: bool = True
+    max_length: int | None = None
+    non_empty: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+    check: Callable[[Any], None] | None = None
+
+
+@dataclass(frozen=True)
+class Message:
+    """A validated front-end message."""
+
+    type: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    request_id: str | None = None
+
+    def __getitem__(self, name: str) -> Any:
+        return self.fields[name]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.fields.get(name, default)
+
+
+Schema = Mapping[str, Mapping[str, Field]]
+
+
+def parse_message(content: object, schema: Schema) -> Message:
+    """Validate `content` against `schema` (message type -> fields); raise ProtocolError."""
+    if not isinstance(content, dict):
+        raise ProtocolError(f"Ignored a message that is not an object ({type(content).__name__}).")
+    kind = content.get("type")
+    if not isinstance(kind, str):
+        raise ProtocolError("Ignored a message without a string 'type'.")
+    if kind not in schema:
+        known = ", ".join(sorted(schema))
+        raise ProtocolError(
+            f"Ignored unknown message type {kind[:40]!r} (expected one of {known})."
+        )
+    request_id = content.get("request_id")
+    if request_id is not None and (
+        not isinstance(request_id, str) or not request_id or len(request_id) > MAX_REQUEST_ID
+    ):
+        raise ProtocolError(f"Ignored {kind!r}: request_id must be a string of 1-64 characters.")
+    spec = schema[kind]
+    extra = set(content) - set(spec) - {"type", "request_id"}
+    if extra:
+        names = ", ".join(sorted(str(e)[:40] for e in extra))
+        raise ProtocolError(f"Ignored {kind!r}: unexpected field(s) {names}.")
+    values: dict[str, Any] = {}
+    for name, rule in spec.items():
+        if name not in content or content[name] is None:
+            if rule.required:
+                raise ProtocolError(f"Ignored {kind!r}: missing field {name!r}.")
+            continue
+        values[name] = _check_field(kind, name, content[name], rule)
+    return Message(kind, values, request_id)
+
+
+def _check_field(kind: str, name: str, value: Any, rule: Field) -> Any:
+    where = f"Ignored {kind!r}: field {name!r}"
+    if isinstance(value, bool) and bool not in _as_tuple(rule.kind):
+        raise ProtocolError(f"{where} must be {_type_names(rule.kind)}, not a boolean.")
+    if not isinstance(value, rule.kind):
+        raise ProtocolError(
+            f"{where} must be {_type_names(rule.kind)}, not {type(value).__name__}."
+        )
+    if isinstance(value, str):
+        if rule.non_empty and not value.strip():
+            raise ProtocolError(f"{where} must not be empty.")
+        if rule.max_length is not None and len(value) > rule.max_length:
+            raise ProtocolError(f"{where} is longer than {rule.max_length} characters.")
+        if "\x00" in value:
+            raise ProtocolError(f"{where} contains a NUL character.")
+    if isinstance(value, (int, float)):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ProtocolError(f"{where} must be a finite number.")
+        if rule.minimum is not None and value < rule.minimum:
+            raise ProtocolError(f"{where} must be at least {rule.minimum}.")
+        if rule.maximum is not None and value > rule.maximum:
+            raise ProtocolError(f"{where} must be at most {rule.maximum}.")
+    if rule.check is not None:
+        try:
+            rule.check(value)
+        except ValueError as exc:
+            raise ProtocolError(f"{where}: {exc}") from None
+    return value
+
+
+def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def _type_names(kind: type | tuple[type, ...]) -> str:
+    names = {str: "a string", int: "an integer", float: "a number", bool: "a boolean"}
+    return " or ".join(names.get(k, k.__name__) for k in _as_tuple(kind))
+
+
+def _repo_id(value: str) -> None:
+    from .hub import validate_repo_file
+
+    validate_repo_file(value, "x")
+
+
+def _repo_path(value: str) -> None:
+    from .hub import validate_repo_file
+
+    validate_repo_file("a/b", value)
+
+
+REPO_ID = Field(str, max_length=96, check=_repo_id)
+REPO_FILE = Field(str, max_length=1000, check=_repo_path)
+
+MODEL_CARD: Schema = {
+    "download": {},
+    "cancel": {},
+    "retry": {},
+    "load": {},
+    "unload": {},
+}
+
+CHAT: Schema = {
+    "send": {"text": Field(str, non_empty=True, max_length=100_000)},
+    "stop": {},
+    "clear": {},
+    "sync": {},
+}
+
+MODEL_BROWSER: Schema = {
+    "search": {"query": Field(str, max_length=200)},
+    "pick": {"repo_id": REPO_ID},
+    "download": {"repo_id": REPO_ID, "filename": REPO_FILE},
+    "cancel": {"repo_id": REPO_ID, "filename": REPO_FILE},
+    "delete": {"repo_id": REPO_ID, "filename": REPO_FILE},
+    "discard": {"repo_id": REPO_ID, "filename": REPO_FILE},
+    "resume": {"repo_id": REPO_ID, "filename": REPO_FILE},
+    "refresh_local": {},
+}

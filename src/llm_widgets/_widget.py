@@ -1,0 +1,86 @@
+"""The base of every widget: a service handle, validated front-end messages, notices."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+import anywidget
+import traitlets
+
+from ._protocol import Message, Schema, parse_message
+from .errors import LLMWidgetsError, ProtocolError
+from .hub import redact
+from .service import LLMKernelService
+
+logger = logging.getLogger("llm_widgets")
+
+STATIC = Path(__file__).parent / "static"
+
+
+class ServiceWidget(anywidget.AnyWidget):
+    """An anywidget whose front-end messages are validated and turned into service calls.
+
+    A message `{"type": "x", ...}` that passes `_schema` calls `self._on_x(message)`. A message
+    that does not, or a call that raises, sets `error` and sends an error notice; nothing escapes
+    into the kernel as a traceback.
+    """
+
+    _schema: ClassVar[Schema] = {}
+
+    error = traitlets.Unicode("", help="The last error message; empty when none.").tag(sync=True)
+
+    def __init__(self, *, service: LLMKernelService | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._service = service or LLMKernelService.instance()
+        self._unsubscribers: list[Callable[[], None]] = []
+        self.on_msg(self._receive)
+
+    @property
+    def service(self) -> LLMKernelService:
+        """The kernel service this widget talks to."""
+        return self._service
+
+    def notify(self, level: str, text: str) -> None:
+        """Show a short notice in every view of this widget."""
+        self.send({"type": "notice", "level": level, "text": text})
+
+    def close(self) -> None:
+        """Unsubscribe from the service and close the widget."""
+        for unsubscribe in self._unsubscribers:
+            unsubscribe()
+        self._unsubscribers.clear()
+        super().close()
+
+    def _subscribe(self, unsubscribe: Callable[[], None]) -> None:
+        self._unsubscribers.append(unsubscribe)
+
+    def _receive(self, _: Any, content: Any, buffers: Any) -> None:
+        request_id = content.get("request_id") if isinstance(content, dict) else None
+        try:
+            message = parse_message(content, self._schema)
+        except ProtocolError as exc:
+            self._fail(str(exc), request_id if isinstance(request_id, str) else None)
+            return
+        try:
+            getattr(self, f"_on_{message.type}")(message)
+        except (LLMWidgetsError, ValueError, KeyError, RuntimeError) as exc:
+            self._fail(redact(str(exc)), message.request_id)
+            return
+        except Exception as exc:
+            logger.exception("llm_widgets: handling %r failed", message.type)
+            self._fail(redact(f"{type(exc).__name__}: {exc}"), message.request_id)
+            return
+        if message.request_id is not None:
+            self.send({"type": "ack", "request_id": message.request_id, "ok": True, "error": ""})
+
+    def _fail(self, text: str, request_id: str | None) -> None:
+        self.error = text
+        self.notify("error", text)
+        if request_id is not None and len(request_id) <= 64:
+            self.send({"type": "ack", "request_id": request_id, "ok": False, "error": text})
+
+    def _noop(self, message: Message) -> None:
+        return None

@@ -1,0 +1,154 @@
+"""ModelCard: one GGUF file on the Hub — download with progress and cancel, then load it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import traitlets
+
+from . import _protocol
+from ._jobs import Job
+from ._protocol import Message
+from ._widget import STATIC, ServiceWidget
+from .service import DownloadJob, LLMKernelService, download_key
+
+
+class ModelCard(ServiceWidget):
+    """A card for one model file: Download, Cancel, Retry, Load, Unload, with live progress.
+
+    Every card of the same file shows the same job, whether the download was started from Python
+    (`card.start_download()`) or by a click.
+    """
+
+    _esm = STATIC / "model_card.js"
+    _css = STATIC / "model_card.css"
+    _schema = _protocol.MODEL_CARD
+
+    repo_id = traitlets.Unicode(help="The Hub repo, 'owner/name'.").tag(sync=True)
+    filename = traitlets.Unicode(help="The file in the repo.").tag(sync=True)
+    revision = traitlets.Unicode("", help="Branch, tag or commit ('' = main).").tag(sync=True)
+    status = traitlets.Unicode("idle", help="idle, queued, running, done, cancelled, failed.").tag(
+        sync=True
+    )
+    progress = traitlets.Float(0.0, help="Download progress, 0 to 100.").tag(sync=True)
+    is_downloading = traitlets.Bool(False, help="A download is queued or running.").tag(sync=True)
+    size = traitlets.Int(0, help="File size in bytes (0 while unknown).").tag(sync=True)
+    bytes_done = traitlets.Int(0, help="Bytes on disk so far.").tag(sync=True)
+    speed = traitlets.Float(0.0, help="Download speed in bytes/s.").tag(sync=True)
+    eta = traitlets.Float(-1.0, help="Seconds left; -1 when unknown.").tag(sync=True)
+    path = traitlets.Unicode("", help="Local path once the file is complete.").tag(sync=True)
+    load_status = traitlets.Unicode("unloaded", help="unloaded, loading, loaded, failed.").tag(
+        sync=True
+    )
+    load_progress = traitlets.Float(0.0, help="Model load progress, 0 to 100.").tag(sync=True)
+    model_info = traitlets.Dict(help="Facts about the loaded model.").tag(sync=True)
+
+    def __init__(
+        self,
+        repo_id: str,
+        filename: str,
+        revision: str | None = None,
+        *,
+        service: LLMKernelService | None = None,
+        **kwargs: Any,
+    ) -> None:
+        from .hub import validate_repo_file
+
+        validate_repo_file(repo_id, filename, revision)
+        super().__init__(
+            service=service, repo_id=repo_id, filename=filename, revision=revision or "", **kwargs
+        )
+        self._job: DownloadJob | None = None
+        self._announced: tuple[str, str] | None = None
+        self._subscribe(self.service.on_progress(self._on_job_event))
+        job = self.service.find_download(repo_id, filename, revision or None)
+        if job is not None:
+            self._show(job, announce=False)
+        else:
+            cached = self.service.cached_path(repo_id, filename, revision or None)
+            if cached is not None:
+                size = Path(cached).stat().st_size
+                with self.hold_sync():
+                    self.status, self.progress, self.path = "done", 100.0, cached
+                    self.size = self.bytes_done = size
+
+    @property
+    def job(self) -> DownloadJob | None:
+        """The download job this card shows, if any."""
+        return self._job
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """(repo_id, filename, revision) of the file."""
+        return download_key(self.repo_id, self.filename, self.revision or None)
+
+    def start_download(self) -> DownloadJob:
+        """Start (or join) the download of this file; returns the job at once."""
+        job = self.service.start_download(self.repo_id, self.filename, self.revision or None)
+        self._show(job)
+        return job
+
+    def cancel_download(self) -> None:
+        """Cancel this card's download, keeping the partial file for a later resume."""
+        job = self._job or self.service.find_download(*self.key)
+        if job is not None and not job.finished:
+            job.cancel()
+
+    # -- service events -> traits ---------------------------------------------------------------
+
+    def _on_job_event(self, job: Job) -> None:
+        if isinstance(job, DownloadJob) and job.key == self.key:
+            self._show(job)
+
+    def _show(self, job: DownloadJob, announce: bool = True) -> None:
+        self._job = job
+        state = job.state
+        with self.hold_sync():
+            self.status = state
+            self.is_downloading = state in ("queued", "running")
+            self.size = job.bytes_total
+            self.bytes_done = job.bytes_done
+            self.speed = float(job.speed) if state == "running" else 0.0
+            self.eta = float(job.eta) if job.eta is not None and state == "running" else -1.0
+            if state == "cancelled":
+                self.progress = 0.0
+            else:
+                self.progress = round(job.progress, 2)
+            self.path = job.path or ""
+            if state == "failed":
+                self.error = job.error or "The download failed."
+            elif state in ("queued", "running", "done"):
+                self.error = ""
+        if announce:
+            self._announce(job)
+
+    def _announce(self, job: DownloadJob) -> None:
+        if self._announced == (job.id, job.state):
+            return
+        previous, self._announced = self._announced, (job.id, job.state)
+        name = f"{job.repo_id}/{job.filename}"
+        if job.state == "running" and previous != (job.id, "running"):
+            resumed = f" (resuming at {_mb(job.bytes_done)})" if job.bytes_done else ""
+            self.notify("info", f"Starting download of {name}{resumed}")
+        elif job.state == "cancelled":
+            self.notify("info", f"Download of {name} cancelled; the partial file is kept")
+        elif job.state == "done":
+            self.notify("success", f"{name} is ready")
+        elif job.state == "failed":
+            self.notify("error", job.error or f"Download of {name} failed")
+
+    # -- front-end messages ---------------------------------------------------------------------
+
+    def _on_download(self, message: Message) -> None:
+        self.start_download()
+
+    def _on_retry(self, message: Message) -> None:
+        self.start_download()
+
+    def _on_cancel(self, message: Message) -> None:
+        self.cancel_download()
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.1f} MB"

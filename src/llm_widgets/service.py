@@ -1,0 +1,375 @@
+"""LLMKernelService: one per kernel; runs downloads and inference in worker threads."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import hub
+from ._events import EventBus
+from ._jobs import Job
+from .errors import JobCancelledError
+
+logger = logging.getLogger("llm_widgets")
+
+PROGRESS_INTERVAL = 0.1  # seconds between progress events of one job: at most 10 per second
+
+
+class DownloadJob(Job):
+    """One file being downloaded into the Hugging Face cache."""
+
+    kind = "download"
+
+    def __init__(self, repo_id: str, filename: str, revision: str | None) -> None:
+        super().__init__()
+        self.repo_id = repo_id
+        self.filename = filename
+        self.revision = revision
+        self.bytes_done: int = 0
+        self.bytes_total: int = 0
+        self.resumed_from: int = 0
+        self.speed: float = 0.0
+        self.eta: float | None = None
+        self.path: str | None = None
+        self.commit: str | None = None
+        self.error_kind: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """(repo_id, filename, revision): one running job per key."""
+        return download_key(self.repo_id, self.filename, self.revision)
+
+    @property
+    def progress(self) -> float:
+        """Percent done, 0 to 100."""
+        if self.state == "done":
+            return 100.0
+        if not self.bytes_total:
+            return 0.0
+        return min(100.0, 100.0 * self.bytes_done / self.bytes_total)
+
+    def wait(self, timeout: float | None = None) -> str:
+        """Block until the file is in the cache and return its path; raise on failure or cancel."""
+        return str(super().wait(timeout))
+
+
+def download_key(repo_id: str, filename: str, revision: str | None) -> tuple[str, str, str]:
+    """The identity of a download: the same key means the same file."""
+    return (repo_id, filename, revision or hub.DEFAULT_REVISION)
+
+
+class _Rate:
+    """Smoothed transfer speed and the time of the last progress event."""
+
+    def __init__(self, start_bytes: int) -> None:
+        now = time.monotonic()
+        self.last_emit = 0.0
+        self.sample_time = now
+        self.sample_bytes = start_bytes
+        self.speed = 0.0
+
+    def update(self, now: float, done: int) -> float:
+        dt = now - self.sample_time
+        if dt >= 0.25:
+            instant = (done - self.sample_bytes) / dt
+            self.speed = instant if self.speed == 0 else 0.3 * instant + 0.7 * self.speed
+            self.sample_time, self.sample_bytes = now, done
+        return self.speed
+
+
+class LLMKernelService:
+    """Owns this kernel's downloads and its loaded model; every widget talks to it.
+
+    Long work runs in worker threads, one per job. Subscribe with `on_progress`, `on_download_done`,
+    `on_error` (and the inference events); each returns a function that unsubscribes. Callbacks run
+    on one event thread, never on a worker's hot loop, and one that raises never breaks a job.
+    """
+
+    _instance: LLMKernelService | None = None
+    _instance_lock = threading.Lock()
+
+    def __init__(
+        self,
+        *,
+        endpoint: str | None = None,
+        cache_dir: str | Path | None = None,
+        token: str | bool | None = None,
+        max_concurrent_downloads: int = 2,
+        transfer_options: hub.TransferOptions | None = None,
+    ) -> None:
+        self._endpoint = endpoint
+        self._cache_dir = cache_dir
+        self.__token = token  # never stored in a trait, a message or a log line
+        self._max_concurrent = max(1, int(max_concurrent_downloads))
+        self.transfer_options = transfer_options or hub.TransferOptions()
+        self.events = EventBus()
+        self._lock = threading.Condition()
+        self._running_downloads = 0
+        self._jobs: dict[str, Job] = {}
+        self._active: dict[tuple[str, str, str], DownloadJob] = {}
+        self._threads: set[threading.Thread] = set()
+        self._closed = False
+
+    # -- the one per kernel -------------------------------------------------------------------
+
+    @classmethod
+    def instance(cls) -> LLMKernelService:
+        """The service shared by every widget in this kernel (created on first use)."""
+        with cls._instance_lock:
+            if cls._instance is None or cls._instance._closed:
+                cls._instance = cls()
+                atexit.register(cls._instance.shutdown)
+            return cls._instance
+
+    @classmethod
+    def set_instance(cls, service: LLMKernelService | None) -> None:
+        """Make `service` the shared one (None: the next `instance()` makes a fresh one)."""
+        with cls._instance_lock:
+            cls._instance = service
+
+    # -- configuration ------------------------------------------------------------------------
+
+    @property
+    def endpoint(self) -> str:
+        """The Hub URL downloads use (HF_ENDPOINT, read when used)."""
+        return hub.resolve_endpoint(self._endpoint)
+
+    @property
+    def cache_dir(self) -> Path:
+        """The Hugging Face hub cache folder (HF_HUB_CACHE / HF_HOME, read when used)."""
+        return hub.resolve_cache_dir(self._cache_dir)
+
+    @property
+    def max_concurrent_downloads(self) -> int:
+        """How many downloads transfer at once; the others wait as "queued"."""
+        return self._max_concurrent
+
+    @max_concurrent_downloads.setter
+    def max_concurrent_downloads(self, value: int) -> None:
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"max_concurrent_downloads must be an int >= 1, got {value!r}")
+        with self._lock:
+            self._max_concurrent = value
+            self._lock.notify_all()
+
+    # -- events -------------------------------------------------------------------------------
+
+    def on_progress(self, callback: Callable[[Job], Any]) -> Callable[[], None]:
+        """Call `callback(job)` as a job moves (at most 10 times a second per job) and on every
+        state change; returns an unsubscribe function."""
+        return self.events.subscribe("progress", callback)
+
+    def on_download_done(self, callback: Callable[[DownloadJob], Any]) -> Callable[[], None]:
+        """Call `callback(job)` when a download completes; returns an unsubscribe function."""
+        return self.events.subscribe("download_done", callback)
+
+    def on_error(self, callback: Callable[[Job], Any]) -> Callable[[], None]:
+        """Call `callback(job)` when a job fails (`job.error` says why); returns an unsubscribe
+        function."""
+        return self.events.subscribe("error", callback)
+
+    def _emit_progress(self, job: Job) -> None:
+        self.events.emit("progress", job, coalesce_key=job.id)
+
+    # -- downloads ----------------------------------------------------------------------------
+
+    def start_download(
+        self, repo_id: str, filename: str, revision: str | None = None
+    ) -> DownloadJob:
+        """Download one file of a Hub repo into the HF cache in a worker thread.
+
+        Returns the running job if this file is already downloading, and a job that finishes at
+        once if the file is already complete in the cache. A partial file left by a cancel or a
+        crash is resumed.
+        """
+        hub.validate_repo_file(repo_id, filename, revision)
+        key = download_key(repo_id, filename, revision)
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the service was shut down")
+            running = self._active.get(key)
+            if running is not None and not running.finished:
+                return running
+            job = DownloadJob(repo_id, filename, revision)
+            self._jobs[job.id] = job
+            self._active[key] = job
+            job._add_cancel_hook(self._wake)
+            thread = threading.Thread(
+                target=self._run_download, args=(job,), name=f"llm-widgets-download-{job.id}"
+            )
+            thread.daemon = True
+            self._threads.add(thread)
+        self._emit_progress(job)
+        thread.start()
+        return job
+
+    def cancel_download(self, job_id: str | None = None) -> list[DownloadJob]:
+        """Cancel one download by id, or every unfinished one when `job_id` is None."""
+        with self._lock:
+            if job_id is None:
+                jobs = [j for j in self._active.values() if not j.finished]
+            else:
+                job = self._jobs.get(job_id)
+                if not isinstance(job, DownloadJob):
+                    raise KeyError(f"no download job {job_id!r}")
+                jobs = [job]
+        return [j for j in jobs if j.cancel()]
+
+    def find_download(
+        self, repo_id: str, filename: str, revision: str | None = None
+    ) -> DownloadJob | None:
+        """The latest download job of this file (running or finished), or None."""
+        with self._lock:
+            return self._active.get(download_key(repo_id, filename, revision))
+
+    def get_job(self, job_id: str) -> Job:
+        """A job by its id."""
+        with self._lock:
+            return self._jobs[job_id]
+
+    @property
+    def downloads(self) -> list[DownloadJob]:
+        """Every download job of this session, oldest first."""
+        with self._lock:
+            return [j for j in self._jobs.values() if isinstance(j, DownloadJob)]
+
+    def cached_path(self, repo_id: str, filename: str, revision: str | None = None) -> str | None:
+        """The local path of a file complete in the cache, or None."""
+        path = hub.cached_file(self.cache_dir, repo_id, filename, revision)
+        return str(path) if path is not None else None
+
+    def _wake(self) -> None:
+        with self._lock:
+            self._lock.notify_all()
+
+    def _take_slot(self, job: Job) -> bool:
+        with self._lock:
+            while self._running_downloads >= self._max_concurrent:
+                if job.cancel_requested or self._closed:
+                    return False
+                self._lock.wait(0.5)
+            if job.cancel_requested:
+                return False
+            self._running_downloads += 1
+            return True
+
+    def _release_slot(self) -> None:
+        with self._lock:
+            self._running_downloads -= 1
+            self._lock.notify_all()
+
+    def _run_download(self, job: DownloadJob) -> None:
+        try:
+            self._download(job)
+        finally:
+            with self._lock:
+                self._threads.discard(threading.current_thread())
+                self._lock.notify_all()
+
+    def _download(self, job: DownloadJob) -> None:
+        endpoint = self.endpoint
+        cache_dir = self.cache_dir
+        token = self.__token
+        try:
+            local = self.cached_path(job.repo_id, job.filename, job.revision)
+            if local is not None:
+                size = Path(local).stat().st_size
+                job.bytes_done = job.bytes_total = size
+                job.path = local
+                job._finish("done", result=local)
+                self._finished(job)
+                return
+            if not self._take_slot(job):
+                raise JobCancelledError("cancelled")
+            try:
+                job._set_running()
+                self._emit_progress(job)
+                if hub.is_offline():
+                    raise hub.OfflineModeIsEnabled("HF_HUB_OFFLINE is set")
+
+                def fetch() -> hub.RemoteFile:
+                    return hub.fetch_remote_file(
+                        job.repo_id, job.filename, job.revision, endpoint=endpoint, token=token
+                    )
+
+                remote = fetch()
+                job.commit = remote.commit
+                job.bytes_total = remote.size
+                rate = _Rate(0)
+
+                def on_bytes(done: int) -> None:
+                    job.bytes_done = done
+                    now = time.monotonic()
+                    if now - rate.last_emit >= PROGRESS_INTERVAL:
+                        if rate.last_emit == 0.0:
+                            rate.sample_bytes, rate.sample_time = done, now
+                        rate.last_emit = now
+                        job.speed = rate.update(now, done)
+                        left = job.bytes_total - done
+                        job.eta = left / job.speed if job.speed > 0 else None
+                        self._emit_progress(job)
+
+                path, resumed_from = hub.download_file(
+                    remote,
+                    cache_dir,
+                    cancel=job._cancel_event,
+                    on_bytes=on_bytes,
+                    add_cancel_hook=job._add_cancel_hook,
+                    endpoint=endpoint,
+                    token=token,
+                    options=self.transfer_options,
+                    refresh=fetch,
+                )
+            finally:
+                self._release_slot()
+            job.resumed_from = resumed_from
+            job.bytes_done = job.bytes_total
+            job.eta = 0.0
+            job.path = str(path)
+            job._finish("done", result=str(path))
+        except JobCancelledError:
+            job.speed, job.eta = 0.0, None
+            job._finish("cancelled")
+        except BaseException as exc:  # every failure becomes a message, never a kernel traceback
+            error = hub.explain_error(
+                exc,
+                repo_id=job.repo_id,
+                filename=job.filename,
+                revision=job.revision,
+                endpoint=endpoint,
+                token=token if isinstance(token, str) else None,
+            )
+            logger.debug("download %s failed: %s", job.id, error)
+            job.error_kind = error.kind
+            job.speed, job.eta = 0.0, None
+            job._finish("failed", error=str(error), exception=error)
+        self._finished(job)
+
+    def _finished(self, job: Job) -> None:
+        self._emit_progress(job)
+        if job.state == "done" and isinstance(job, DownloadJob):
+            self.events.emit("download_done", job)
+        elif job.state == "failed":
+            self.events.emit("error", job)
+
+    # -- lifetime -----------------------------------------------------------------------------
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Cancel every job, wait for the worker threads, stop the event thread."""
+        with self._lock:
+            self._closed = True
+            jobs = list(self._jobs.values())
+        for job in jobs:
+            job.cancel()
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            self._lock.notify_all()
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self.events.close(max(0.1, deadline - time.monotonic()))

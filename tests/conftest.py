@@ -1,0 +1,58 @@
+"""Shared fixtures: an isolated HF cache, a real Hub-compatible server, a fresh service."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+# huggingface_hub reads these at import time: set them before anything imports it.
+_HOME = tempfile.mkdtemp(prefix="llmw-hf-home-")
+os.environ["HF_HOME"] = _HOME
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ["HF_HUB_DISABLE_XET"] = "1"
+os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+os.environ.pop("HF_TOKEN", None)
+os.environ.pop("HF_HUB_OFFLINE", None)
+os.environ.pop("HF_ENDPOINT", None)
+
+from collections.abc import Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from llm_widgets.hub import TransferOptions  # noqa: E402
+from llm_widgets.service import LLMKernelService  # noqa: E402
+from llm_widgets.testing import LocalHub  # noqa: E402
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path) -> Path:
+    """An empty Hugging Face hub cache for one test."""
+    path = tmp_path / "hf-cache"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def local_hub(tmp_path: Path) -> Iterator[LocalHub]:
+    """A real Hub-compatible HTTP server on 127.0.0.1 serving repos from a temp folder."""
+    with LocalHub(tmp_path / "hub-root") as server:
+        yield server
+
+
+@pytest.fixture
+def service(local_hub: LocalHub, cache_dir: Path) -> Iterator[LLMKernelService]:
+    """A service downloading from `local_hub` into `cache_dir`, shut down after the test."""
+    svc = LLMKernelService(
+        endpoint=local_hub.url,
+        cache_dir=cache_dir,
+        transfer_options=TransferOptions(stall_timeout=1.0, max_retries=3, retry_backoff=0.05),
+    )
+    LLMKernelService.set_instance(svc)
+    yield svc
+    svc.shutdown()
+    LLMKernelService.set_instance(None)
+    leftover = [
+        t.name for t in __import__("threading").enumerate() if "llm-widgets-download" in t.name
+    ]
+    assert not leftover, f"download threads outlived their jobs: {leftover}"

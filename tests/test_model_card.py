@@ -1,0 +1,192 @@
+"""ModelCard: traits follow the service's job; front-end messages go through the real handler."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from llm_widgets import DownloadError, LLMKernelService, ModelCard
+from llm_widgets.testing import LocalHub
+
+REPO = "acme/tiny-GGUF"
+FILE = "tiny.Q8_0.gguf"
+MB = 1_000_000
+
+
+def _frontend(card: ModelCard, content: Any) -> None:
+    """Deliver `content` exactly as a comm message from the browser arrives in ipywidgets."""
+    card._handle_msg({"content": {"data": {"method": "custom", "content": content}}, "buffers": []})
+
+
+def _sent(card: ModelCard) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = []
+    card.send = lambda content, buffers=None: messages.append(content)  # type: ignore[method-assign]
+    return messages
+
+
+def _until(predicate, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def data(local_hub: LocalHub) -> bytes:
+    payload = os.urandom(2 * MB)
+    local_hub.add_file(REPO, FILE, payload)
+    return payload
+
+
+def test_a_click_on_download_runs_the_job_and_the_card_follows(
+    service: LLMKernelService, local_hub: LocalHub, data: bytes
+) -> None:
+    card = ModelCard(REPO, FILE, service=service)
+    notices = _sent(card)
+    assert (card.status, card.progress, card.is_downloading) == ("idle", 0.0, False)
+
+    _frontend(card, {"type": "download"})
+    job = card.job
+    assert job is not None
+    job.wait(30)
+    service.events.flush()
+
+    assert card.status == "done" and card.progress == 100.0 and not card.is_downloading
+    assert card.size == card.bytes_done == len(data)
+    assert Path(card.path).read_bytes() == data
+    assert card.error == ""
+    texts = [(m["level"], m["text"]) for m in notices if m["type"] == "notice"]
+    assert texts[0] == ("info", f"Starting download of {REPO}/{FILE}")
+    assert texts[-1] == ("success", f"{REPO}/{FILE} is ready")
+
+
+def test_progress_traits_move_while_downloading(
+    service: LLMKernelService, local_hub: LocalHub, data: bytes
+) -> None:
+    local_hub.faults.throttle_bps = 2 * MB
+    card = ModelCard(REPO, FILE, service=service)
+    seen: list[float] = []
+    card.observe(lambda change: seen.append(change["new"]), names="progress")
+    card.start_download().wait(30)
+    service.events.flush()
+    middle = [p for p in seen if 0 < p < 100]
+    assert len(middle) >= 3 and middle == sorted(middle)
+    assert seen[-1] == 100.0
+
+
+def test_cancel_from_the_front_end_resets_the_card_and_says_so(
+    service: LLMKernelService, local_hub: LocalHub, data: bytes
+) -> None:
+    local_hub.faults.throttle_bps = MB
+    card = ModelCard(REPO, FILE, service=service)
+    notices = _sent(card)
+    job = card.start_download()
+    _until(lambda: card.progress > 5)
+    _frontend(card, {"type": "cancel"})
+    assert job._finished.wait(2)
+    service.events.flush()
+    assert (card.status, card.progress, card.is_downloading) == ("cancelled", 0.0, False)
+    assert card.speed == 0.0 and card.eta == -1.0
+    assert any("cancelled" in m.get("text", "") for m in notices)
+
+
+def test_retry_after_a_failure_resumes_and_completes(
+    service: LLMKernelService, local_hub: LocalHub, data: bytes
+) -> None:
+    local_hub.faults.status_for = {REPO: 500}
+    card = ModelCard(REPO, FILE, service=service)
+    with pytest.raises(DownloadError):
+        card.start_download().wait(30)
+    service.events.flush()
+    assert card.status == "failed" and "server error (500)" in card.error
+
+    local_hub.faults.status_for = {}
+    _frontend(card, {"type": "retry"})
+    card.job.wait(30)
+    service.events.flush()
+    assert card.status == "done" and card.error == ""
+
+
+def test_cards_of_the_same_file_show_the_same_job(
+    service: LLMKernelService, local_hub: LocalHub, data: bytes
+) -> None:
+    local_hub.faults.throttle_bps = 2 * MB
+    first = ModelCard(REPO, FILE, service=service)
+    job = service.start_download(REPO, FILE)  # started from Python, not from a card
+    _until(lambda: first.job is job)
+    late = ModelCard(REPO, FILE, service=service)  # made while the file is downloading
+    assert late.job is job and late.is_downloading
+    job.wait(30)
+    service.events.flush()
+    assert first.status == late.status == "done"
+    assert first.path == late.path
+
+
+def test_a_card_for_a_cached_file_shows_it_as_done(
+    service: LLMKernelService, local_hub: LocalHub, data: bytes
+) -> None:
+    path = service.start_download(REPO, FILE).wait(30)
+    fresh = LLMKernelService(endpoint=local_hub.url, cache_dir=service.cache_dir)
+    try:
+        card = ModelCard(REPO, FILE, service=fresh)
+        assert (card.status, card.progress, card.path) == ("done", 100.0, path)
+    finally:
+        fresh.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        ({"type": "explode"}, "unknown message type 'explode'"),
+        ({"kind": "download"}, "without a string 'type'"),
+        ("download", "not an object"),
+        ([1, 2], "not an object"),
+        ({"type": "download", "path": "/etc/passwd"}, "unexpected field(s) path"),
+        ({"type": "download", "request_id": 7}, "request_id must be a string"),
+        ({"type": 5}, "without a string 'type'"),
+    ],
+)
+def test_malformed_messages_set_error_and_do_nothing(
+    service: LLMKernelService, local_hub: LocalHub, data: bytes, content: Any, words: str
+) -> None:
+    card = ModelCard(REPO, FILE, service=service)
+    notices = _sent(card)
+    _frontend(card, content)
+    assert words in card.error
+    assert notices and notices[0]["type"] == "notice" and notices[0]["level"] == "error"
+    assert service.downloads == [] and card.status == "idle"
+
+
+def test_a_request_id_gets_an_ack(service: LLMKernelService, data: bytes) -> None:
+    card = ModelCard(REPO, FILE, service=service)
+    sent = _sent(card)
+    _frontend(card, {"type": "download", "request_id": "r1"})
+    card.job.wait(30)
+    assert {"type": "ack", "request_id": "r1", "ok": True, "error": ""} in sent
+
+
+def test_no_secret_in_widget_state(local_hub: LocalHub, cache_dir: Path, data: bytes) -> None:
+    secret = "hf_AnotherSecretToken0987654321"
+    local_hub.token = secret
+    local_hub.add_repo(REPO, private=True)
+    svc = LLMKernelService(endpoint=local_hub.url, cache_dir=cache_dir, token=secret + "wrong")
+    try:
+        card = ModelCard(REPO, FILE, service=svc)
+        with pytest.raises(DownloadError):
+            card.start_download().wait(30)
+        svc.events.flush()
+        state = json.dumps(card.get_state(), default=str)
+        assert card.error and secret not in state
+        assert "token" not in {name.lower() for name in card.keys}
+    finally:
+        svc.shutdown()
+
+
+def test_bad_arguments_are_refused(service: LLMKernelService) -> None:
+    with pytest.raises(ValueError):
+        ModelCard("../../etc", "passwd", service=service)
