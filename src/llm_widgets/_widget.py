@@ -49,9 +49,10 @@ class ServiceWidget(anywidget.AnyWidget):
 
     def close(self) -> None:
         """Unsubscribe from the service and close the widget."""
-        for unsubscribe in self._unsubscribers:
+        for unsubscribe in getattr(self, "_unsubscribers", ()):
             unsubscribe()
-        self._unsubscribers.clear()
+        if hasattr(self, "_unsubscribers"):
+            self._unsubscribers.clear()
         super().close()
 
     def _subscribe(self, unsubscribe: Callable[[], None]) -> None:

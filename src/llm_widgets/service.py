@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import hub
 from ._events import EventBus
+from ._inference import GenerationJob, LoadJob
 from ._jobs import Job
-from .errors import JobCancelledError
+from .errors import JobCancelledError, JobFailedError, LLMWidgetsError
+
+if TYPE_CHECKING:
+    from .engine import Engine, ModelFacts
 
 logger = logging.getLogger("llm_widgets")
 
@@ -114,6 +120,9 @@ class LLMKernelService:
         self._active: dict[tuple[str, str, str], DownloadJob] = {}
         self._threads: set[threading.Thread] = set()
         self._closed = False
+        self._engine: Engine | None = None
+        self._engine_line: deque[Job] = deque()  # load and generation jobs, served in order
+        self._engine_busy: Job | None = None
 
     # -- the one per kernel -------------------------------------------------------------------
 
@@ -173,6 +182,25 @@ class LLMKernelService:
         function."""
         return self.events.subscribe("error", callback)
 
+    def on_model_loaded(self, callback: Callable[[ModelFacts], Any]) -> Callable[[], None]:
+        """Call `callback(facts)` when a model is loaded; returns an unsubscribe function."""
+        return self.events.subscribe("model_loaded", callback)
+
+    def on_model_unloaded(self, callback: Callable[[], Any]) -> Callable[[], None]:
+        """Call `callback()` when the model is unloaded; returns an unsubscribe function."""
+        return self.events.subscribe("model_unloaded", callback)
+
+    def on_completion_chunk(
+        self, callback: Callable[[GenerationJob, str], Any]
+    ) -> Callable[[], None]:
+        """Call `callback(job, text)` for each streamed piece; returns an unsubscribe function."""
+        return self.events.subscribe("completion_chunk", callback)
+
+    def on_completion_done(self, callback: Callable[[GenerationJob], Any]) -> Callable[[], None]:
+        """Call `callback(job)` when a generation ends (`job.stats` has the figures, also after
+        an abort); returns an unsubscribe function."""
+        return self.events.subscribe("completion_done", callback)
+
     def _emit_progress(self, job: Job) -> None:
         self.events.emit("progress", job, coalesce_key=job.id)
 
@@ -190,22 +218,12 @@ class LLMKernelService:
         hub.validate_repo_file(repo_id, filename, revision)
         key = download_key(repo_id, filename, revision)
         with self._lock:
-            if self._closed:
-                raise RuntimeError("the service was shut down")
             running = self._active.get(key)
             if running is not None and not running.finished:
                 return running
             job = DownloadJob(repo_id, filename, revision)
-            self._jobs[job.id] = job
             self._active[key] = job
-            job._add_cancel_hook(self._wake)
-            thread = threading.Thread(
-                target=self._run_download, args=(job,), name=f"llm-widgets-download-{job.id}"
-            )
-            thread.daemon = True
-            self._threads.add(thread)
-        self._emit_progress(job)
-        thread.start()
+        self._spawn(job, self._download, f"llm-widgets-download-{job.id}")
         return job
 
     def cancel_download(self, job_id: str | None = None) -> list[DownloadJob]:
@@ -247,6 +265,26 @@ class LLMKernelService:
         with self._lock:
             self._lock.notify_all()
 
+    def _spawn(self, job: Job, target: Callable[[Any], None], name: str) -> None:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the service was shut down")
+            self._jobs[job.id] = job
+            job._add_cancel_hook(self._wake)
+            thread = threading.Thread(target=self._run_job, args=(target, job), name=name)
+            thread.daemon = True
+            self._threads.add(thread)
+        self._emit_progress(job)
+        thread.start()
+
+    def _run_job(self, target: Callable[[Any], None], job: Job) -> None:
+        try:
+            target(job)
+        finally:
+            with self._lock:
+                self._threads.discard(threading.current_thread())
+                self._lock.notify_all()
+
     def _take_slot(self, job: Job) -> bool:
         with self._lock:
             while self._running_downloads >= self._max_concurrent:
@@ -262,14 +300,6 @@ class LLMKernelService:
         with self._lock:
             self._running_downloads -= 1
             self._lock.notify_all()
-
-    def _run_download(self, job: DownloadJob) -> None:
-        try:
-            self._download(job)
-        finally:
-            with self._lock:
-                self._threads.discard(threading.current_thread())
-                self._lock.notify_all()
 
     def _download(self, job: DownloadJob) -> None:
         endpoint = self.endpoint
@@ -357,6 +387,203 @@ class LLMKernelService:
         elif job.state == "failed":
             self.events.emit("error", job)
 
+    # -- inference ----------------------------------------------------------------------------
+
+    @property
+    def model(self) -> ModelFacts | None:
+        """Facts about the loaded model, or None."""
+        engine = self._engine
+        return engine.facts if engine is not None and engine.loaded else None
+
+    def load_model(
+        self,
+        source: str | os.PathLike[str] | DownloadJob,
+        *,
+        n_ctx: int = 2048,
+        n_threads: int | None = None,
+        **llama_options: Any,
+    ) -> LoadJob:
+        """Load a GGUF file (a path, or a download job to wait for) in a worker thread.
+
+        The file is checked first (GGUF header, architecture, fits in RAM). One model is in memory
+        per kernel: loading another unloads the current one. Returns the job at once.
+        """
+        if isinstance(n_ctx, bool) or not isinstance(n_ctx, int) or not 16 <= n_ctx <= 1 << 20:
+            raise ValueError(f"n_ctx must be an int between 16 and 1048576, got {n_ctx!r}")
+        if n_threads is not None and (not isinstance(n_threads, int) or n_threads < 1):
+            raise ValueError(f"n_threads must be a positive int, got {n_threads!r}")
+        if isinstance(source, DownloadJob):
+            label = f"{source.repo_id}/{source.filename}"
+        elif isinstance(source, (str, os.PathLike)):
+            label = os.fspath(source)
+        else:
+            raise TypeError(
+                f"load_model takes a path or a DownloadJob, not {type(source).__name__}"
+            )
+        job = LoadJob(label)
+        self._spawn(
+            job,
+            lambda j: self._load(j, source, n_ctx, n_threads, llama_options),
+            f"llm-widgets-load-{job.id}",
+        )
+        return job
+
+    def create_context(self, *, n_ctx: int | None = None, seed: int | None = None) -> ModelFacts:
+        """Reset the loaded model's context (KV cache, seed; a new n_ctx) without reloading weights.
+
+        Waits for a running generation to end first.
+        """
+        with self._engine_turn(None):
+            engine = self._require_engine()
+            return engine.create_context(n_ctx=n_ctx, seed=seed)
+
+    def unload_model(self) -> None:
+        """Abort any generation and free the loaded model."""
+        self.abort()
+        with self._engine_turn(None):
+            engine, self._engine = self._engine, None
+            if engine is not None and engine.loaded:
+                engine.unload()
+                self.events.emit("model_unloaded")
+
+    def generate_completion(self, prompt: str, **params: Any) -> GenerationJob:
+        """Stream a completion of `prompt`; returns the job at once (iterate it, or wait)."""
+        if not isinstance(prompt, str):
+            raise TypeError(f"prompt must be a str, not {type(prompt).__name__}")
+        return self._generate("completion", prompt, params)
+
+    def generate_chat_completion(
+        self, messages: Sequence[dict[str, str]], **params: Any
+    ) -> GenerationJob:
+        """Stream the assistant's answer to `messages` (role/content dicts) with the model's chat
+        template; returns the job at once."""
+        checked = _check_messages(messages)
+        return self._generate("chat", checked, params)
+
+    def abort(self) -> list[GenerationJob]:
+        """Stop the running generation (and drop queued ones); the model stays loaded."""
+        with self._lock:
+            jobs = [
+                j for j in self._jobs.values() if isinstance(j, GenerationJob) and not j.finished
+            ]
+        return [j for j in jobs if j.cancel()]
+
+    def _generate(self, mode: str, request: Any, params: dict[str, Any]) -> GenerationJob:
+        from .engine import check_generation_params
+
+        check_generation_params(params)
+        job = GenerationJob(mode, request, params)
+        self._spawn(job, self._run_generation, f"llm-widgets-generate-{job.id}")
+        return job
+
+    def _require_engine(self) -> Engine:
+        engine = self._engine
+        if engine is None or not engine.loaded:
+            raise LLMWidgetsError("No model is loaded: call load_model() first.")
+        return engine
+
+    def _engine_turn(self, job: Job | None) -> _EngineTurn:
+        return _EngineTurn(self, job)
+
+    def _load(
+        self,
+        job: LoadJob,
+        source: str | os.PathLike[str] | DownloadJob,
+        n_ctx: int,
+        n_threads: int | None,
+        llama_options: dict[str, Any],
+    ) -> None:
+        from .engine import Engine
+
+        try:
+            if isinstance(source, DownloadJob):
+                job._set_running()
+                self._emit_progress(job)
+                while not source._finished.wait(0.05):
+                    if job.cancel_requested:
+                        raise JobCancelledError("cancelled")
+                path = source.wait(0)
+            else:
+                path = os.fspath(source)
+            job.path = path
+            with self._engine_turn(job):
+                job._set_running()
+                self._emit_progress(job)
+                engine = self._engine
+                current = engine.facts if engine is not None and engine.loaded else None
+                if current is not None and os.path.samefile(current.path, path):
+                    facts = current
+                    if current.n_ctx != n_ctx:
+                        facts = engine.create_context(n_ctx=n_ctx)  # type: ignore[union-attr]
+                else:
+                    if engine is not None and engine.loaded:
+                        engine.unload()
+                        self.events.emit("model_unloaded")
+                    engine = self._engine = Engine()
+                    last = [0.0]
+
+                    def progress(fraction: float) -> bool:
+                        job.load_progress = round(100.0 * fraction, 1)
+                        now = time.monotonic()
+                        if now - last[0] >= PROGRESS_INTERVAL:
+                            last[0] = now
+                            self._emit_progress(job)
+                        return not job.cancel_requested
+
+                    facts = engine.load(
+                        path, n_ctx=n_ctx, n_threads=n_threads, progress=progress, **llama_options
+                    )
+            job.facts = facts
+            job.load_progress = 100.0
+            job._finish("done", result=facts)
+            self.events.emit("model_loaded", facts)
+        except JobCancelledError:
+            job._finish("cancelled")
+        except BaseException as exc:
+            message = (
+                str(exc)
+                if isinstance(exc, (LLMWidgetsError, ValueError, MemoryError))
+                else (f"Loading {job.source} failed: {type(exc).__name__}: {exc}")
+            )
+            job._finish("failed", error=hub.redact(message), exception=_as_failure(exc, message))
+        self._finished(job)
+
+    def _run_generation(self, job: GenerationJob) -> None:
+        try:
+            with self._engine_turn(job):
+                engine = self._require_engine()
+                job._set_running()
+                self._emit_progress(job)
+                stream = (
+                    engine.stream_chat(job.request, abort=job._cancel_event, **job.params)
+                    if job.mode == "chat"
+                    else engine.stream_completion(
+                        job.request, abort=job._cancel_event, **job.params
+                    )
+                )
+                for piece in stream:
+                    job._push(piece)
+                    self.events.emit("completion_chunk", job, piece)
+                job.stats = engine.last_stats
+            job._close_stream()
+            if job.cancel_requested:
+                job._finish("cancelled", result=job.text)
+            else:
+                job._finish("done", result=job.text)
+        except JobCancelledError:
+            job._close_stream()
+            job._finish("cancelled", result=job.text)
+        except BaseException as exc:
+            job._close_stream()
+            message = (
+                str(exc)
+                if isinstance(exc, LLMWidgetsError)
+                else (f"Generation failed: {type(exc).__name__}: {exc}")
+            )
+            job._finish("failed", error=message, exception=_as_failure(exc, message))
+        self.events.emit("completion_done", job)
+        self._finished(job)
+
     # -- lifetime -----------------------------------------------------------------------------
 
     def shutdown(self, timeout: float = 5.0) -> None:
@@ -372,4 +599,61 @@ class LLMKernelService:
             threads = list(self._threads)
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+        engine, self._engine = self._engine, None
+        if engine is not None and engine.loaded:
+            engine.unload()
         self.events.close(max(0.1, deadline - time.monotonic()))
+
+
+class _EngineTurn:
+    """Waits, in order of arrival, until the engine is free; cancel-aware for jobs."""
+
+    def __init__(self, service: LLMKernelService, job: Job | None) -> None:
+        self._service = service
+        self._token: Job = job if job is not None else Job()
+
+    def __enter__(self) -> _EngineTurn:
+        svc, me = self._service, self._token
+        with svc._lock:
+            svc._engine_line.append(me)
+            try:
+                while svc._engine_busy is not None or svc._engine_line[0] is not me:
+                    if me.cancel_requested:
+                        raise JobCancelledError("cancelled while waiting for the model")
+                    svc._lock.wait(0.5)
+            except BaseException:
+                svc._engine_line.remove(me)
+                svc._lock.notify_all()
+                raise
+            svc._engine_line.popleft()
+            svc._engine_busy = me
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        svc = self._service
+        with svc._lock:
+            svc._engine_busy = None
+            svc._lock.notify_all()
+
+
+def _check_messages(messages: object) -> list[dict[str, str]]:
+    if not isinstance(messages, Sequence) or isinstance(messages, (str, bytes)) or not messages:
+        raise ValueError("messages must be a non-empty list of {'role', 'content'} dicts")
+    checked = []
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict) or not isinstance(m.get("role"), str):
+            raise ValueError(f"messages[{i}] must be a dict with a 'role' and a 'content'")
+        if m["role"] not in ("system", "user", "assistant"):
+            raise ValueError(f"messages[{i}]['role'] must be system, user or assistant")
+        if not isinstance(m.get("content"), str):
+            raise ValueError(f"messages[{i}]['content'] must be a str")
+        checked.append({"role": m["role"], "content": m["content"]})
+    return checked
+
+
+def _as_failure(exc: BaseException, message: str) -> BaseException:
+    if isinstance(exc, (LLMWidgetsError, ValueError, MemoryError)):
+        return exc
+    failure = JobFailedError(message)
+    failure.__cause__ = exc
+    return failure
