@@ -13,6 +13,7 @@ import errno
 import hashlib
 import json
 import os
+import queue
 import re
 import shutil
 import socket
@@ -425,6 +426,50 @@ def _new_hasher(remote: RemoteFile) -> hashlib._Hash:
     return h
 
 
+class _BackgroundHasher:
+    """Hashes pieces on a helper thread, in batches, so hashing overlaps with the network and the
+    disk (hashlib releases the GIL); the thread ends with `hexdigest()` or `close()`."""
+
+    _BATCH = 4 << 20
+
+    def __init__(self, hasher: hashlib._Hash) -> None:
+        self._queue: queue.SimpleQueue[list[bytes] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self.restart(hasher)
+
+    def restart(self, hasher: hashlib._Hash) -> None:
+        """Drop what was hashed so far and start over with `hasher`."""
+        if self._thread is not None:
+            self.close()
+        self._hasher = hasher
+        self._pending: list[bytes] = []
+        self._pending_size = 0
+        self._thread = threading.Thread(target=self._run, name="llm-widgets-hash", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (batch := self._queue.get()) is not None:
+            for piece in batch:
+                self._hasher.update(piece)
+
+    def update(self, piece: bytes) -> None:
+        self._pending.append(piece)
+        self._pending_size += len(piece)
+        if self._pending_size >= self._BATCH:
+            self._queue.put(self._pending)
+            self._pending, self._pending_size = [], 0
+
+    def close(self) -> hashlib._Hash:
+        """Hash what is pending, stop the thread, and return the hasher."""
+        if self._thread is not None and self._thread.is_alive():
+            if self._pending:
+                self._queue.put(self._pending)
+            self._pending, self._pending_size = [], 0
+            self._queue.put(None)
+            self._thread.join()
+        return self._hasher
+
+
 def _same_origin(a: str, b: str) -> bool:
     pa, pb = urlparse(a), urlparse(b)
     return (pa.scheme, pa.hostname, pa.port) == (pb.scheme, pb.hostname, pb.port)
@@ -526,6 +571,33 @@ def _transfer(
     failures = 0
     location = remote.location
     timeout = httpx2.Timeout(opts.stall_timeout, connect=opts.connect_timeout)
+    background = _BackgroundHasher(hasher)
+    try:
+        return _transfer_loop(
+            remote, partial, offset, background, cancel, on_bytes, add_cancel_hook,
+            endpoint, token, opts, refresh, session, location, timeout, failures,
+        )  # fmt: skip
+    finally:
+        background.close()
+
+
+def _transfer_loop(
+    remote: RemoteFile,
+    partial: Path,
+    offset: int,
+    hasher: _BackgroundHasher,
+    cancel: threading.Event,
+    on_bytes: ProgressFn,
+    add_cancel_hook: Callable[[Callable[[], None]], Callable[[], None]],
+    endpoint: str,
+    token: str | bool | None,
+    opts: TransferOptions,
+    refresh: Callable[[], RemoteFile] | None,
+    session: httpx2.Client,
+    location: str,
+    timeout: httpx2.Timeout,
+    failures: int,
+) -> tuple[int, hashlib._Hash]:
     with partial.open("ab", buffering=opts.write_buffer) as out:
         while offset < remote.size or remote.size == 0:
             if cancel.is_set():
@@ -553,7 +625,7 @@ def _transfer(
                             out.flush()
                             out.seek(0)
                             out.truncate()
-                            hasher = _new_hasher(remote)
+                            hasher.restart(_new_hasher(remote))
                             offset = 0
                             on_bytes(0)
                         for piece in response.iter_raw():
@@ -598,7 +670,7 @@ def _transfer(
                     ) from exc
                 if cancel.wait(min(opts.retry_backoff * (2 ** max(failures - 1, 0)), 10.0)):
                     raise JobCancelledError("cancelled") from None
-    return offset, hasher
+    return offset, hasher.close()
 
 
 def _starts_at(response: httpx2.Response, offset: int) -> bool:
