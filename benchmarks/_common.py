@@ -20,9 +20,8 @@ FILE = "model.Q4_K_M.gguf"
 
 def hub_with_file(size: int) -> LocalHub:
     """A started LocalHub serving one random file of `size` bytes."""
-    root = Path(tempfile.mkdtemp(prefix="llmw-bench-hub-"))
-    hub = LocalHub(root).start()
-    target = root / REPO / FILE
+    hub = LocalHub().start()  # owns a temp root, removed by hub.stop()
+    target = hub.root / REPO / FILE
     target.parent.mkdir(parents=True, exist_ok=True)
     with target.open("wb") as f:
         left = size

@@ -7,6 +7,7 @@ Run: .venv/bin/python benchmarks/progress_messages.py
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -19,7 +20,8 @@ from llm_widgets import LLMKernelService, ModelCard
 def run(throttle: int | None, size: int) -> tuple[float, int, int, int]:
     hub = hub_with_file(size)
     hub.faults.throttle_bps = throttle
-    service = LLMKernelService(endpoint=hub.url, cache_dir=Path(tempfile.mkdtemp()))
+    cache = Path(tempfile.mkdtemp(prefix="llmw-bench-"))
+    service = LLMKernelService(endpoint=hub.url, cache_dir=cache)
     card = ModelCard(REPO, FILE, service=service)
     stamps: list[float] = []  # progress updates: state messages that move bytes_done
     others = 0  # status changes and notices
@@ -41,6 +43,7 @@ def run(throttle: int | None, size: int) -> tuple[float, int, int, int]:
     took = time.monotonic() - start
     service.shutdown()
     hub.stop()
+    shutil.rmtree(cache, ignore_errors=True)
     # the busiest one-second window
     peak = max(sum(1 for s in stamps if t <= s < t + 1.0) for t in stamps) if stamps else 0
     return took, len(stamps), peak, others
