@@ -45,7 +45,11 @@ class ServiceWidget(anywidget.AnyWidget):
 
     def notify(self, level: str, text: str) -> None:
         """Show a short notice in every view of this widget."""
-        self.send({"type": "notice", "level": level, "text": text})
+        self._post({"type": "notice", "level": level, "text": text})
+
+    def _post(self, content: dict[str, Any]) -> None:
+        """Send a custom message to every view (ipywidgets' send; Chat.send means something else)."""
+        anywidget.AnyWidget.send(self, content)
 
     def close(self) -> None:
         """Unsubscribe from the service and close the widget."""
@@ -75,13 +79,13 @@ class ServiceWidget(anywidget.AnyWidget):
             self._fail(redact(f"{type(exc).__name__}: {exc}"), message.request_id)
             return
         if message.request_id is not None:
-            self.send({"type": "ack", "request_id": message.request_id, "ok": True, "error": ""})
+            self._post({"type": "ack", "request_id": message.request_id, "ok": True, "error": ""})
 
     def _fail(self, text: str, request_id: str | None) -> None:
         self.error = text
         self.notify("error", text)
         if request_id is not None and len(request_id) <= 64:
-            self.send({"type": "ack", "request_id": request_id, "ok": False, "error": text})
+            self._post({"type": "ack", "request_id": request_id, "ok": False, "error": text})
 
     def _noop(self, message: Message) -> None:
         return None

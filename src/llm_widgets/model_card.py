@@ -8,6 +8,7 @@ from typing import Any
 import traitlets
 
 from . import _protocol
+from ._inference import LoadJob
 from ._jobs import Job
 from ._protocol import Message
 from ._widget import STATIC, ServiceWidget
@@ -60,8 +61,10 @@ class ModelCard(ServiceWidget):
             service=service, repo_id=repo_id, filename=filename, revision=revision or "", **kwargs
         )
         self._job: DownloadJob | None = None
+        self._load_job: LoadJob | None = None
         self._announced: tuple[str, str] | None = None
         self._subscribe(self.service.on_progress(self._on_job_event))
+        self._subscribe(self.service.on_model_unloaded(self._on_unloaded))
         job = self.service.find_download(repo_id, filename, revision or None)
         if job is not None:
             self._show(job, announce=False)
@@ -72,6 +75,10 @@ class ModelCard(ServiceWidget):
                 with self.hold_sync():
                     self.status, self.progress, self.path = "done", 100.0, cached
                     self.size = self.bytes_done = size
+        loaded = self.service.model
+        if loaded is not None and self.path and _same_file(loaded.path, self.path):
+            self.load_status, self.load_progress = "loaded", 100.0
+            self.model_info = _facts_dict(loaded)
 
     @property
     def job(self) -> DownloadJob | None:
@@ -95,11 +102,76 @@ class ModelCard(ServiceWidget):
         if job is not None and not job.finished:
             job.cancel()
 
+    def load_model(self, **options: Any) -> LoadJob:
+        """Load this file into llama.cpp (after its download, if one is running); returns the job.
+
+        Options go to `LLMKernelService.load_model` (n_ctx, n_threads, llama.cpp options).
+        """
+        job = self._job or self.service.find_download(*self.key)
+        source: str | DownloadJob
+        if job is not None and not job.finished:
+            source = job
+        elif self.path:
+            source = self.path
+        else:
+            raise ValueError(f"{self.repo_id}/{self.filename} is not downloaded yet: download it first.")
+        load = self.service.load_model(source, **options)
+        self._show_load(load)
+        return load
+
+    def unload_model(self) -> None:
+        """Free the model if this card's file is the one loaded."""
+        loaded = self.service.model
+        if loaded is not None and self.path and _same_file(loaded.path, self.path):
+            self.service.unload_model()
+        elif self._load_job is not None and not self._load_job.finished:
+            self._load_job.cancel()
+
     # -- service events -> traits ---------------------------------------------------------------
 
     def _on_job_event(self, job: Job) -> None:
         if isinstance(job, DownloadJob) and job.key == self.key:
             self._show(job)
+        elif isinstance(job, LoadJob):
+            if job is self._load_job or (
+                job.path is not None and self.path and _same_file(job.path, self.path)
+            ):
+                self._show_load(job)
+            elif job.state == "done" and self.load_status == "loaded":
+                self._show_unloaded()  # another model replaced ours
+
+    def _on_unloaded(self) -> None:
+        if self.load_status == "loaded":
+            self._show_unloaded()
+            self.notify("info", f"{self.filename} was unloaded")
+
+    def _show_unloaded(self) -> None:
+        with self.hold_sync():
+            self.load_status, self.load_progress, self.model_info = "unloaded", 0.0, {}
+
+    def _show_load(self, job: LoadJob) -> None:
+        self._load_job = job
+        state = job.state
+        with self.hold_sync():
+            if state in ("queued", "running"):
+                self.load_status = "loading"
+                self.load_progress = job.progress
+            elif state == "done":
+                self.load_status, self.load_progress = "loaded", 100.0
+                self.model_info = _facts_dict(job.facts)
+                self.error = ""
+            elif state == "failed":
+                self.load_status, self.load_progress = "failed", 0.0
+                self.error = job.error or "Loading the model failed."
+            else:
+                self.load_status, self.load_progress = "unloaded", 0.0
+        key = (job.id, state)
+        if key != getattr(self, "_load_announced", None):
+            self._load_announced = key
+            if state == "done":
+                self.notify("success", f"{self.filename} is loaded")
+            elif state == "failed":
+                self.notify("error", job.error or "Loading the model failed.")
 
     def _show(self, job: DownloadJob, announce: bool = True) -> None:
         self._job = job
@@ -148,6 +220,29 @@ class ModelCard(ServiceWidget):
 
     def _on_cancel(self, message: Message) -> None:
         self.cancel_download()
+
+    def _on_load(self, message: Message) -> None:
+        self.load_model()
+
+    def _on_unload(self, message: Message) -> None:
+        self.unload_model()
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return False
+
+
+def _facts_dict(facts: Any) -> dict[str, Any]:
+    if facts is None:
+        return {}
+    if hasattr(facts, "__dataclass_fields__"):
+        from dataclasses import asdict
+
+        return {k: v for k, v in asdict(facts).items() if isinstance(v, (str, int, float, bool))}
+    return dict(facts) if isinstance(facts, dict) else {}
 
 
 def _mb(n: int) -> str:

@@ -1,0 +1,203 @@
+"""Chat: talk to the loaded model, answers streamed token by token."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import asdict, is_dataclass
+from typing import Any
+
+import traitlets
+
+from . import _protocol
+from ._inference import GenerationJob
+from ._protocol import Message
+from ._widget import STATIC, ServiceWidget
+from .errors import LLMWidgetsError
+from .model_card import ModelCard
+from .service import LLMKernelService
+
+CHUNK_INTERVAL = 1 / 30  # at most ~30 chunk messages a second to the front end
+
+
+class Chat(ServiceWidget):
+    """A chat with the kernel's loaded model: transcript, input, Send / Stop / Clear, settings.
+
+    The transcript lives in Python (`chat.messages`); it is saved with the notebook's widget state
+    only when `persist_transcript` is True.
+    """
+
+    _esm = STATIC / "chat.js"
+    _css = STATIC / "chat.css"
+    _schema = _protocol.CHAT
+
+    status = traitlets.Unicode("idle", help="idle or generating.").tag(sync=True)
+    system_prompt = traitlets.Unicode(
+        "You are a helpful assistant.", help="The system message of every turn."
+    ).tag(sync=True)
+    temperature = traitlets.Float(0.7, help="Sampling temperature, 0 to 2.").tag(sync=True)
+    top_p = traitlets.Float(0.95, help="Nucleus sampling, 0 to 1.").tag(sync=True)
+    max_tokens = traitlets.Int(512, help="Longest answer, in tokens (1 to 32768).").tag(sync=True)
+    model_name = traitlets.Unicode("", help="The loaded model's name.").tag(sync=True)
+    last_stats = traitlets.Dict(help="Figures of the last answer.").tag(sync=True)
+    persist_transcript = traitlets.Bool(
+        False, help="Save the transcript in the notebook's widget state."
+    ).tag(sync=True)
+    transcript = traitlets.List(help="The transcript, when persist_transcript is True.").tag(
+        sync=True
+    )
+
+    def __init__(
+        self,
+        model_card_or_service: ModelCard | LLMKernelService | None = None,
+        **kwargs: Any,
+    ) -> None:
+        card = model_card_or_service if isinstance(model_card_or_service, ModelCard) else None
+        if card is not None:
+            service: LLMKernelService | None = card.service
+        elif isinstance(model_card_or_service, LLMKernelService) or model_card_or_service is None:
+            service = model_card_or_service
+        else:
+            raise TypeError("Chat takes a ModelCard, an LLMKernelService or nothing")
+        super().__init__(service=service, **kwargs)
+        self._card = card
+        self._messages: list[dict[str, str]] = []
+        self._job: GenerationJob | None = None
+        self._buffer: list[str] = []
+        self._last_flush = 0.0
+        self._flush_lock = threading.Lock()
+        self._subscribe(self.service.on_completion_chunk(self._on_chunk))
+        self._subscribe(self.service.on_completion_done(self._on_done))
+        self._subscribe(self.service.on_model_loaded(self._on_model))
+        self._subscribe(self.service.on_model_unloaded(lambda: self._on_model(None)))
+        self._on_model(self.service.model)
+
+    # -- Python API ---------------------------------------------------------------------------
+
+    @property
+    def messages(self) -> list[dict[str, str]]:
+        """The transcript: a list of {"role", "content"} dicts (a copy)."""
+        return [dict(m) for m in self._messages]
+
+    @property
+    def job(self) -> GenerationJob | None:
+        """The current or last generation."""
+        return self._job
+
+    def send(self, text: str) -> GenerationJob:  # type: ignore[override]
+        """Ask the model; returns the generation job (iterate it, await it, or wait)."""
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError("send() needs a non-empty message")
+        if self._job is not None and not self._job.finished:
+            raise LLMWidgetsError("The model is still answering: stop() it first.")
+        if self.service.model is None:
+            hint = " Click Load on the model card first." if self._card is not None else ""
+            raise LLMWidgetsError("No model is loaded." + hint)
+        history = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
+        history += self._messages + [{"role": "user", "content": text}]
+        job = self.service.generate_chat_completion(
+            history,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            max_tokens=self.max_tokens,
+        )
+        self._messages.append({"role": "user", "content": text})
+        self._job = job
+        self._buffer, self._last_flush = [], 0.0
+        with self.hold_sync():
+            self.status = "generating"
+            self.error = ""
+            self._sync_transcript()
+        self._post({"type": "turn_start", "role": "user", "content": text})
+        return job
+
+    def stop(self) -> None:
+        """Stop the answer being generated; what came so far is kept."""
+        if self._job is not None and not self._job.finished:
+            self._job.cancel()
+
+    def clear(self) -> None:
+        """Stop and forget the conversation."""
+        self.stop()
+        self._messages = []
+        self.last_stats = {}
+        self._sync_transcript()
+        self._post({"type": "transcript", "messages": []})
+
+    # -- service events -----------------------------------------------------------------------
+
+    def _on_model(self, facts: Any) -> None:
+        self.model_name = str(getattr(facts, "name", "") or "") if facts is not None else ""
+
+    def _on_chunk(self, job: GenerationJob, text: str) -> None:
+        if job is not self._job:
+            return
+        with self._flush_lock:
+            self._buffer.append(text)
+            now = time.monotonic()
+            if now - self._last_flush < CHUNK_INTERVAL:
+                return
+            self._last_flush = now
+            pending, self._buffer = "".join(self._buffer), []
+        self._post({"type": "chunk", "text": pending})
+
+    def _on_done(self, job: GenerationJob) -> None:
+        if job is not self._job:
+            return
+        with self._flush_lock:
+            pending, self._buffer = "".join(self._buffer), []
+        if pending:
+            self._post({"type": "chunk", "text": pending})
+        stats = _stats_dict(job.stats)
+        if job.state == "failed":
+            self.error = job.error or "The generation failed."
+            self.notify("error", self.error)
+        self._messages.append({"role": "assistant", "content": job.text})
+        with self.hold_sync():
+            self.last_stats = stats
+            self.status = "idle"
+            self._sync_transcript()
+        self._post({"type": "done", "stats": stats})
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _sync_transcript(self) -> None:
+        self.transcript = self.messages if self.persist_transcript else []
+
+    @traitlets.observe("persist_transcript")
+    def _persist_changed(self, change: dict[str, Any]) -> None:
+        self._sync_transcript()
+
+    @traitlets.validate("temperature", "top_p", "max_tokens")
+    def _check_setting(self, proposal: dict[str, Any]) -> Any:
+        name, value = proposal["trait"].name, proposal["value"]
+        low, high = {"temperature": (0.0, 2.0), "top_p": (0.0, 1.0), "max_tokens": (1, 32768)}[name]
+        if not low <= value <= high:
+            # a bad value from the front end becomes a message, never a traceback in the kernel
+            self.error = f"{name} must be between {low} and {high}; kept {getattr(self, name)}."
+            return getattr(self, name)
+        return value
+
+    # -- front-end messages -------------------------------------------------------------------
+
+    def _on_send(self, message: Message) -> None:
+        self.send(message["text"])
+
+    def _on_stop(self, message: Message) -> None:
+        self.stop()
+
+    def _on_clear(self, message: Message) -> None:
+        self.clear()
+
+    def _on_sync(self, message: Message) -> None:
+        streaming = self._job is not None and not self._job.finished
+        partial = self._job.text if self._job is not None and streaming else None
+        self._post({"type": "transcript", "messages": self.messages, "partial": partial})
+
+
+def _stats_dict(stats: Any) -> dict[str, Any]:
+    if stats is None:
+        return {}
+    if is_dataclass(stats) and not isinstance(stats, type):
+        return {k: v for k, v in asdict(stats).items() if isinstance(v, (str, int, float, bool))}
+    return dict(stats) if isinstance(stats, dict) else {}
