@@ -457,3 +457,23 @@ def test_shutdown_cancels_and_joins_every_worker(local_hub: LocalHub, cache_dir:
     svc.shutdown(timeout=2)
     assert job.state == "cancelled"
     assert not [t for t in threading.enumerate() if t.name.startswith("llm-widgets")]
+
+
+def test_a_split_gguf_downloads_all_parts_as_one_job(
+    service: LLMKernelService, local_hub: LocalHub
+) -> None:
+    names = [f"big.Q8_0-{i:05d}-of-00003.gguf" for i in range(1, 4)]
+    parts = [_add(local_hub, 500_000 + i, name=n) for i, n in enumerate(names)]
+    local_hub.faults.throttle_bps = 2 * MB
+    seen: list[float] = []
+    service.on_progress(lambda j: seen.append(j.progress))
+    job = service.start_download(REPO, names[1])  # any part names the whole model
+    path = job.wait(30)
+    service.events.flush()
+    assert job.files == names and Path(path).name == names[0] and job.filename == names[0]
+    assert service.start_download(REPO, names[2]) is not job  # finished: a new, instant job
+    assert service.find_download(REPO, names[2]).state == "done"
+    assert job.bytes_total == sum(len(p) for p in parts)
+    for name, data in zip(names, parts):
+        assert Path(service.cached_path(REPO, name)).read_bytes() == data
+    assert seen == sorted(seen) and seen[-1] == 100.0

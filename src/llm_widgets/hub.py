@@ -110,6 +110,20 @@ def validate_repo_file(repo_id: object, filename: object, revision: object = Non
         raise ValueError(f"Invalid revision {revision!r}.")
 
 
+SPLIT_PART = re.compile(r"^(?P<stem>.+)-(?P<part>\d{5})-of-(?P<total>\d{5})\.gguf$")
+
+
+def split_parts(filename: str) -> list[str]:
+    """Every part of a split GGUF named by any of its parts; [filename] for a single file."""
+    match = SPLIT_PART.match(filename)
+    if match is None:
+        return [filename]
+    stem, total = match.group("stem"), int(match.group("total"))
+    if not 1 <= int(match.group("part")) <= total:
+        return [filename]
+    return [f"{stem}-{i:05d}-of-{total:05d}.gguf" for i in range(1, total + 1)]
+
+
 # -- the cache layout ---------------------------------------------------------------------------
 
 

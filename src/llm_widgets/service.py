@@ -27,7 +27,11 @@ PROGRESS_INTERVAL = 0.1  # seconds between progress events of one job: at most 1
 
 
 class DownloadJob(Job):
-    """One file being downloaded into the Hugging Face cache."""
+    """One model file being downloaded into the Hugging Face cache.
+
+    A split GGUF (`name-00001-of-00003.gguf`) is one job for all its parts, with one progress;
+    `path` is then the first part, which is what llama.cpp opens.
+    """
 
     kind = "download"
 
@@ -44,6 +48,8 @@ class DownloadJob(Job):
         self.path: str | None = None
         self.commit: str | None = None
         self.error_kind: str | None = None
+        self.files: list[str] = hub.split_parts(filename)
+        self.filename = self.files[0]
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -65,8 +71,9 @@ class DownloadJob(Job):
 
 
 def download_key(repo_id: str, filename: str, revision: str | None) -> tuple[str, str, str]:
-    """The identity of a download: the same key means the same file."""
-    return (repo_id, filename, revision or hub.DEFAULT_REVISION)
+    """The identity of a download: the same key means the same file (any part of a split GGUF
+    names the whole model)."""
+    return (repo_id, hub.split_parts(filename)[0], revision or hub.DEFAULT_REVISION)
 
 
 class _Rate:
@@ -261,6 +268,10 @@ class LLMKernelService:
         path = hub.cached_file(self.cache_dir, repo_id, filename, revision)
         return str(path) if path is not None else None
 
+    def _cached_parts(self, job: DownloadJob) -> list[str] | None:
+        paths = [self.cached_path(job.repo_id, name, job.revision) for name in job.files]
+        return [p for p in paths if p is not None] if all(paths) else None
+
     def _wake(self) -> None:
         with self._lock:
             self._lock.notify_all()
@@ -306,12 +317,11 @@ class LLMKernelService:
         cache_dir = self.cache_dir
         token = self.__token
         try:
-            local = self.cached_path(job.repo_id, job.filename, job.revision)
+            local = self._cached_parts(job)
             if local is not None:
-                size = Path(local).stat().st_size
-                job.bytes_done = job.bytes_total = size
-                job.path = local
-                job._finish("done", result=local)
+                job.bytes_done = job.bytes_total = sum(Path(p).stat().st_size for p in local)
+                job.path = local[0]
+                job._finish("done", result=local[0])
                 self._finished(job)
                 return
             if not self._take_slot(job):
@@ -322,46 +332,51 @@ class LLMKernelService:
                 if hub.is_offline():
                     raise hub.OfflineModeIsEnabled("HF_HUB_OFFLINE is set")
 
-                def fetch() -> hub.RemoteFile:
-                    return hub.fetch_remote_file(
-                        job.repo_id, job.filename, job.revision, endpoint=endpoint, token=token
+                def fetcher(name: str) -> Callable[[], hub.RemoteFile]:
+                    return lambda: hub.fetch_remote_file(
+                        job.repo_id, name, job.revision, endpoint=endpoint, token=token
                     )
 
-                remote = fetch()
-                job.commit = remote.commit
-                job.bytes_total = remote.size
+                remotes = [fetcher(name)() for name in job.files]
+                job.commit = remotes[0].commit
+                job.bytes_total = sum(r.size for r in remotes)
                 rate = _Rate(0)
+                base = 0  # bytes of the parts before the one in transfer
 
                 def on_bytes(done: int) -> None:
-                    job.bytes_done = done
+                    job.bytes_done = base + done
                     now = time.monotonic()
                     if now - rate.last_emit >= PROGRESS_INTERVAL:
                         if rate.last_emit == 0.0:
-                            rate.sample_bytes, rate.sample_time = done, now
+                            rate.sample_bytes, rate.sample_time = job.bytes_done, now
                         rate.last_emit = now
-                        job.speed = rate.update(now, done)
-                        left = job.bytes_total - done
+                        job.speed = rate.update(now, job.bytes_done)
+                        left = job.bytes_total - job.bytes_done
                         job.eta = left / job.speed if job.speed > 0 else None
                         self._emit_progress(job)
 
-                path, resumed_from = hub.download_file(
-                    remote,
-                    cache_dir,
-                    cancel=job._cancel_event,
-                    on_bytes=on_bytes,
-                    add_cancel_hook=job._add_cancel_hook,
-                    endpoint=endpoint,
-                    token=token,
-                    options=self.transfer_options,
-                    refresh=fetch,
-                )
+                paths = []
+                for name, remote in zip(job.files, remotes):
+                    path, resumed = hub.download_file(
+                        remote,
+                        cache_dir,
+                        cancel=job._cancel_event,
+                        on_bytes=on_bytes,
+                        add_cancel_hook=job._add_cancel_hook,
+                        endpoint=endpoint,
+                        token=token,
+                        options=self.transfer_options,
+                        refresh=fetcher(name),
+                    )
+                    paths.append(path)
+                    job.resumed_from += resumed
+                    base += remote.size
             finally:
                 self._release_slot()
-            job.resumed_from = resumed_from
             job.bytes_done = job.bytes_total
             job.eta = 0.0
-            job.path = str(path)
-            job._finish("done", result=str(path))
+            job.path = str(paths[0])
+            job._finish("done", result=str(paths[0]))
         except JobCancelledError:
             job.speed, job.eta = 0.0, None
             job._finish("cancelled")
