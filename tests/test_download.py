@@ -471,8 +471,9 @@ def test_a_split_gguf_downloads_all_parts_as_one_job(
     path = job.wait(30)
     service.events.flush()
     assert job.files == names and Path(path).name == names[0] and job.filename == names[0]
-    assert service.start_download(REPO, names[2]) is not job  # finished: a new, instant job
-    assert service.find_download(REPO, names[2]).state == "done"
+    again = service.start_download(REPO, names[2])  # finished: a new job, done at once
+    assert again is not job and again.wait(2) == path
+    assert service.find_download(REPO, names[2]) is again
     assert job.bytes_total == sum(len(p) for p in parts)
     for name, data in zip(names, parts):
         assert Path(service.cached_path(REPO, name)).read_bytes() == data
