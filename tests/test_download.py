@@ -470,6 +470,7 @@ def test_a_split_gguf_downloads_all_parts_as_one_job(
     job = service.start_download(REPO, names[1])  # any part names the whole model
     path = job.wait(30)
     service.events.flush()
+    assert seen == sorted(seen) and seen[-1] == 100.0
     assert job.files == names and Path(path).name == names[0] and job.filename == names[0]
     again = service.start_download(REPO, names[2])  # finished: a new job, done at once
     assert again is not job and again.wait(2) == path
@@ -477,4 +478,3 @@ def test_a_split_gguf_downloads_all_parts_as_one_job(
     assert job.bytes_total == sum(len(p) for p in parts)
     for name, data in zip(names, parts):
         assert Path(service.cached_path(REPO, name)).read_bytes() == data
-    assert seen == sorted(seen) and seen[-1] == 100.0
