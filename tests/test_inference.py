@@ -1,0 +1,252 @@
+"""Loading and generation through LLMKernelService on real llama-cpp-python and real GGUF files."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from llm_widgets import LLMKernelService
+from llm_widgets.engine import ModelFileError, ModelTooLargeError, inspect_gguf
+from llm_widgets.errors import JobCancelledError, LLMWidgetsError
+from llm_widgets.testing.tiny_gguf import (
+    CHATML_TEMPLATE,
+    write_not_gguf,
+    write_tiny_gguf,
+    write_truncated_gguf,
+)
+
+LONG_PROMPT = "tell me more " * 300  # ~5700 byte tokens with the tiny model's vocabulary
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("models")
+    return write_tiny_gguf(folder / "tiny.gguf", n_ctx=8192, chat_template=CHATML_TEMPLATE)
+
+
+@pytest.fixture(scope="module")
+def slow_tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A bigger tiny model whose long prompts take about a second to evaluate."""
+    folder = tmp_path_factory.mktemp("models")
+    return write_tiny_gguf(folder / "slow.gguf", n_ctx=8192, n_embd=256, n_layer=4)
+
+
+@pytest.fixture
+def svc(tmp_path: Path) -> LLMKernelService:
+    service = LLMKernelService(cache_dir=tmp_path / "cache")
+    yield service
+    service.shutdown()
+    left = [t.name for t in threading.enumerate() if t.name.startswith("llm-widgets-")]
+    assert not [n for n in left if "events" not in n], f"threads outlived their jobs: {left}"
+
+
+def test_inspect_reads_the_facts_of_a_good_file(tiny: Path) -> None:
+    facts = inspect_gguf(tiny)
+    assert facts.architecture == "llama" and facts.context_length == 8192
+    assert facts.has_chat_template and facts.size == tiny.stat().st_size
+
+
+@pytest.mark.parametrize("kind", ["not-gguf", "truncated", "unknown-arch", "missing"])
+def test_bad_files_fail_to_load_with_a_clear_error(
+    svc: LLMKernelService, tiny: Path, tmp_path: Path, kind: str
+) -> None:
+    path = tmp_path / f"{kind}.gguf"
+    if kind == "not-gguf":
+        write_not_gguf(path)
+        words = "does not start with the GGUF magic"
+    elif kind == "truncated":
+        write_truncated_gguf(path, tiny)
+        words = "truncated"
+    elif kind == "unknown-arch":
+        write_tiny_gguf(path, architecture="martian")
+        words = "architecture 'martian'"
+    else:
+        words = "No model file"
+    errors: list[object] = []
+    svc.on_error(errors.append)
+    job = svc.load_model(path)
+    with pytest.raises(ModelFileError) as info:
+        job.wait(30)
+    svc.events.flush()
+    assert words in str(info.value) and job.state == "failed" and errors == [job]
+    assert svc.model is None
+    # the kernel survives and the next good file loads
+    assert svc.load_model(tiny).wait(30).architecture == "llama"
+
+
+def test_a_model_that_does_not_fit_is_refused_with_numbers(
+    svc: LLMKernelService, tiny: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("llm_widgets.engine.available_memory_bytes", lambda: 1_000_000)
+    job = svc.load_model(tiny, n_ctx=8192)
+    with pytest.raises(ModelTooLargeError) as info:
+        job.wait(30)
+    message = str(info.value)
+    assert "GiB" in message and "available" in message and "8192 tokens" in message
+
+
+def test_load_reports_the_model_and_one_model_is_in_memory(
+    svc: LLMKernelService, tiny: Path, tmp_path: Path
+) -> None:
+    loaded: list[object] = []
+    svc.on_model_loaded(loaded.append)
+    facts = svc.load_model(tiny, n_ctx=512).wait(30)
+    other = write_tiny_gguf(tmp_path / "other.gguf", seed=3)
+    unloaded: list[bool] = []
+    svc.on_model_unloaded(lambda: unloaded.append(True))
+    second = svc.load_model(other).wait(30)
+    svc.events.flush()
+    assert loaded == [facts, second] and unloaded == [True]
+    assert facts.n_ctx == 512 and svc.model == second
+    svc.unload_model()
+    assert svc.model is None
+
+
+def test_completion_streams_chunks_and_ends_with_stats(svc: LLMKernelService, tiny: Path) -> None:
+    svc.load_model(tiny).wait(30)
+    chunks: list[str] = []
+    done: list[object] = []
+    svc.on_completion_chunk(lambda job, text: chunks.append(text))
+    svc.on_completion_done(done.append)
+    job = svc.generate_completion("Once upon a time", max_tokens=24, temperature=0.0)
+    pieces = list(job)
+    text = job.wait(30)
+    svc.events.flush()
+    assert pieces and "".join(pieces) == text == "".join(chunks)
+    assert done == [job] and job.state == "done"
+    stats = job.stats
+    assert stats.prompt_tokens > 0 and stats.completion_tokens >= len(pieces)
+    assert stats.ttft > 0 and stats.tokens_per_second > 0 and stats.stop_reason == "length"
+
+
+def test_chat_uses_the_template_and_reuses_the_prefix(svc: LLMKernelService, tiny: Path) -> None:
+    svc.load_model(tiny).wait(30)
+    history = [{"role": "user", "content": "Hello there"}]
+    first = svc.generate_chat_completion(history, max_tokens=8)
+    answer = first.wait(30)
+    history += [{"role": "assistant", "content": answer}, {"role": "user", "content": "And?"}]
+    second = svc.generate_chat_completion(history, max_tokens=8)
+    second.wait(30)
+    assert second.stats.cached_prompt_tokens > first.stats.prompt_tokens // 2
+
+
+def test_chat_without_a_template_falls_back_to_chatml(
+    svc: LLMKernelService, tmp_path: Path
+) -> None:
+    facts = svc.load_model(write_tiny_gguf(tmp_path / "plain.gguf")).wait(30)
+    assert "fallback" in facts.chat_format and not facts.has_chat_template
+    job = svc.generate_chat_completion([{"role": "user", "content": "hi"}], max_tokens=4)
+    job.wait(30)
+    assert job.state == "done"
+
+
+def test_abort_mid_stream_is_prompt_and_the_model_stays_usable(
+    svc: LLMKernelService, slow_tiny: Path
+) -> None:
+    svc.load_model(slow_tiny, n_ctx=8192).wait(30)
+    job = svc.generate_completion("x", max_tokens=4000)
+    for _ in job:
+        break  # tokens are flowing
+    asked = time.monotonic()
+    assert svc.abort() == [job]
+    assert job._finished.wait(2)
+    assert time.monotonic() - asked < 0.5
+    assert job.state == "cancelled" and job.stop_reason == "aborted"
+    assert job.wait(0) == job.text  # an aborted answer keeps what came
+    nxt = svc.generate_completion("y", max_tokens=5)
+    nxt.wait(30)
+    assert nxt.state == "done" and nxt.stats.completion_tokens >= 1
+
+
+def test_abort_during_prompt_evaluation_is_prompt(svc: LLMKernelService, slow_tiny: Path) -> None:
+    svc.load_model(slow_tiny, n_ctx=8192).wait(30)
+    job = svc.generate_completion(LONG_PROMPT, max_tokens=5)
+    while job.state != "running":
+        time.sleep(0.005)
+    time.sleep(0.1)  # well inside the ~1 s prompt evaluation
+    asked = time.monotonic()
+    job.cancel()
+    assert job._finished.wait(2)
+    assert time.monotonic() - asked < 0.3
+    assert job.stop_reason == "aborted" and job.text == ""
+    again = svc.generate_completion("short", max_tokens=4)
+    again.wait(30)
+    assert again.state == "done"
+
+
+def test_generation_jobs_run_one_at_a_time_in_order(svc: LLMKernelService, tiny: Path) -> None:
+    svc.load_model(tiny).wait(30)
+    jobs = [svc.generate_completion(f"prompt {i}", max_tokens=6) for i in range(3)]
+    for job in jobs:
+        job.wait(30)
+    starts = [j.started_at for j in jobs]
+    assert starts == sorted(starts)
+    assert all(a.finished_at <= b.started_at for a, b in zip(jobs, jobs[1:]))
+
+
+def test_generation_without_a_model_fails_with_a_message(svc: LLMKernelService) -> None:
+    job = svc.generate_completion("hi")
+    with pytest.raises(LLMWidgetsError) as info:
+        job.wait(10)
+    assert "No model is loaded" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"temperature": -1}, {"max_tokens": 0}, {"top_p": "high"}, {"bogus": 1}, {"stop": [1]}],
+)
+def test_bad_generation_parameters_are_refused_at_once(svc: LLMKernelService, params: dict) -> None:
+    with pytest.raises(ValueError):
+        svc.generate_completion("hi", **params)
+
+
+def test_create_context_resets_and_can_change_n_ctx(svc: LLMKernelService, tiny: Path) -> None:
+    svc.load_model(tiny, n_ctx=512).wait(30)
+    svc.generate_completion("abc", max_tokens=3).wait(30)
+    facts = svc.create_context(n_ctx=1024, seed=7)
+    assert facts.n_ctx == 1024
+    job = svc.generate_completion("abc", max_tokens=3)
+    job.wait(30)
+    assert job.stats.cached_prompt_tokens == 0
+    with pytest.raises(LLMWidgetsError):
+        LLMKernelService().create_context()
+
+
+def test_load_waits_for_a_download_job(service: LLMKernelService, local_hub, tiny: Path) -> None:
+    local_hub.add_file("acme/tiny-GGUF", "tiny.F32.gguf", tiny)
+    local_hub.faults.throttle_bps = 2_000_000
+    download = service.start_download("acme/tiny-GGUF", "tiny.F32.gguf")
+    facts = service.load_model(download).wait(30)
+    assert download.state == "done" and facts.path == download.path
+
+
+def test_cancelling_a_load_that_waits_for_a_download(
+    service: LLMKernelService, local_hub, tiny: Path
+) -> None:
+    local_hub.add_file("acme/tiny-GGUF", "tiny.F32.gguf", tiny)
+    local_hub.faults.throttle_bps = 100_000
+    download = service.start_download("acme/tiny-GGUF", "tiny.F32.gguf")
+    load = service.load_model(download)
+    load.cancel()
+    with pytest.raises(JobCancelledError):
+        load.wait(2)
+    download.cancel()
+
+
+@pytest.mark.slow
+def test_the_packaged_smollm2_answers_with_real_text(svc: LLMKernelService) -> None:
+    from llm_widgets.demo import packaged_model_path
+
+    facts = svc.load_model(packaged_model_path(), n_ctx=2048).wait(60)
+    assert facts.has_chat_template and facts.architecture == "llama"
+    job = svc.generate_chat_completion(
+        [{"role": "user", "content": "What is the capital of France? Answer in one word."}],
+        max_tokens=16,
+        temperature=0.0,
+    )
+    answer = job.wait(60)
+    assert len(answer.strip()) > 0 and any(c.isalpha() for c in answer)
+    assert "paris" in answer.lower()
