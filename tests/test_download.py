@@ -476,5 +476,5 @@ def test_a_split_gguf_downloads_all_parts_as_one_job(
     assert again is not job and again.wait(2) == path
     assert service.find_download(REPO, names[2]) is again
     assert job.bytes_total == sum(len(p) for p in parts)
-    for name, data in zip(names, parts):
+    for name, data in zip(names, parts, strict=True):
         assert Path(service.cached_path(REPO, name)).read_bytes() == data

@@ -184,7 +184,7 @@ def test_generation_jobs_run_one_at_a_time_in_order(svc: LLMKernelService, tiny:
         job.wait(30)
     starts = [j.started_at for j in jobs]
     assert starts == sorted(starts)
-    assert all(a.finished_at <= b.started_at for a, b in zip(jobs, jobs[1:]))
+    assert all(a.finished_at <= b.started_at for a, b in zip(jobs, jobs[1:], strict=False))
 
 
 def test_generation_without_a_model_fails_with_a_message(svc: LLMKernelService) -> None:

@@ -48,7 +48,7 @@ class ServiceWidget(anywidget.AnyWidget):
         self._post({"type": "notice", "level": level, "text": text})
 
     def _post(self, content: dict[str, Any]) -> None:
-        """Send a custom message to every view (ipywidgets' send; Chat.send means something else)."""
+        """Send a custom message to every view (Chat.send means something else)."""
         anywidget.AnyWidget.send(self, content)
 
     def close(self) -> None:

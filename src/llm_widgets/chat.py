@@ -43,9 +43,9 @@ class Chat(ServiceWidget):
     persist_transcript = traitlets.Bool(
         False, help="Save the transcript in the notebook's widget state."
     ).tag(sync=True)
-    transcript = traitlets.List(help="The transcript, when persist_transcript is True.").tag(
-        sync=True
-    )
+    transcript: traitlets.List[dict[str, str]] = traitlets.List(
+        help="The transcript, when persist_transcript is True."
+    ).tag(sync=True)
 
     def __init__(
         self,
@@ -84,7 +84,7 @@ class Chat(ServiceWidget):
         """The current or last generation."""
         return self._job
 
-    def send(self, text: str) -> GenerationJob:  # type: ignore[override]
+    def send(self, text: str) -> GenerationJob:
         """Ask the model; returns the generation job (iterate it, await it, or wait)."""
         if not isinstance(text, str) or not text.strip():
             raise ValueError("send() needs a non-empty message")

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import gguf
 
@@ -102,7 +102,7 @@ def _inspect(path: str | os.PathLike[str]) -> tuple[ModelFacts, dict[str, Any]]:
         raise ModelFileError(f"{os.path.basename(path)} does not say which architecture it is.")
     if arch not in KNOWN_ARCHITECTURES:
         raise ModelFileError(
-            f"{os.path.basename(path)} has architecture {arch!r}, which this llama.cpp does not know."
+            f"{os.path.basename(path)} has architecture {arch!r}, unknown to this llama.cpp."
         )
     facts = ModelFacts(
         path=path,
@@ -166,7 +166,7 @@ def check_generation_params(params: dict[str, Any]) -> None:
             and not all(isinstance(v, str) for v in value)
         ):
             raise ValueError("stop must be a string or a list of strings.")
-        if low is not None and high is not None and not low <= value <= high:
+        if low is not None and high is not None and not low <= cast(float, value) <= high:
             raise ValueError(f"{name} must be between {low} and {high}, got {value}.")
 
 
@@ -320,7 +320,6 @@ class Engine:
     def _stream(
         self, start: Callable[[], Iterator[Any]], abort: threading.Event, chat: bool
     ) -> Iterator[str]:
-        llm = self._llm
         stats = GenerationStats()
         self.last_stats = stats
         began = time.perf_counter()

@@ -114,7 +114,9 @@ class ModelCard(ServiceWidget):
         elif self.path:
             source = self.path
         else:
-            raise ValueError(f"{self.repo_id}/{self.filename} is not downloaded yet: download it first.")
+            raise ValueError(
+                f"{self.repo_id}/{self.filename} is not downloaded yet: download it first."
+            )
         load = self.service.load_model(source, **options)
         self._show_load(load)
         return load

@@ -356,7 +356,7 @@ class LLMKernelService:
                         self._emit_progress(job)
 
                 paths = []
-                for name, remote in zip(job.files, remotes):
+                for name, remote in zip(job.files, remotes, strict=True):
                     path, resumed = hub.download_file(
                         remote,
                         cache_dir,

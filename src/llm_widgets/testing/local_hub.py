@@ -169,8 +169,8 @@ class LocalHub:
         """Create a repo (or update its metadata): popularity, gated, private, tags."""
         folder = self._repo_dir(repo_id)
         folder.mkdir(parents=True, exist_ok=True)
-        meta = {"downloads": downloads, "likes": likes, "gated": gated, "private": private}
-        meta["tags"] = tags or []
+        meta: dict[str, Any] = {"downloads": downloads, "likes": likes, "gated": gated}
+        meta.update(private=private, tags=tags or [])
         (folder / ".hub.json").write_text(json.dumps(meta))
 
     def file_sha256(self, repo_id: str, path_in_repo: str) -> str:
@@ -663,15 +663,18 @@ class _Handler(BaseHTTPRequestHandler):
     def _cdn_base(self) -> str:
         """Where LFS redirects point: on loopback, the other loopback name, so that clients see
         another host as with the real Hub's CDN (and must not send the token there)."""
-        host = self.headers.get("Host") or f"{self.hub.host}:{self.server.server_address[1]}"
+        host = self.headers.get("Host") or f"{self.hub.host}:{self._port()}"
         name, _, port = host.rpartition(":")
         swap = {"127.0.0.1": "localhost", "localhost": "127.0.0.1"}
         if name in swap and port:
             return f"http://{swap[name]}:{port}"
         return f"http://{host}"
 
+    def _port(self) -> int:
+        return int(self.server.server_address[1])  # type: ignore[index]
+
     def _base(self) -> str:
-        host = self.headers.get("Host") or f"{self.hub.host}:{self.server.server_address[1]}"
+        host = self.headers.get("Host") or f"{self.hub.host}:{self._port()}"
         return f"http://{host}"
 
     def _send(self, status: int, headers: dict[str, str]) -> None:
