@@ -44,6 +44,11 @@ class ModelCard(ServiceWidget):
     )
     load_progress = traitlets.Float(0.0, help="Model load progress, 0 to 100.").tag(sync=True)
     model_info = traitlets.Dict(help="Facts about the loaded model.").tag(sync=True)
+    quant = traitlets.Unicode("", help="The quantization named in the file name.").tag(sync=True)
+    fit = traitlets.Unicode("", help="RAM fit hint: fits, tight, does not fit ('' = unknown).").tag(
+        sync=True
+    )
+    fit_detail = traitlets.Unicode("", help="The numbers behind the fit hint.").tag(sync=True)
 
     def __init__(
         self,
@@ -57,8 +62,15 @@ class ModelCard(ServiceWidget):
         from .hub import validate_repo_file
 
         validate_repo_file(repo_id, filename, revision)
+        from .engine import parse_quantization
+
         super().__init__(
-            service=service, repo_id=repo_id, filename=filename, revision=revision or "", **kwargs
+            service=service,
+            repo_id=repo_id,
+            filename=filename,
+            revision=revision or "",
+            quant=parse_quantization(filename) or "",
+            **kwargs,
         )
         self._job: DownloadJob | None = None
         self._load_job: LoadJob | None = None

@@ -1,0 +1,21 @@
+// Bundles each widget's front end into src/llm_widgets/static/ (one ESM file + one CSS file each).
+import * as esbuild from "esbuild";
+
+const watch = process.argv.includes("--watch");
+const options = {
+  entryPoints: ["js/model_card.ts", "js/chat.ts", "js/model_browser.ts"],
+  outdir: "src/llm_widgets/static",
+  bundle: true,
+  format: "esm",
+  minify: !watch,
+  target: "es2020",
+  sourcemap: watch ? "inline" : false,
+  logLevel: "info",
+};
+
+if (watch) {
+  const context = await esbuild.context(options);
+  await context.watch();
+} else {
+  await esbuild.build(options);
+}

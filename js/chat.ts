@@ -1,0 +1,186 @@
+// Chat view: transcript with streamed answers, input, Send / Stop / Clear, sampling settings.
+import type { AnyModel, RenderProps } from "@anywidget/types";
+import type { ChatMessage, ChatRequest, ChatState, GenerationStats, Notice } from "./protocol";
+import { Notices, button, h, listen, show } from "./ui";
+import "./styles.css";
+
+type Model = AnyModel<ChatState>;
+type Incoming =
+  | Notice
+  | { type: "transcript"; messages: ChatMessage[]; partial: string | null }
+  | { type: "turn_start"; role: "user"; content: string }
+  | { type: "chunk"; text: string }
+  | { type: "done"; stats: Partial<GenerationStats> }
+  | { type: "ack" };
+
+function statsText(stats: Partial<GenerationStats>): string {
+  if (!stats || stats.completion_tokens === undefined) return "";
+  const parts = [
+    `${stats.completion_tokens} tokens`,
+    stats.tokens_per_second ? `${stats.tokens_per_second.toFixed(1)} tokens/s` : "",
+    stats.ttft !== undefined ? `first token ${(stats.ttft * 1000).toFixed(0)} ms` : "",
+    stats.stop_reason && stats.stop_reason !== "stop" ? `stopped: ${stats.stop_reason}` : "",
+  ];
+  return parts.filter(Boolean).join(" · ");
+}
+
+function render(model: Model, el: HTMLElement): () => void {
+  const send = (msg: ChatRequest) => model.send(msg);
+  const notices = new Notices();
+  const header = h("div", { class: "llmw-head" }, h("div", { class: "llmw-title" }, "Chat"));
+  const modelName = h("span", { class: "llmw-badge" });
+  header.append(modelName);
+  const transcript = h("div", { class: "llmw-transcript", role: "log", "aria-live": "polite", "aria-label": "Transcript" });
+  const input = h("textarea", { class: "llmw-input", "aria-label": "Message", rows: 2, placeholder: "Message the model — Enter sends, Shift+Enter for a new line" });
+  const sendButton = button("Send", () => submit(), "llmw-primary");
+  const stopButton = button("Stop", () => send({ type: "stop" }));
+  const clearButton = button("Clear", () => send({ type: "clear" }));
+  const stats = h("div", { class: "llmw-stats llmw-num", "aria-label": "Answer statistics" });
+  const errorLine = h("div", { class: "llmw-error", role: "alert" });
+
+  const numberInput = (name: "temperature" | "top_p" | "max_tokens", label: string, step: string, min: number, max: number) => {
+    const field = h("input", { type: "number", step, min, max, "aria-label": label }) as HTMLInputElement;
+    field.value = String(model.get(name));
+    field.addEventListener("change", () => {
+      const value = Number(field.value);
+      if (Number.isFinite(value) && value >= min && value <= max) {
+        model.set(name, (name === "max_tokens" ? Math.round(value) : value) as never);
+        model.save_changes();
+      } else {
+        field.value = String(model.get(name));
+      }
+    });
+    return [h("label", {}, label), field] as const;
+  };
+  const systemPrompt = h("textarea", { rows: 2, "aria-label": "System prompt" }) as HTMLTextAreaElement;
+  systemPrompt.value = model.get("system_prompt");
+  systemPrompt.addEventListener("change", () => {
+    model.set("system_prompt", systemPrompt.value);
+    model.save_changes();
+  });
+  const temperature = numberInput("temperature", "Temperature", "0.05", 0, 2);
+  const topP = numberInput("top_p", "Top-p", "0.01", 0, 1);
+  const maxTokens = numberInput("max_tokens", "Max tokens", "1", 1, 32768);
+  const settings = h(
+    "details",
+    { class: "llmw-settings" },
+    h("summary", {}, "Settings"),
+    h("div", { class: "llmw-settings-grid" }, h("label", {}, "System prompt"), systemPrompt, ...temperature, ...topP, ...maxTokens),
+  );
+  const root = h(
+    "div",
+    { class: "llmw llmw-chat" },
+    header,
+    transcript,
+    stats,
+    errorLine,
+    input,
+    h("div", { class: "llmw-actions" }, sendButton, stopButton, clearButton),
+    settings,
+    notices.el,
+  );
+  el.append(root);
+
+  let open: HTMLElement | null = null; // the assistant turn being streamed
+
+  const bubble = (role: string, content: string) => {
+    const text = h("span", { class: "llmw-text" }, content);
+    const node = h("div", { class: `llmw-msg llmw-msg-${role}` }, h("span", { class: "llmw-role" }, role), text);
+    transcript.querySelector(".llmw-empty")?.remove();
+    transcript.append(node);
+    transcript.scrollTop = transcript.scrollHeight;
+    return node;
+  };
+  const empty = () => {
+    if (!transcript.childElementCount) transcript.append(h("div", { class: "llmw-empty" }, "No messages yet."));
+  };
+  const openAssistant = (content = "") => {
+    open = bubble("assistant", content);
+    open.classList.add("llmw-streaming");
+  };
+  const submit = () => {
+    const text = input.value;
+    if (!text.trim() || model.get("status") === "generating") return;
+    send({ type: "send", text });
+    input.value = "";
+  };
+  input.addEventListener("keydown", (event: KeyboardEvent) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      submit();
+    }
+  });
+
+  const onMessage = (msg: Incoming) => {
+    if (!msg || typeof msg !== "object") return;
+    switch (msg.type) {
+      case "notice":
+        notices.add(msg.level, msg.text);
+        break;
+      case "transcript":
+        transcript.replaceChildren();
+        open = null;
+        for (const m of msg.messages) if (m.role !== "system") bubble(m.role, m.content);
+        if (typeof msg.partial === "string") openAssistant(msg.partial);
+        empty();
+        break;
+      case "turn_start":
+        bubble("user", msg.content);
+        openAssistant();
+        break;
+      case "chunk":
+        if (!open) openAssistant();
+        open!.querySelector(".llmw-text")!.append(msg.text);
+        transcript.scrollTop = transcript.scrollHeight;
+        break;
+      case "done":
+        open?.classList.remove("llmw-streaming");
+        open = null;
+        stats.textContent = statsText(msg.stats);
+        break;
+    }
+  };
+
+  const update = () => {
+    const generating = model.get("status") === "generating";
+    sendButton.disabled = generating;
+    stopButton.disabled = !generating;
+    const name = model.get("model_name");
+    modelName.textContent = name || "no model loaded";
+    const error = model.get("error");
+    errorLine.textContent = error;
+    show(errorLine, Boolean(error));
+    stats.textContent = statsText(model.get("last_stats"));
+  };
+  const syncSettings = () => {
+    systemPrompt.value = model.get("system_prompt");
+    temperature[1].value = String(model.get("temperature"));
+    topP[1].value = String(model.get("top_p"));
+    maxTokens[1].value = String(model.get("max_tokens"));
+  };
+  const unlisten = listen(model, {
+    "msg:custom": onMessage,
+    "change:status": update,
+    "change:model_name": update,
+    "change:error": update,
+    "change:last_stats": update,
+    "change:system_prompt": syncSettings,
+    "change:temperature": syncSettings,
+    "change:top_p": syncSettings,
+    "change:max_tokens": syncSettings,
+  });
+  update();
+  empty();
+  send({ type: "sync" });
+  return () => {
+    unlisten();
+    notices.dispose();
+    root.remove();
+  };
+}
+
+export default {
+  render({ model, el }: RenderProps<ChatState>) {
+    return render(model, el);
+  },
+};

@@ -1,0 +1,162 @@
+// ModelCard view: one GGUF file — download with live progress, cancel, retry, load, unload.
+import type { AnyModel, RenderProps } from "@anywidget/types";
+import type { ModelCardRequest, ModelCardState, Notice } from "./protocol";
+import { Notices, button, formatBytes, formatEta, formatSpeed, h, listen, show } from "./ui";
+import "./styles.css";
+
+type Model = AnyModel<ModelCardState>;
+
+const STATUS_TEXT: Record<string, string> = {
+  idle: "Not downloaded",
+  queued: "Queued",
+  running: "Downloading",
+  done: "Downloaded",
+  cancelled: "Cancelled — the partial file is kept; Download resumes",
+  failed: "Download failed",
+};
+
+export function renderCard(model: Model, el: HTMLElement): () => void {
+  const send = (type: ModelCardRequest["type"]) => model.send({ type });
+  const notices = new Notices();
+
+  const title = h("div", { class: "llmw-title" });
+  const badge = h("span", { class: "llmw-badge" });
+  const subtitle = h("div", { class: "llmw-subtitle" });
+  const fill = h("div", { class: "llmw-bar-fill" });
+  const bar = h(
+    "div",
+    {
+      class: "llmw-bar",
+      role: "progressbar",
+      "aria-label": "Download progress",
+      "aria-valuemin": 0,
+      "aria-valuemax": 100,
+      "aria-valuenow": 0,
+    },
+    fill,
+  );
+  const percent = h("span", { class: "llmw-percent llmw-num" });
+  const figures = h("div", { class: "llmw-figures llmw-num" });
+  const loadFill = h("div", { class: "llmw-bar-fill llmw-bar-load" });
+  const loadBar = h(
+    "div",
+    {
+      class: "llmw-bar",
+      role: "progressbar",
+      "aria-label": "Load progress",
+      "aria-valuemin": 0,
+      "aria-valuemax": 100,
+      "aria-valuenow": 0,
+    },
+    loadFill,
+  );
+  const errorLine = h("div", { class: "llmw-error", role: "alert" });
+  const info = h("div", { class: "llmw-info" });
+  const buttons = {
+    download: button("Download", () => send("download"), "llmw-primary"),
+    cancel: button("Cancel", () => send("cancel")),
+    retry: button("Retry", () => send("retry"), "llmw-primary"),
+    load: button("Load", () => send("load"), "llmw-primary"),
+    unload: button("Unload", () => send("unload")),
+  };
+  const root = h(
+    "div",
+    { class: "llmw llmw-card" },
+    h("div", { class: "llmw-head" }, title, badge),
+    subtitle,
+    h("div", { class: "llmw-progress-row" }, bar, percent),
+    figures,
+    loadBar,
+    errorLine,
+    info,
+    h("div", { class: "llmw-actions" }, ...Object.values(buttons)),
+    notices.el,
+  );
+  el.append(root);
+
+  const update = () => {
+    const status = model.get("status") || "idle";
+    const load = model.get("load_status") || "unloaded";
+    const progress = Math.max(0, Math.min(100, model.get("progress") || 0));
+    const size = model.get("size") || 0;
+    const done = model.get("bytes_done") || 0;
+    title.textContent = model.get("repo_id");
+    const quant = model.get("quant");
+    const parts = [model.get("filename"), quant, size ? formatBytes(size) : ""].filter(Boolean);
+    subtitle.textContent = parts.join(" · ");
+    const fit = model.get("fit");
+    subtitle.title = model.get("fit_detail") || "";
+    if (fit) subtitle.append(h("span", { class: `llmw-fit llmw-fit-${fit.replace(/ /g, "-")}` }, fit));
+
+    const loadText = load === "loaded" ? "Loaded" : load === "loading" ? "Loading" : "";
+    badge.textContent = loadText || STATUS_TEXT[status]?.split(" — ")[0] || status;
+    badge.className = `llmw-badge llmw-badge-${loadText ? load : status}`;
+
+    bar.setAttribute("aria-valuenow", String(Math.round(progress)));
+    bar.setAttribute("aria-valuetext", `${Math.round(progress)}%`);
+    fill.style.width = `${progress}%`;
+    root.dataset.status = status;
+    percent.textContent = status === "idle" ? "" : `${Math.floor(progress)}%`;
+
+    const active = status === "running" || status === "queued";
+    const figureParts =
+      status === "running"
+        ? [`${formatBytes(done)} of ${formatBytes(size)}`, formatSpeed(model.get("speed")), formatEta(model.get("eta"))]
+        : status === "cancelled"
+          ? [STATUS_TEXT.cancelled]
+          : status === "queued"
+            ? ["Waiting for a free download slot"]
+            : status === "done"
+              ? [model.get("path") ? "In the Hugging Face cache" : ""]
+              : [];
+    figures.textContent = figureParts.filter(Boolean).join(" · ");
+
+    const loadProgress = Math.max(0, Math.min(100, model.get("load_progress") || 0));
+    show(loadBar, load === "loading");
+    loadBar.setAttribute("aria-valuenow", String(Math.round(loadProgress)));
+    loadFill.style.width = `${Math.max(loadProgress, 8)}%`;
+    loadBar.classList.toggle("llmw-indeterminate", loadProgress < 10);
+
+    const error = model.get("error");
+    errorLine.textContent = error;
+    show(errorLine, Boolean(error));
+
+    const facts = model.get("model_info") || {};
+    show(info, load === "loaded");
+    info.textContent =
+      load === "loaded"
+        ? [facts.architecture, facts.n_ctx ? `context ${facts.n_ctx}` : "", facts.chat_format]
+            .filter(Boolean)
+            .join(" · ")
+        : "";
+
+    show(buttons.download, status === "idle" || status === "cancelled");
+    show(buttons.cancel, active);
+    show(buttons.retry, status === "failed");
+    show(buttons.load, status === "done" && (load === "unloaded" || load === "failed"));
+    show(buttons.unload, load === "loaded" || load === "loading");
+  };
+
+  const onMessage = (msg: Notice | { type: string }) => {
+    if (msg && msg.type === "notice") notices.add((msg as Notice).level, (msg as Notice).text);
+  };
+  const names = [
+    "status", "progress", "is_downloading", "error", "size", "bytes_done", "speed", "eta", "path",
+    "load_status", "load_progress", "model_info", "repo_id", "filename", "quant", "fit", "fit_detail",
+  ];
+  const handlers: Record<string, (...args: any[]) => void> = { "msg:custom": onMessage };
+  for (const name of names) handlers[`change:${name}`] = update;
+  const unlisten = listen(model, handlers);
+  update();
+  return () => {
+    unlisten();
+    notices.dispose();
+    root.remove();
+  };
+}
+
+export default {
+  render({ model, el }: RenderProps<ModelCardState>) {
+    return renderCard(model, el);
+  },
+};

@@ -1,0 +1,99 @@
+// The widget protocol (docs/protocol.md), as types. Python validates every message it receives.
+
+export type DownloadStatus = "idle" | "queued" | "running" | "done" | "cancelled" | "failed";
+export type LoadStatus = "unloaded" | "loading" | "loaded" | "failed";
+
+export interface ModelCardState {
+  repo_id: string;
+  filename: string;
+  revision: string;
+  status: DownloadStatus;
+  progress: number;
+  is_downloading: boolean;
+  error: string;
+  size: number;
+  bytes_done: number;
+  speed: number;
+  eta: number;
+  path: string;
+  load_status: LoadStatus;
+  load_progress: number;
+  model_info: Record<string, string | number | boolean>;
+  quant: string;
+  fit: string;
+  fit_detail: string;
+}
+
+export type ModelCardRequest = { type: "download" | "cancel" | "retry" | "load" | "unload" };
+
+export interface ChatState {
+  status: "idle" | "generating";
+  error: string;
+  system_prompt: string;
+  temperature: number;
+  top_p: number;
+  max_tokens: number;
+  model_name: string;
+  last_stats: Partial<GenerationStats>;
+  persist_transcript: boolean;
+  transcript: ChatMessage[];
+}
+
+export interface ChatMessage {
+  role: "system" | "user" | "assistant";
+  content: string;
+}
+
+export interface GenerationStats {
+  prompt_tokens: number;
+  completion_tokens: number;
+  cached_prompt_tokens: number;
+  ttft: number;
+  tokens_per_second: number;
+  total_time: number;
+  stop_reason: string;
+}
+
+export type ChatRequest =
+  | { type: "send"; text: string }
+  | { type: "stop" }
+  | { type: "clear" }
+  | { type: "sync" };
+
+export interface SearchResult {
+  repo_id: string;
+  downloads: number;
+  likes: number;
+  last_modified: string;
+  gated: boolean | string;
+}
+
+export interface LocalModel {
+  repo_id: string;
+  filename: string;
+  size: number;
+  quant: string;
+  partial: boolean;
+  bytes_done: number;
+  path: string;
+}
+
+export interface ModelBrowserState {
+  query: string;
+  status: "idle" | "searching" | "offline" | "error";
+  results: SearchResult[];
+  selected_repo: string;
+  files_status: "idle" | "loading" | "error";
+  local: LocalModel[];
+  local_total: number;
+  error: string;
+  max_concurrent_downloads: number;
+}
+
+export type ModelBrowserRequest =
+  | { type: "search"; query: string }
+  | { type: "pick"; repo_id: string }
+  | { type: "delete" | "discard" | "resume"; repo_id: string; filename: string }
+  | { type: "refresh_local" };
+
+export type Notice = { type: "notice"; level: "info" | "success" | "error"; text: string };

@@ -1,0 +1,95 @@
+// Small DOM helpers shared by the widgets: element creation, notices, number formatting.
+import type { AnyModel } from "@anywidget/types";
+
+type Attrs = Record<string, string | number | boolean | undefined>;
+
+/** Create an element with attributes (aria-*, class, ...) and children. */
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Attrs = {},
+  ...children: (Node | string)[]
+): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === undefined || value === false) continue;
+    node.setAttribute(name, value === true ? "" : String(value));
+  }
+  node.append(...children);
+  return node;
+}
+
+/** A button that calls `onClick`; its text is its accessible name. */
+export function button(label: string, onClick: () => void, className = ""): HTMLButtonElement {
+  const b = h("button", { type: "button", class: `llmw-button ${className}`.trim() }, label);
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+/** Show or hide an element (hidden elements leave the accessibility tree). */
+export function show(node: HTMLElement, visible: boolean): void {
+  node.hidden = !visible;
+}
+
+/** A stack of short notices that vanish after a few seconds (errors stay longer). */
+export class Notices {
+  readonly el = h("div", { class: "llmw-notices" });
+  private timers = new Set<number>();
+
+  add(level: string, text: string): void {
+    const role = level === "error" ? "alert" : "status";
+    const item = h("div", { class: `llmw-notice llmw-notice-${level}`, role }, text);
+    this.el.append(item);
+    while (this.el.childElementCount > 3) this.el.firstElementChild?.remove();
+    const timer = window.setTimeout(
+      () => {
+        item.remove();
+        this.timers.delete(timer);
+      },
+      level === "error" ? 8000 : 4000,
+    );
+    this.timers.add(timer);
+  }
+
+  dispose(): void {
+    for (const t of this.timers) window.clearTimeout(t);
+    this.timers.clear();
+  }
+}
+
+/** Subscribe to model events and return one function that removes them all. */
+export function listen(model: AnyModel<any>, handlers: Record<string, (...args: any[]) => void>): () => void {
+  for (const [event, handler] of Object.entries(handlers)) model.on(event, handler);
+  return () => {
+    for (const [event, handler] of Object.entries(handlers)) model.off(event, handler);
+  };
+}
+
+export function formatBytes(n: number): string {
+  if (!Number.isFinite(n) || n <= 0) return "0 B";
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let i = 0;
+  while (n >= 1000 && i < units.length - 1) {
+    n /= 1000;
+    i++;
+  }
+  return `${i === 0 ? n.toFixed(0) : n.toFixed(n >= 100 ? 0 : 1)} ${units[i]}`;
+}
+
+export function formatSpeed(bytesPerSecond: number): string {
+  return bytesPerSecond > 0 ? `${formatBytes(bytesPerSecond)}/s` : "";
+}
+
+export function formatEta(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return "";
+  if (seconds < 1) return "<1 s left";
+  if (seconds < 60) return `${Math.round(seconds)} s left`;
+  const m = Math.floor(seconds / 60);
+  if (m < 60) return `${m} min ${Math.round(seconds % 60)} s left`;
+  return `${Math.floor(m / 60)} h ${m % 60} min left`;
+}
+
+export function formatCount(n: number): string {
+  if (n >= 1e6) return `${(n / 1e6).toFixed(1)}M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}k`;
+  return String(n);
+}
