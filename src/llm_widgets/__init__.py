@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from ._inference import GenerationJob, LoadJob
 from ._jobs import Job, JobState
+from .chat import Chat
 from .errors import DownloadError, JobCancelledError, JobFailedError, LLMWidgetsError, ProtocolError
 from .model_card import ModelCard
 from .service import DownloadJob, LLMKernelService
@@ -10,6 +12,9 @@ from .service import DownloadJob, LLMKernelService
 __version__ = "0.1.0"
 
 __all__ = [
+    "Chat",
+    "GenerationJob",
+    "LoadJob",
     "DownloadError",
     "DownloadJob",
     "Job",

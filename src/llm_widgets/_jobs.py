@@ -30,12 +30,14 @@ class Job:
         self.started_at: float | None = None
         self.finished_at: float | None = None
         self._state: JobState = "queued"
+        self._finalizing = False
         self._result: Any = None
         self._exception: BaseException | None = None
         self._lock = threading.Lock()
         self._cancel_event = threading.Event()
         self._finished = threading.Event()
         self._done_callbacks: list[Callable[[Job], Any]] = []
+        self._finalizers: list[Callable[[Any], Any]] = []
         self._cancel_hooks: list[Callable[[], Any]] = []
 
     @property
@@ -100,9 +102,18 @@ class Job:
 
         self.add_done_callback(settle)
         yield from future.__await__()
-        return self.wait(0)
+        return self.wait()
 
     # -- for the worker that runs the job --------------------------------------------------
+
+    def _add_finalizer(self, finalizer: Callable[[Any], Any]) -> None:
+        """Run `finalizer(job)` when the job ends, before any waiter wakes up (for widgets, so
+        that their state is final when `wait()` returns). It must not wait on the job."""
+        with self._lock:
+            if not self._finished.is_set() and not self._finalizing:
+                self._finalizers.append(finalizer)
+                return
+        finalizer(self)
 
     def _add_cancel_hook(self, hook: Callable[[], Any]) -> Callable[[], None]:
         with self._lock:
@@ -128,13 +139,21 @@ class Job:
         exception: BaseException | None = None,
     ) -> None:
         with self._lock:
-            if self._finished.is_set():
+            if self._finished.is_set() or self._finalizing:
                 return
+            self._finalizing = True
             self._result = result
             self.error = error
             self._exception = exception
             self._state = state
             self.finished_at = time.time()
+            finalizers, self._finalizers = self._finalizers, []
+        for finalizer in finalizers:
+            try:
+                finalizer(self)
+            except Exception:
+                logger.exception("llm_widgets: a finalizer of %r raised", self)
+        with self._lock:
             self._finished.set()
             callbacks = list(self._done_callbacks)
             self._done_callbacks.clear()

@@ -11,6 +11,7 @@ import traitlets
 
 from . import _protocol
 from ._inference import GenerationJob
+from ._jobs import Job
 from ._protocol import Message
 from ._widget import STATIC, ServiceWidget
 from .errors import LLMWidgetsError
@@ -103,6 +104,7 @@ class Chat(ServiceWidget):
         )
         self._messages.append({"role": "user", "content": text})
         self._job = job
+        job._add_finalizer(self._finish_turn)
         self._buffer, self._last_flush = [], 0.0
         with self.hold_sync():
             self.status = "generating"
@@ -141,23 +143,27 @@ class Chat(ServiceWidget):
             pending, self._buffer = "".join(self._buffer), []
         self._post({"type": "chunk", "text": pending})
 
+    def _finish_turn(self, job: Job) -> None:
+        """Runs as the job ends, before waiters wake: the transcript is final when wait() ends."""
+        assert isinstance(job, GenerationJob)
+        if job.state == "failed":
+            self.error = job.error or "The generation failed."
+            self.notify("error", self.error)
+        self._messages.append({"role": "assistant", "content": job.text})
+        with self.hold_sync():
+            self.last_stats = _stats_dict(job.stats)
+            self.status = "idle"
+            self._sync_transcript()
+
     def _on_done(self, job: GenerationJob) -> None:
+        # delivered after every chunk event of the job: close the streamed turn in the views
         if job is not self._job:
             return
         with self._flush_lock:
             pending, self._buffer = "".join(self._buffer), []
         if pending:
             self._post({"type": "chunk", "text": pending})
-        stats = _stats_dict(job.stats)
-        if job.state == "failed":
-            self.error = job.error or "The generation failed."
-            self.notify("error", self.error)
-        self._messages.append({"role": "assistant", "content": job.text})
-        with self.hold_sync():
-            self.last_stats = stats
-            self.status = "idle"
-            self._sync_transcript()
-        self._post({"type": "done", "stats": stats})
+        self._post({"type": "done", "stats": _stats_dict(job.stats)})
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -172,10 +178,13 @@ class Chat(ServiceWidget):
     def _check_setting(self, proposal: dict[str, Any]) -> Any:
         name, value = proposal["trait"].name, proposal["value"]
         low, high = {"temperature": (0.0, 2.0), "top_p": (0.0, 1.0), "max_tokens": (1, 32768)}[name]
+        good = self.__dict__.setdefault("_good_settings", {})
         if not low <= value <= high:
             # a bad value from the front end becomes a message, never a traceback in the kernel
-            self.error = f"{name} must be between {low} and {high}; kept {getattr(self, name)}."
-            return getattr(self, name)
+            kept = good.get(name, proposal["trait"].default_value)
+            self.error = f"{name} must be between {low} and {high}; kept {kept}."
+            return kept
+        good[name] = value
         return value
 
     # -- front-end messages -------------------------------------------------------------------

@@ -164,7 +164,9 @@ class ModelCard(ServiceWidget):
             self.load_status, self.load_progress, self.model_info = "unloaded", 0.0, {}
 
     def _show_load(self, job: LoadJob) -> None:
-        self._load_job = job
+        if job is not self._load_job:
+            self._load_job = job
+            job._add_finalizer(self._show_load)
         state = job.state
         with self.hold_sync():
             if state in ("queued", "running"):
@@ -188,7 +190,9 @@ class ModelCard(ServiceWidget):
                 self.notify("error", job.error or "Loading the model failed.")
 
     def _show(self, job: DownloadJob, announce: bool = True) -> None:
-        self._job = job
+        if job is not self._job:
+            self._job = job
+            job._add_finalizer(self._show)  # final state is set before job.wait() returns
         state = job.state
         with self.hold_sync():
             self.status = state

@@ -1,0 +1,198 @@
+"""Chat and ModelCard loading: widgets on the real service, messages through the real handler."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from llm_widgets import Chat, LLMKernelService, ModelCard
+from llm_widgets.errors import LLMWidgetsError
+from llm_widgets.testing import LocalHub
+from llm_widgets.testing.tiny_gguf import CHATML_TEMPLATE, write_tiny_gguf
+
+REPO, FILE = "acme/tiny-GGUF", "tiny.F32.gguf"
+
+
+def _frontend(widget: Any, content: Any) -> None:
+    widget._handle_msg(
+        {"content": {"data": {"method": "custom", "content": content}}, "buffers": []}
+    )
+
+
+def _capture(widget: Any) -> list[tuple[float, dict[str, Any]]]:
+    sent: list[tuple[float, dict[str, Any]]] = []
+    widget._post = lambda content: sent.append((time.monotonic(), content))
+    return sent
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("m") / "tiny.gguf"
+    return write_tiny_gguf(path, n_ctx=4096, chat_template=CHATML_TEMPLATE, n_embd=128, n_layer=3)
+
+
+@pytest.fixture
+def loaded(service: LLMKernelService, tiny: Path) -> LLMKernelService:
+    service.load_model(tiny, n_ctx=4096).wait(30)
+    return service
+
+
+def test_send_streams_and_the_transcript_is_final_when_the_job_ends(
+    loaded: LLMKernelService,
+) -> None:
+    chat = Chat(loaded)
+    sent = _capture(chat)
+    chat.max_tokens = 24
+    job = chat.send("Hello")
+    assert chat.status == "generating"
+    answer = job.wait(30)
+    assert chat.status == "idle"
+    assert chat.messages == [
+        {"role": "user", "content": "Hello"},
+        {"role": "assistant", "content": answer},
+    ]
+    assert chat.last_stats["completion_tokens"] > 0 and chat.last_stats["ttft"] > 0
+    loaded.events.flush()
+    kinds = [m["type"] for _, m in sent]
+    assert kinds[0] == "turn_start" and kinds[-1] == "done"
+    streamed = "".join(m["text"] for _, m in sent if m["type"] == "chunk")
+    assert streamed == answer
+
+
+@pytest.fixture
+def smollm2(service: LLMKernelService) -> LLMKernelService:
+    from llm_widgets.demo import packaged_model_path
+
+    service.load_model(packaged_model_path(), n_ctx=2048).wait(60)
+    return service
+
+
+@pytest.mark.slow
+def test_chunks_reach_the_front_end_at_most_30_times_a_second(smollm2: LLMKernelService) -> None:
+    chat = Chat(smollm2)
+    sent = _capture(chat)
+    chat.temperature, chat.max_tokens = 0.0, 160
+    job = chat.send("Write a long story about a dragon who learns to cook.")
+    job.wait(60)
+    smollm2.events.flush()
+    stamps = [t for t, m in sent if m["type"] == "chunk"]
+    tokens = job.stats.completion_tokens
+    assert tokens >= 100 and job.stats.tokens_per_second > 30  # faster than the message cap
+    assert len(stamps) < tokens * 0.8
+    for i, start in enumerate(stamps):  # any one-second window holds at most ~30 messages
+        assert sum(1 for t in stamps[i:] if t < start + 1.0) <= 32
+
+
+@pytest.mark.slow
+def test_stop_mid_answer_keeps_the_chat_usable(smollm2: LLMKernelService) -> None:
+    chat = Chat(smollm2)
+    chat.max_tokens = 1000
+    job = chat.send("Count from one to five hundred in words.")
+    for _ in job:
+        break
+    _frontend(chat, {"type": "stop"})
+    assert job._finished.wait(2) and job.stop_reason == "aborted"
+    assert chat.status == "idle" and chat.messages[-1]["role"] == "assistant"
+    chat.max_tokens = 8
+    nxt = chat.send("Again")
+    nxt.wait(30)
+    assert nxt.state == "done" and len(chat.messages) == 4
+
+
+def test_two_widgets_share_one_loaded_model(
+    service: LLMKernelService, local_hub: LocalHub, tiny: Path
+) -> None:
+    local_hub.add_file(REPO, FILE, tiny)
+    first, second = ModelCard(REPO, FILE), ModelCard(REPO, FILE)
+    first.start_download().wait(30)
+    _frontend(first, {"type": "load"})
+    first._load_job.wait(30)
+    service.events.flush()
+    assert first.load_status == second.load_status == "loaded"
+    assert first.model_info["architecture"] == "llama"
+    chat_a, chat_b = Chat(first), Chat(second)
+    assert chat_a.model_name == chat_b.model_name != ""
+    chat_a.max_tokens = 8
+    chat_a.send("hi").wait(30)
+    _frontend(second, {"type": "unload"})
+    service.events.flush()
+    assert service.model is None
+    assert first.load_status == second.load_status == "unloaded"
+    assert chat_a.model_name == ""
+
+
+def test_load_errors_show_on_the_card(
+    service: LLMKernelService, local_hub: LocalHub, tmp_path: Path
+) -> None:
+    local_hub.add_file(REPO, "broken.gguf", b"not a model at all" * 100)
+    card = ModelCard(REPO, "broken.gguf")
+    card.start_download().wait(30)
+    with pytest.raises(Exception):  # noqa: B017 - the card, not the exception type, is the point
+        card.load_model().wait(30)
+    assert card.load_status == "failed" and "not a usable GGUF" in card.error
+
+
+def test_send_without_a_model_says_what_to_do(service: LLMKernelService) -> None:
+    chat = Chat(service)
+    sent = _capture(chat)
+    with pytest.raises(LLMWidgetsError):
+        chat.send("hello?")
+    _frontend(chat, {"type": "send", "text": "hello?"})
+    assert "No model is loaded" in chat.error
+    assert sent[-1][1]["type"] == "notice" and sent[-1][1]["level"] == "error"
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        ({"type": "send"}, "missing field 'text'"),
+        ({"type": "send", "text": ""}, "must not be empty"),
+        ({"type": "send", "text": 42}, "must be a string"),
+        ({"type": "send", "text": "x" * 100_001}, "longer than"),
+        ({"type": "send", "text": "hi", "role": "system"}, "unexpected field(s) role"),
+        ({"type": "rm -rf"}, "unknown message type"),
+    ],
+)
+def test_malformed_chat_messages_are_rejected(
+    loaded: LLMKernelService, content: Any, words: str
+) -> None:
+    chat = Chat(loaded)
+    _frontend(chat, content)
+    assert words in chat.error and chat.messages == [] and chat.status == "idle"
+
+
+def test_out_of_range_settings_from_the_front_end_are_refused(loaded: LLMKernelService) -> None:
+    chat = Chat(loaded)
+    chat.set_state({"temperature": 9.5, "max_tokens": 0})
+    assert chat.temperature == 0.7 and chat.max_tokens == 512
+    assert "must be between" in chat.error
+
+
+def test_the_transcript_is_not_saved_unless_asked(loaded: LLMKernelService) -> None:
+    chat = Chat(loaded)
+    chat.max_tokens = 6
+    chat.send("a secret plan").wait(30)
+    assert "a secret plan" not in json.dumps(chat.get_state(), default=str)
+    chat.persist_transcript = True
+    assert "a secret plan" in json.dumps(chat.get_state(), default=str)
+
+
+def test_a_new_view_gets_the_transcript(loaded: LLMKernelService) -> None:
+    chat = Chat(loaded)
+    chat.max_tokens = 6
+    chat.send("first").wait(30)
+    sent = _capture(chat)
+    _frontend(chat, {"type": "sync"})
+    assert sent[-1][1] == {"type": "transcript", "messages": chat.messages, "partial": None}
+
+
+def test_clear_forgets_the_conversation(loaded: LLMKernelService) -> None:
+    chat = Chat(loaded)
+    chat.max_tokens = 4
+    chat.send("one").wait(30)
+    _frontend(chat, {"type": "clear"})
+    assert chat.messages == [] and chat.last_stats == {}
