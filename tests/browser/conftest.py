@@ -1,4 +1,4 @@
-"""A real JupyterLab 4 / Notebook 7 server on 127.0.0.1 and Debian's Chromium driven by Playwright."""
+"""A real JupyterLab 4 / Notebook 7 on 127.0.0.1 and Debian's Chromium driven by Playwright."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The download flow in a real browser: progress, Cancel, resume, Retry — JupyterLab and Notebook 7."""
+"""The download flow in a real browser: progress, Cancel, resume, Retry (Lab 4 and Notebook 7)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ LLMKernelService.set_instance(service)
 CELLS = [
     SETUP,
     "card = ModelCard(REPO, FILE)\ncard",
-    "gets = [r.headers.get('range') for r in hub.requests if 'lfs-blobs' in r.path and r.method == 'GET']\n"
+    "gets = [r.headers.get('range') for r in hub.requests\n"
+    "        if 'lfs-blobs' in r.path and r.method == 'GET']\n"
     "print('RESUMED_FROM', card.job.resumed_from, 'RANGES', gets)",
     "hub.faults.status_for = {REPO: 500}\nfailing = ModelCard(REPO, 'other.Q8_0.gguf')\nfailing",
     "hub.faults.status_for = {}",
