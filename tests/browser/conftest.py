@@ -104,8 +104,8 @@ class JupyterServer:
             return json.loads(r.read())
 
     def notebook_url(self, name: str) -> str:
-        if self.flavour == "lab":
-            return f"{self.url}/lab/tree/{name}"
+        if self.flavour == "lab":  # a workspace of its own: no tabs restored from other tests
+            return f"{self.url}/lab/workspaces/{Path(name).stem}/tree/{name}?reset"
         return f"{self.url}/notebooks/{name}"
 
     def write_notebook(self, name: str, cells: list[str]) -> str:
@@ -161,10 +161,14 @@ class NotebookPage:
     def open(self) -> NotebookPage:
         self.page.goto(self.server.notebook_url(self.name))
         self.page.wait_for_function(
-            "() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
-            " && window.jupyterapp.shell.currentWidget.content"
-            " && window.jupyterapp.shell.currentWidget.content.widgets"
-            " && window.jupyterapp.shell.currentWidget.content.widgets.length > 0",
+            """(name) => {
+                const app = window.jupyterapp;
+                if (!app) return false;
+                const panel = Array.from(app.shell.widgets("main"))
+                    .find((w) => w.context && w.context.path === name);
+                return Boolean(panel && panel.content.widgets.length > 0);
+            }""",
+            arg=self.name,
             timeout=60_000,
         )
         self.wait_idle(timeout=60)
@@ -187,13 +191,16 @@ class NotebookPage:
 
     def run_cell(self, index: int, wait: bool = True) -> None:
         self.page.evaluate(
-            """async (i) => {
-                const panel = window.jupyterapp.shell.currentWidget;
+            """async ([name, i]) => {
+                const app = window.jupyterapp;
+                const panel = Array.from(app.shell.widgets("main"))
+                    .find((w) => w.context && w.context.path === name);
+                app.shell.activateById(panel.id);
                 await panel.sessionContext.ready;
                 panel.content.activeCellIndex = i;
-                await window.jupyterapp.commands.execute('notebook:run-cell');
+                await app.commands.execute("notebook:run-cell");
             }""",
-            index,
+            [self.name, index],
         )
         if wait:
             time.sleep(0.3)
@@ -232,6 +239,19 @@ def notebook_page(
                 )
                 urllib.request.urlopen(req, timeout=10).close()
     context.close()
+
+
+@pytest.fixture
+def screenshot() -> Any:
+    """`screenshot(element, name)` saves a PNG when LLMW_SCREENSHOTS names a folder (for people
+    to look at; tests never assert on pixels)."""
+
+    def save(element: Any, name: str) -> None:
+        folder = os.environ.get("LLMW_SCREENSHOTS")
+        if folder:
+            element.screenshot(path=os.path.join(folder, f"{name}.png"))
+
+    return save
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from typing import Any
@@ -34,13 +33,6 @@ CELLS = [
 ]
 
 
-def _shot(element: Any, name: str) -> None:
-    """Save a screenshot when LLMW_SCREENSHOTS names a folder (for people, not for asserts)."""
-    folder = os.environ.get("LLMW_SCREENSHOTS")
-    if folder:
-        element.screenshot(path=os.path.join(folder, f"{name}.png"))
-
-
 def _value(bar: Any) -> float:
     return float(bar.get_attribute("aria-valuenow") or 0)
 
@@ -55,7 +47,7 @@ def _wait_value(bar: Any, predicate: Any, timeout: float = 30) -> float:
         time.sleep(0.05)
 
 
-def test_download_cancel_resume_and_retry(notebook_page: Any) -> None:
+def test_download_cancel_resume_and_retry(notebook_page: Any, screenshot: Any) -> None:
     nb = notebook_page("download_ui.ipynb", CELLS)
     nb.run_cell(0)
     nb.run_cell(1)
@@ -68,19 +60,19 @@ def test_download_cancel_resume_and_retry(notebook_page: Any) -> None:
     first = _wait_value(bar, lambda v: v > 0)
     _wait_value(bar, lambda v: v > first)  # it moves
     card.get_by_text(re.compile(r"MB/s")).wait_for(timeout=10_000)  # speed shown
-    _shot(card, "card-downloading")
+    screenshot(card, "card-downloading")
 
     card.get_by_role("button", name="Cancel").click()
     card.get_by_role("button", name="Download").wait_for(timeout=10_000)
     assert _value(bar) == 0
     card.get_by_text(re.compile("cancelled")).first.wait_for(timeout=10_000)
-    _shot(card, "card-cancelled")
+    screenshot(card, "card-cancelled")
 
     card.get_by_role("button", name="Download").click()
     _wait_value(bar, lambda v: v == 100, timeout=60)
     card.get_by_text(re.compile("is ready")).first.wait_for(timeout=10_000)
     assert card.get_by_role("button", name="Load").is_visible()
-    _shot(card, "card-done")
+    screenshot(card, "card-done")
 
     nb.run_cell(2)
     text = nb.output(2).inner_text()
@@ -93,7 +85,7 @@ def test_download_cancel_resume_and_retry(notebook_page: Any) -> None:
     failing.get_by_role("button", name="Download").click()
     failing.get_by_role("button", name="Retry").wait_for(timeout=30_000)
     assert "server error (500)" in failing.inner_text()
-    _shot(failing, "card-failed")
+    screenshot(failing, "card-failed")
     nb.run_cell(4)
     failing.get_by_role("button", name="Retry").click()
     _wait_value(failing.get_by_role("progressbar", name="Download progress"), lambda v: v == 100)
