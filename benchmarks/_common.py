@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import statistics
 import tempfile
-from pathlib import Path
 
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("HF_HUB_DISABLE_XET", "1")
