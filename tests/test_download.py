@@ -433,7 +433,12 @@ def test_a_download_job_can_be_awaited(service: LLMKernelService, local_hub: Loc
     async def main() -> str:
         return await service.start_download(REPO, FILE)
 
-    assert Path(asyncio.run(main())).read_bytes() == data
+    # a thread of its own: the session may already run an event loop here (Playwright's)
+    result: list[str] = []
+    runner = threading.Thread(target=lambda: result.append(asyncio.run(main())))
+    runner.start()
+    runner.join(30)
+    assert Path(result[0]).read_bytes() == data
 
 
 @pytest.mark.parametrize(
@@ -478,3 +483,18 @@ def test_a_split_gguf_downloads_all_parts_as_one_job(
     assert job.bytes_total == sum(len(p) for p in parts)
     for name, data in zip(names, parts, strict=True):
         assert Path(service.cached_path(REPO, name)).read_bytes() == data
+
+
+def test_download_right_after_cancel_starts_a_new_job_that_resumes(
+    service: LLMKernelService, local_hub: LocalHub
+) -> None:
+    data = _add(local_hub, 3 * MB)
+    local_hub.faults.throttle_bps = MB
+    first = service.start_download(REPO, FILE)
+    _wait_for(lambda: first.bytes_done > 300_000)
+    first.cancel()
+    second = service.start_download(REPO, FILE)  # before the first has finished stopping
+    local_hub.faults.throttle_bps = None
+    assert second is not first
+    assert Path(second.wait(30)).read_bytes() == data
+    assert first.state == "cancelled" and second.resumed_from > 0

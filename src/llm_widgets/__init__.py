@@ -6,6 +6,7 @@ from ._inference import GenerationJob, LoadJob
 from ._jobs import Job, JobState
 from .chat import Chat
 from .errors import DownloadError, JobCancelledError, JobFailedError, LLMWidgetsError, ProtocolError
+from .model_browser import ModelBrowser
 from .model_card import ModelCard
 from .service import DownloadJob, LLMKernelService
 
@@ -23,6 +24,7 @@ __all__ = [
     "JobState",
     "LLMKernelService",
     "LLMWidgetsError",
+    "ModelBrowser",
     "ModelCard",
     "ProtocolError",
     "__version__",

@@ -19,6 +19,7 @@ from ._jobs import Job
 from .errors import JobCancelledError, JobFailedError, LLMWidgetsError
 
 if TYPE_CHECKING:
+    from . import library
     from .engine import Engine, ModelFacts
 
 logger = logging.getLogger("llm_widgets")
@@ -226,11 +227,12 @@ class LLMKernelService:
         key = download_key(repo_id, filename, revision)
         with self._lock:
             running = self._active.get(key)
-            if running is not None and not running.finished:
+            if running is not None and not running.finished and not running.cancel_requested:
                 return running
             job = DownloadJob(repo_id, filename, revision)
             self._active[key] = job
-        self._spawn(job, self._download, f"llm-widgets-download-{job.id}")
+        previous = running if running is not None and not running.finished else None
+        self._spawn(job, lambda j: self._download(j, previous), f"llm-widgets-download-{job.id}")
         return job
 
     def cancel_download(self, job_id: str | None = None) -> list[DownloadJob]:
@@ -312,11 +314,14 @@ class LLMKernelService:
             self._running_downloads -= 1
             self._lock.notify_all()
 
-    def _download(self, job: DownloadJob) -> None:
+    def _download(self, job: DownloadJob, previous: DownloadJob | None = None) -> None:
         endpoint = self.endpoint
         cache_dir = self.cache_dir
         token = self.__token
         try:
+            while previous is not None and not previous._finished.wait(0.05):
+                if job.cancel_requested:  # a cancelled transfer of this file is still stopping
+                    raise JobCancelledError("cancelled")
             local = self._cached_parts(job)
             if local is not None:
                 job.bytes_done = job.bytes_total = sum(Path(p).stat().st_size for p in local)
@@ -401,6 +406,69 @@ class LLMKernelService:
             self.events.emit("download_done", job)
         elif job.state == "failed":
             self.events.emit("error", job)
+
+    # -- finding and managing models -----------------------------------------------------------
+
+    def search_models(
+        self, query: str, *, limit: int = 50, sort: library.SortKey = "downloads"
+    ) -> list[Any]:
+        """GGUF repos on the Hub matching `query` (a list of `library.ModelSummary`)."""
+        from . import library
+
+        return library.search_models(
+            query, endpoint=self.endpoint, token=self.__token, limit=limit, sort=sort
+        )
+
+    def list_model_files(self, repo_id: str, revision: str | None = None) -> list[Any]:
+        """A repo's GGUF models with quantization, size, split parts and RAM fit."""
+        from . import library
+
+        hub.validate_repo_file(repo_id, "x", revision)
+        return library.list_model_files(
+            repo_id, endpoint=self.endpoint, token=self.__token, revision=revision
+        )
+
+    def local_models(self) -> list[Any]:
+        """Every GGUF in the local cache, complete or partial (`library.LocalModel`)."""
+        from . import library
+
+        return library.local_models(self.cache_dir)
+
+    def delete_model(self, repo_id: str, filename: str) -> int:
+        """Delete a downloaded file from the cache; refused while it is loaded or downloading.
+        Returns the bytes freed."""
+        from . import library
+
+        hub.validate_repo_file(repo_id, filename)
+        self._refuse_if_busy(repo_id, filename, "delete")
+        return library.delete_file(self.cache_dir, repo_id, filename)
+
+    def discard_partial(self, repo_id: str, filename: str) -> int:
+        """Delete a partial download; refused while it is downloading. Returns the bytes freed."""
+        from . import library
+
+        hub.validate_repo_file(repo_id, filename)
+        self._refuse_if_busy(repo_id, filename, "discard")
+        return library.discard_partial(self.cache_dir, repo_id, filename)
+
+    def _refuse_if_busy(self, repo_id: str, filename: str, action: str) -> None:
+        with self._lock:
+            busy = [
+                j
+                for j in self._active.values()
+                if j.repo_id == repo_id and filename in j.files and not j.finished
+            ]
+        if busy:
+            raise LLMWidgetsError(
+                f"Cannot {action} {filename} while it is downloading: cancel first."
+            )
+        model = self.model
+        if model is not None:
+            cached = self.cached_path(repo_id, filename)
+            if cached is not None and Path(cached).resolve() == Path(model.path).resolve():
+                raise LLMWidgetsError(
+                    f"Cannot {action} {filename} while it is loaded: unload first."
+                )
 
     # -- inference ----------------------------------------------------------------------------
 

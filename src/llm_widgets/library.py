@@ -1,0 +1,223 @@
+"""Finding models: Hub search, a repo's GGUF files (quantization, split parts, RAM fit) and the
+local library of GGUFs in the Hugging Face cache (complete and partial), with delete and discard."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from . import hub
+from .engine import available_memory_bytes, parse_quantization
+
+FIT_CONTEXT = 4096  # the context the fit hint assumes
+SortKey = Literal["created_at", "downloads", "last_modified", "likes", "trending_score"]
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """One search result: a model repo on the Hub."""
+
+    repo_id: str
+    downloads: int = 0
+    likes: int = 0
+    last_modified: str = ""
+    gated: bool | str = False
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """One model in a repo: a GGUF file, or all the parts of a split GGUF."""
+
+    repo_id: str
+    filename: str  # the first part for split models
+    size: int
+    quant: str | None
+    parts: tuple[str, ...] = ()
+    fit: str = ""  # fits, tight, does not fit
+    fit_detail: str = ""
+
+
+@dataclass(frozen=True)
+class LocalModel:
+    """A GGUF in the local cache: complete, or a partial download."""
+
+    repo_id: str
+    filename: str
+    size: int
+    path: str
+    quant: str | None = None
+    partial: bool = False
+    bytes_done: int = 0
+    revision: str = ""
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+def fit_hint(size: int, n_ctx: int = FIT_CONTEXT, available: int | None = None) -> tuple[str, str]:
+    """("fits" | "tight" | "does not fit", the numbers) for a model file of `size` bytes."""
+    have = available_memory_bytes() if available is None else available
+    context = int(size * 0.08) + n_ctx * 64 * 1024 + 128 * 2**20  # KV cache + buffers, roughly
+    need = size + context
+    if need <= 0.7 * have:
+        verdict = "fits"
+    elif need <= have:
+        verdict = "tight"
+    else:
+        verdict = "does not fit"
+    detail = (
+        f"needs about {need / 1e9:.1f} GB (file {size / 1e9:.1f} GB + about "
+        f"{context / 1e9:.1f} GB for a {n_ctx}-token context); {have / 1e9:.1f} GB available now"
+    )
+    return verdict, detail
+
+
+def search_models(
+    query: str,
+    *,
+    endpoint: str | None = None,
+    token: str | bool | None = None,
+    limit: int = 50,
+    sort: SortKey = "downloads",
+) -> list[ModelSummary]:
+    """GGUF model repos on the Hub matching `query`, most downloaded first."""
+    from huggingface_hub import HfApi
+
+    api = HfApi(endpoint=hub.resolve_endpoint(endpoint), token=token)
+    found = api.list_models(search=query or None, filter="gguf", sort=sort, limit=limit)
+    out = []
+    for m in found:
+        modified: Any = getattr(m, "last_modified", None)
+        out.append(
+            ModelSummary(
+                repo_id=m.id,
+                downloads=int(getattr(m, "downloads", 0) or 0),
+                likes=int(getattr(m, "likes", 0) or 0),
+                last_modified=modified.isoformat() if modified is not None else "",
+                gated=getattr(m, "gated", False) or False,
+                tags=tuple(getattr(m, "tags", None) or ()),
+            )
+        )
+    return out
+
+
+def list_model_files(
+    repo_id: str,
+    *,
+    endpoint: str | None = None,
+    token: str | bool | None = None,
+    revision: str | None = None,
+    available: int | None = None,
+) -> list[ModelFile]:
+    """The GGUF models of a repo, split parts grouped as one, with quantization and a RAM fit."""
+    from huggingface_hub import HfApi
+
+    api = HfApi(endpoint=hub.resolve_endpoint(endpoint), token=token)
+    info = api.model_info(repo_id, revision=revision, files_metadata=True)
+    sizes = {
+        s.rfilename: int(s.size or 0) for s in info.siblings or [] if s.rfilename.endswith(".gguf")
+    }
+    have = available_memory_bytes() if available is None else available
+    groups: dict[str, list[str]] = {}
+    for name in sorted(sizes):
+        groups.setdefault(hub.split_parts(name)[0], []).append(name)
+    out = []
+    for first, present in groups.items():
+        parts = tuple(hub.split_parts(first))
+        if len(parts) > 1 and set(parts) != set(present):
+            continue  # an incomplete split set cannot be loaded
+        size = sum(sizes[p] for p in parts)
+        verdict, detail = fit_hint(size, available=have)
+        out.append(
+            ModelFile(repo_id, first, size, parse_quantization(first), parts, verdict, detail)
+        )
+    return out
+
+
+def local_models(cache_dir: Path) -> list[LocalModel]:
+    """Every GGUF in the cache: complete files (huggingface_hub's cache scan) and partials."""
+    from huggingface_hub import scan_cache_dir
+    from huggingface_hub.errors import CacheNotFound
+
+    found: dict[tuple[str, str], LocalModel] = {}
+    try:
+        info = scan_cache_dir(cache_dir)
+    except CacheNotFound:
+        return []
+    for repo in info.repos:
+        if repo.repo_type != "model":
+            continue
+        for rev in sorted(repo.revisions, key=lambda r: r.last_modified, reverse=True):
+            for f in rev.files:
+                name = f.file_path.relative_to(rev.snapshot_path).as_posix()
+                if name.endswith(".gguf") and (repo.repo_id, name) not in found:
+                    found[(repo.repo_id, name)] = LocalModel(
+                        repo.repo_id,
+                        name,
+                        f.size_on_disk,
+                        str(f.file_path),
+                        parse_quantization(name),
+                        revision=rev.commit_hash,
+                    )
+    for sidecar in cache_dir.glob("models--*/blobs/*.incomplete.json"):
+        try:
+            meta = json.loads(sidecar.read_text())
+            partial = sidecar.with_suffix("")
+            done = partial.stat().st_size if partial.exists() else 0
+        except (OSError, ValueError):
+            continue
+        key = (str(meta.get("repo_id")), str(meta.get("filename")))
+        if key in found or not key[1].endswith(".gguf"):
+            continue
+        found[key] = LocalModel(
+            key[0],
+            key[1],
+            int(meta.get("size") or 0),
+            str(partial),
+            parse_quantization(key[1]),
+            partial=True,
+            bytes_done=done,
+            revision=str(meta.get("revision") or ""),
+        )
+    return sorted(found.values(), key=lambda m: (m.repo_id.lower(), m.filename))
+
+
+def delete_file(cache_dir: Path, repo_id: str, filename: str) -> int:
+    """Remove a cached file from every snapshot, and its blob once nothing points at it; returns
+    the bytes freed."""
+    storage = hub.storage_folder(cache_dir, repo_id)
+    pointers = list(storage.glob(f"snapshots/*/{filename}"))
+    if not pointers:
+        raise FileNotFoundError(f"{repo_id}/{filename} is not in the cache.")
+    blobs = {p.resolve() for p in pointers}
+    for pointer in pointers:
+        pointer.unlink()
+    still_used = {p.resolve() for p in storage.glob("snapshots/**/*") if p.is_symlink()}
+    freed = 0
+    for blob in blobs - still_used:
+        if blob.is_file() and blob.parent == storage / "blobs":
+            freed += blob.stat().st_size
+            blob.unlink()
+    return freed
+
+
+def discard_partial(cache_dir: Path, repo_id: str, filename: str) -> int:
+    """Delete a partial download of `filename`; returns the bytes freed."""
+    freed, matched = 0, False
+    for sidecar in hub.storage_folder(cache_dir, repo_id).glob("blobs/*.incomplete.json"):
+        try:
+            meta = json.loads(sidecar.read_text())
+        except (OSError, ValueError):
+            continue
+        if meta.get("filename") != filename:
+            continue
+        matched = True
+        partial = sidecar.with_suffix("")
+        if partial.exists():
+            freed += partial.stat().st_size
+            partial.unlink()
+        sidecar.unlink()
+    if not matched:
+        raise FileNotFoundError(f"No partial download of {repo_id}/{filename}.")
+    return freed
