@@ -1,0 +1,72 @@
+"""ModelBrowser in a real browser: search, pick, two downloads, cancel one, library, delete."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CELLS = [
+    "import os, tempfile\n"
+    "from llm_widgets import LLMKernelService, ModelBrowser\n"
+    "from llm_widgets.testing import LocalHub\n"
+    "hub = LocalHub().start()\n"
+    "REPO = 'bartowski/Phi-3-mini-GGUF'\n"
+    "hub.add_repo(REPO, downloads=1200, likes=30)\n"
+    "for q in ('Q4_K_M', 'Q8_0'):\n"
+    "    hub.add_file(REPO, f'Phi-3-mini-{q}.gguf', os.urandom(4_000_000))\n"
+    "hub.add_repo('someone/phi-gated-GGUF', downloads=10, gated='manual')\n"
+    "hub.add_file('someone/phi-gated-GGUF', 'x.Q4_0.gguf', os.urandom(1000))\n"
+    "hub.faults.throttle_bps = 1_000_000\n"
+    "service = LLMKernelService(endpoint=hub.url, cache_dir=tempfile.mkdtemp())\n"
+    "LLMKernelService.set_instance(service)",
+    "browser = ModelBrowser()\nbrowser",
+]
+
+
+def test_search_pick_download_two_cancel_one_delete(notebook_page: Any, screenshot: Any) -> None:
+    nb = notebook_page("browser_ui.ipynb", CELLS)
+    nb.run_cell(0)
+    nb.run_cell(1)
+    out = nb.output(1)
+    out.locator(".llmw-browser").wait_for(timeout=30_000)
+    out.get_by_role("searchbox", name="Search models").fill("phi")
+    out.get_by_role("button", name="Search").click()
+    results = out.get_by_role("list", name="Search results")
+    results.get_by_role("button").first.wait_for(timeout=30_000)
+    assert "gated" in results.inner_text()
+    results.get_by_role("button").filter(has_text="bartowski/Phi-3-mini-GGUF").click()
+
+    cards = out.locator(".llmw-card")
+    deadline = time.monotonic() + 30
+    while cards.count() < 2:
+        assert time.monotonic() < deadline, "the repo's files were not listed"
+        time.sleep(0.1)
+    q4 = cards.filter(has_text="Phi-3-mini-Q4_K_M.gguf")
+    q8 = cards.filter(has_text="Phi-3-mini-Q8_0.gguf")
+    assert "fits" in q4.inner_text()
+    q4.get_by_role("button", name="Download").click()
+    q8.get_by_role("button", name="Download").click()
+    q8.get_by_role("button", name="Cancel").wait_for(timeout=10_000)
+    screenshot(out, "browser-two-downloads")
+    q8.get_by_role("button", name="Cancel").click()
+    q8.get_by_role("button", name="Download").wait_for(timeout=10_000)
+
+    q4.get_by_role("button", name="Load").wait_for(timeout=60_000)  # q4 finished
+    library = out.get_by_role("table", name="Local models")
+    library.get_by_text("bartowski/Phi-3-mini-GGUF/Phi-3-mini-Q4_K_M.gguf").wait_for(timeout=10_000)
+    q8_row = library.locator("tr").filter(has_text="Phi-3-mini-Q8_0.gguf")
+    assert "partial" in q8_row.inner_text()
+    screenshot(out, "browser-library")
+
+    row = library.locator("tr").filter(has_text="Phi-3-mini-Q4_K_M.gguf")
+    row.get_by_role("button", name="Delete").click()
+    row.get_by_role("button", name="Delete").click()  # confirm
+    deadline = time.monotonic() + 10
+    while library.locator("tr").filter(has_text="Phi-3-mini-Q4_K_M.gguf").count():
+        assert time.monotonic() < deadline, "the deleted file is still listed"
+        time.sleep(0.1)
+    out.get_by_text("Deleted Phi-3-mini-Q4_K_M.gguf").first.wait_for(timeout=10_000)
