@@ -253,3 +253,14 @@ def test_bad_browser_messages_are_rejected(service: LLMKernelService, content: A
     _frontend(browser.panel, content)
     assert browser.error.startswith("Ignored")
     assert service.downloads == []
+
+
+def test_a_split_model_is_one_library_entry_and_deletes_whole(
+    service: LLMKernelService, catalogue: LocalHub
+) -> None:
+    repo, first = "bartowski/Llama-3-8B-GGUF", "Llama-3-8B-F16-00001-of-00003.gguf"
+    service.start_download(repo, first).wait(30)
+    (entry,) = service.local_models()
+    assert (entry.filename, entry.size, entry.partial) == (first, 3 * (MB // 2), False)
+    assert service.delete_model(repo, first) == 3 * (MB // 2)
+    assert service.local_models() == []

@@ -180,14 +180,45 @@ def local_models(cache_dir: Path) -> list[LocalModel]:
             bytes_done=done,
             revision=str(meta.get("revision") or ""),
         )
-    return sorted(found.values(), key=lambda m: (m.repo_id.lower(), m.filename))
+    return sorted(_group_split_parts(found).values(), key=lambda m: (m.repo_id.lower(), m.filename))
+
+
+def _group_split_parts(
+    found: dict[tuple[str, str], LocalModel],
+) -> dict[tuple[str, str], LocalModel]:
+    """One entry per model: the parts of a split GGUF become one (partial until all are there)."""
+    groups: dict[tuple[str, str], list[LocalModel]] = {}
+    for (repo_id, name), entry in found.items():
+        groups.setdefault((repo_id, hub.split_parts(name)[0]), []).append(entry)
+    out = {}
+    for (repo_id, first), entries in groups.items():
+        parts = hub.split_parts(first)
+        if len(parts) == 1:
+            out[(repo_id, first)] = entries[0]
+            continue
+        complete = len(entries) == len(parts) and not any(e.partial for e in entries)
+        head = next((e for e in entries if e.filename == first), entries[0])
+        out[(repo_id, first)] = LocalModel(
+            repo_id,
+            first,
+            sum(e.size for e in entries),
+            head.path,
+            head.quant,
+            partial=not complete,
+            bytes_done=sum(e.bytes_done if e.partial else e.size for e in entries),
+            revision=head.revision,
+            extra={"parts": len(parts), "parts_present": len(entries)},
+        )
+    return out
 
 
 def delete_file(cache_dir: Path, repo_id: str, filename: str) -> int:
-    """Remove a cached file from every snapshot, and its blob once nothing points at it; returns
-    the bytes freed."""
+    """Remove a cached file (every part of a split GGUF) from every snapshot, and its blobs once
+    nothing points at them; returns the bytes freed."""
     storage = hub.storage_folder(cache_dir, repo_id)
-    pointers = list(storage.glob(f"snapshots/*/{filename}"))
+    pointers = [
+        p for name in hub.split_parts(filename) for p in storage.glob(f"snapshots/*/{name}")
+    ]
     if not pointers:
         raise FileNotFoundError(f"{repo_id}/{filename} is not in the cache.")
     blobs = {p.resolve() for p in pointers}
@@ -210,7 +241,7 @@ def discard_partial(cache_dir: Path, repo_id: str, filename: str) -> int:
             meta = json.loads(sidecar.read_text())
         except (OSError, ValueError):
             continue
-        if meta.get("filename") != filename:
+        if meta.get("filename") not in hub.split_parts(filename):
             continue
         matched = True
         partial = sidecar.with_suffix("")
