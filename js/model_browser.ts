@@ -36,6 +36,7 @@ function render(model: Model, el: HTMLElement): () => void {
   el.append(root);
 
   const renderResults = () => {
+    const started = performance.now();
     const items = model.get("results") || [];
     const selected = model.get("selected_repo");
     results.replaceChildren(
@@ -46,6 +47,14 @@ function render(model: Model, el: HTMLElement): () => void {
         const b = h("button", { type: "button", "aria-current": r.repo_id === selected ? "true" : "false" }, label, meta);
         b.addEventListener("click", () => send({ type: "pick", repo_id: r.repo_id }));
         return h("li", {}, b);
+      }),
+    );
+    // when the list is painted (two frames later): read by benchmarks/browser_render.py
+    requestAnimationFrame(() =>
+      requestAnimationFrame(() => {
+        results.dataset.renderMs = (performance.now() - started).toFixed(1);
+        results.dataset.paintedAt = performance.now().toFixed(1);
+        results.dataset.count = String(items.length);
       }),
     );
   };

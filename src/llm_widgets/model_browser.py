@@ -89,6 +89,8 @@ class ModelBrowser(ipywidgets.VBox):
     hint; searches and listings run in worker threads and a newer search supersedes an older one.
     """
 
+    search_limit = 100  # results per search
+
     def __init__(
         self,
         query: str = "",
@@ -192,7 +194,7 @@ class ModelBrowser(ipywidgets.VBox):
 
     def _search(self, seq: int, query: str) -> None:
         try:
-            found = self.service.search_models(query)
+            found = self.service.search_models(query, limit=self.search_limit)
             results = [
                 {
                     "repo_id": m.repo_id,

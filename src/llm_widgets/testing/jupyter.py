@@ -1,0 +1,194 @@
+"""Drive a real JupyterLab 4 / Notebook 7 on 127.0.0.1 from Python, for browser tests and
+benchmarks: start a server in a temp folder, write a notebook, run its cells, wait for the kernel.
+Pair it with Playwright and a Chromium (Debian's /usr/bin/chromium here)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+CHROMIUM = os.environ.get("LLMW_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class JupyterServer:
+    """A running server: `flavour` is "lab" (JupyterLab 4) or "notebook" (Notebook 7)."""
+
+    def __init__(self, flavour: str) -> None:
+        self.flavour = flavour
+        self.home = Path(tempfile.mkdtemp(prefix=f"llmw-{flavour}-"))
+        self.root = self.home / "root"
+        self.root.mkdir()
+        settings = self.home / "settings" / "@jupyterlab" / "apputils-extension"
+        settings.mkdir(parents=True)
+        (settings / "notification.jupyterlab-settings").write_text(
+            json.dumps({"fetchNews": "false", "checkForUpdates": False})
+        )
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = self.home / "server.log"
+        env = dict(os.environ)
+        env.update(
+            JUPYTERLAB_SETTINGS_DIR=str(self.home / "settings"),
+            JUPYTERLAB_WORKSPACES_DIR=str(self.home / "workspaces"),
+            JUPYTER_RUNTIME_DIR=str(self.home / "runtime"),
+            HF_HUB_DISABLE_TELEMETRY="1",
+            HF_HUB_DISABLE_XET="1",
+            HF_HOME=str(self.home / "hf-home"),
+            PYTHONUNBUFFERED="1",
+        )
+        app = "JupyterNotebookApp" if flavour == "notebook" else "LabApp"
+        command = [
+            sys.executable, "-m", "jupyter", "lab" if flavour == "lab" else "notebook",
+            "--allow-root", "--no-browser",
+            "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}",
+            "--IdentityProvider.token=", "--ServerApp.password=",
+            f"--ServerApp.root_dir={self.root}",
+            f"--{app}.expose_app_in_browser=True",
+            "--ServerApp.disable_check_xsrf=True",
+        ]  # fmt: skip
+        self._log_file = self.log.open("w")
+        self.process = subprocess.Popen(
+            command,
+            env=env,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 90
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"jupyter {flavour} exited:\n{self.log.read_text()[-4000:]}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/api/status", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(
+                    f"jupyter {flavour} did not start:\n{self.log.read_text()[-4000:]}"
+                )
+            time.sleep(0.3)
+
+    def api(self, path: str) -> Any:
+        with urllib.request.urlopen(f"{self.url}{path}", timeout=5) as r:
+            return json.loads(r.read())
+
+    def notebook_url(self, name: str) -> str:
+        if self.flavour == "lab":  # a workspace of its own: no tabs restored from other tests
+            return f"{self.url}/lab/workspaces/{Path(name).stem}/tree/{name}?reset"
+        return f"{self.url}/notebooks/{name}"
+
+    def write_notebook(self, name: str, cells: list[str]) -> str:
+        import nbformat
+
+        nb = nbformat.v4.new_notebook()
+        nb.metadata["kernelspec"] = {
+            "name": "python3",
+            "display_name": "Python 3 (ipykernel)",
+            "language": "python",
+        }
+        nb.cells = [nbformat.v4.new_code_cell(source) for source in cells]
+        nbformat.write(nb, self.root / name)
+        return name
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+        self._log_file.close()
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+class NotebookPage:
+    """A notebook open in the browser, with helpers to run cells and wait for the kernel."""
+
+    def __init__(self, server: JupyterServer, page: Any, name: str) -> None:
+        self.server, self.page, self.name = server, page, name
+
+    def open(self) -> NotebookPage:
+        self.page.goto(self.server.notebook_url(self.name))
+        self.page.wait_for_function(
+            """(name) => {
+                const app = window.jupyterapp;
+                if (!app) return false;
+                const panel = Array.from(app.shell.widgets("main"))
+                    .find((w) => w.context && w.context.path === name);
+                return Boolean(panel && panel.content.widgets.length > 0);
+            }""",
+            arg=self.name,
+            timeout=60_000,
+        )
+        self.wait_idle(timeout=60)
+        return self
+
+    def kernel_state(self) -> str | None:
+        for session in self.server.api("/api/sessions"):
+            if session.get("path", "").endswith(self.name) and session.get("kernel"):
+                return str(
+                    self.server.api(f"/api/kernels/{session['kernel']['id']}")["execution_state"]
+                )
+        return None
+
+    def wait_idle(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while self.kernel_state() != "idle":
+            if time.monotonic() > deadline:
+                raise AssertionError(f"kernel not idle after {timeout} s ({self.kernel_state()})")
+            time.sleep(0.2)
+
+    def run_cell(self, index: int, wait: bool = True) -> None:
+        self.page.evaluate(
+            """async ([name, i]) => {
+                const app = window.jupyterapp;
+                const panel = Array.from(app.shell.widgets("main"))
+                    .find((w) => w.context && w.context.path === name);
+                app.shell.activateById(panel.id);
+                await panel.sessionContext.ready;
+                panel.content.activeCellIndex = i;
+                await app.commands.execute("notebook:run-cell");
+            }""",
+            [self.name, index],
+        )
+        if wait:
+            time.sleep(0.3)
+            self.wait_idle()
+
+    def output(self, index: int) -> Any:
+        return self.page.locator(".jp-Notebook .jp-Cell").nth(index).locator(".jp-OutputArea")
+
+
+def launch_chromium(playwright: Any) -> Any:
+    """Launch headless Chromium with the flags that work on a closed network as root."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
