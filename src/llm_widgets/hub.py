@@ -21,6 +21,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import httpx2
@@ -541,10 +542,17 @@ def download_file(
             offset = _hash_existing(paths.partial, hasher, offset)
         resumed_from = offset
         on_bytes(offset)
-        offset, hasher = _transfer(
-            remote, paths.partial, offset, hasher, cancel, on_bytes, add_cancel_hook,
-            endpoint, token, opts, refresh,
-        )  # fmt: skip
+        offset, hasher = _Transfer(
+            remote,
+            paths.partial,
+            cancel=cancel,
+            on_bytes=on_bytes,
+            add_cancel_hook=add_cancel_hook,
+            endpoint=endpoint,
+            token=token,
+            options=opts,
+            refresh=refresh,
+        ).run(offset, hasher)
         digest = hasher.hexdigest()
         if digest != remote.etag and (remote.sha256 or _GIT_SHA1.match(remote.etag)):
             paths.partial.unlink(missing_ok=True)
@@ -568,123 +576,121 @@ def _umask() -> int:
     return mask
 
 
-def _transfer(
-    remote: RemoteFile,
-    partial: Path,
-    offset: int,
-    hasher: hashlib._Hash,
-    cancel: threading.Event,
-    on_bytes: ProgressFn,
-    add_cancel_hook: Callable[[Callable[[], None]], Callable[[], None]],
-    endpoint: str,
-    token: str | bool | None,
-    opts: TransferOptions,
-    refresh: Callable[[], RemoteFile] | None,
-) -> tuple[int, hashlib._Hash]:
-    session = get_session()
-    failures = 0
-    location = remote.location
-    timeout = httpx2.Timeout(opts.stall_timeout, connect=opts.connect_timeout)
-    background = _BackgroundHasher(hasher)
-    try:
-        return _transfer_loop(
-            remote, partial, offset, background, cancel, on_bytes, add_cancel_hook,
-            endpoint, token, opts, refresh, session, location, timeout, failures,
-        )  # fmt: skip
-    finally:
-        background.close()
+class _Transfer:
+    """Moves one file's bytes into its partial file: ranged requests, retries, prompt cancel."""
 
+    def __init__(
+        self,
+        remote: RemoteFile,
+        partial: Path,
+        *,
+        cancel: threading.Event,
+        on_bytes: ProgressFn,
+        add_cancel_hook: Callable[[Callable[[], None]], Callable[[], None]],
+        endpoint: str,
+        token: str | bool | None,
+        options: TransferOptions,
+        refresh: Callable[[], RemoteFile] | None,
+    ) -> None:
+        self.remote, self.partial = remote, partial
+        self.cancel, self.on_bytes, self.add_cancel_hook = cancel, on_bytes, add_cancel_hook
+        self.endpoint, self.token, self.options, self.refresh = endpoint, token, options, refresh
+        self.location = remote.location
+        self.timeout = httpx2.Timeout(options.stall_timeout, connect=options.connect_timeout)
 
-def _transfer_loop(
-    remote: RemoteFile,
-    partial: Path,
-    offset: int,
-    hasher: _BackgroundHasher,
-    cancel: threading.Event,
-    on_bytes: ProgressFn,
-    add_cancel_hook: Callable[[Callable[[], None]], Callable[[], None]],
-    endpoint: str,
-    token: str | bool | None,
-    opts: TransferOptions,
-    refresh: Callable[[], RemoteFile] | None,
-    session: httpx2.Client,
-    location: str,
-    timeout: httpx2.Timeout,
-    failures: int,
-) -> tuple[int, hashlib._Hash]:
-    with partial.open("ab", buffering=opts.write_buffer) as out:
-        while offset < remote.size or remote.size == 0:
-            if cancel.is_set():
-                raise JobCancelledError("cancelled")
-            headers = build_hf_headers(token=token)
-            headers["Accept-Encoding"] = "identity"
-            if not _same_origin(location, endpoint):
-                headers.pop("authorization", None)  # never send the token off the Hub
-                headers.pop("Authorization", None)
-            if offset:
-                headers["Range"] = f"bytes={offset}-"
-            progressed = False
+    def run(self, offset: int, hasher: hashlib._Hash) -> tuple[int, hashlib._Hash]:
+        """Fetch from `offset` to the end; returns (bytes in the file, hasher over all of them)."""
+        background = _BackgroundHasher(hasher)
+        try:
+            with self.partial.open("ab", buffering=self.options.write_buffer) as out:
+                offset = self._loop(out, offset, background)
+            return offset, background.close()
+        finally:
+            background.close()
+
+    def _check_cancel(self) -> None:
+        if self.cancel.is_set():
+            raise JobCancelledError("cancelled")
+
+    def _loop(self, out: Any, offset: int, hasher: _BackgroundHasher) -> int:
+        size, failures = self.remote.size, 0
+        while True:
+            self._check_cancel()
+            before = offset
             try:
-                with session.stream(
-                    "GET", location, headers=headers, timeout=timeout, follow_redirects=True
-                ) as response:
-                    remove_hook = add_cancel_hook(_socket_closer(response))
-                    try:
-                        if cancel.is_set():
-                            raise JobCancelledError("cancelled")
-                        if response.status_code >= 400:
-                            response.read()
-                        hf_raise_for_status(response)
-                        if offset and not _starts_at(response, offset):
-                            out.flush()
-                            out.seek(0)
-                            out.truncate()
-                            hasher.restart(_new_hasher(remote))
-                            offset = 0
-                            on_bytes(0)
-                        for piece in response.iter_raw():
-                            if cancel.is_set():
-                                raise JobCancelledError("cancelled")
-                            if offset + len(piece) > remote.size:
-                                raise DownloadError(
-                                    "server",
-                                    f"The server sent more than the {remote.size} bytes of "
-                                    f"{remote.repo_id}/{remote.filename}.",
-                                )
-                            out.write(piece)
-                            hasher.update(piece)
-                            offset += len(piece)
-                            progressed = True
-                            on_bytes(offset)
-                    finally:
-                        remove_hook()
-                if remote.size == 0:
-                    break
-                if offset < remote.size:
-                    raise httpx2.RemoteProtocolError("connection closed before the end of the file")
+                offset = self._request(out, offset, hasher)
+                if offset >= size:
+                    return offset
+                raise httpx2.RemoteProtocolError("connection closed before the end of the file")
             except (JobCancelledError, DownloadError):
-                out.flush()
                 raise
             except Exception as exc:
                 out.flush()
-                if cancel.is_set():
-                    raise JobCancelledError("cancelled") from None
+                offset = out.tell()  # every byte written is in the file (and hashed)
+                self._check_cancel()
                 status = _status_of(exc)
-                if status in (403, 410) and refresh is not None and failures == 0:
-                    location = refresh().location  # an expired signed URL: ask the Hub again
+                if status in (403, 410) and self.refresh is not None and failures == 0:
+                    self.location = self.refresh().location  # an expired signed URL
                 elif not _retryable(exc):
                     raise
-                failures = 0 if progressed else failures + 1
-                if failures > opts.max_retries:
+                failures = 0 if out.tell() > before else failures + 1
+                if failures > self.options.max_retries:
                     raise DownloadError(
                         "offline",
-                        f"The connection to {endpoint} kept failing while downloading "
-                        f"{remote.repo_id}/{remote.filename} ({type(exc).__name__}; gave up after "
-                        f"{opts.max_retries} retries). Retry later: the partial file is kept.",
+                        f"The connection to {self.endpoint} kept failing while downloading "
+                        f"{self.remote.repo_id}/{self.remote.filename} ({type(exc).__name__}; gave "
+                        f"up after {self.options.max_retries} retries). Retry later: the partial "
+                        "file is kept.",
                     ) from exc
-                if cancel.wait(min(opts.retry_backoff * (2 ** max(failures - 1, 0)), 10.0)):
+                pause = min(self.options.retry_backoff * 2 ** max(failures - 1, 0), 10.0)
+                if self.cancel.wait(pause):
                     raise JobCancelledError("cancelled") from None
-    return offset, hasher.close()
+
+    def _headers(self, offset: int) -> dict[str, str]:
+        headers = build_hf_headers(token=self.token)
+        headers["Accept-Encoding"] = "identity"
+        if not _same_origin(self.location, self.endpoint):
+            headers.pop("authorization", None)  # never send the token off the Hub
+            headers.pop("Authorization", None)
+        if offset:
+            headers["Range"] = f"bytes={offset}-"
+        return headers
+
+    def _request(self, out: Any, offset: int, hasher: _BackgroundHasher) -> int:
+        """One GET from `offset`; returns the new offset (the file position) when it ends."""
+        remote = self.remote
+        with get_session().stream(
+            "GET", self.location, headers=self._headers(offset), timeout=self.timeout,
+            follow_redirects=True,
+        ) as response:  # fmt: skip
+            remove_hook = self.add_cancel_hook(_socket_closer(response))
+            try:
+                self._check_cancel()
+                if response.status_code >= 400:
+                    response.read()
+                hf_raise_for_status(response)
+                if offset and not _starts_at(response, offset):
+                    out.seek(0)  # the server ignored the Range: start over
+                    out.truncate()
+                    hasher.restart(_new_hasher(remote))
+                    offset = 0
+                    self.on_bytes(0)
+                for piece in response.iter_raw():
+                    self._check_cancel()
+                    if offset + len(piece) > remote.size:
+                        raise DownloadError(
+                            "server",
+                            f"The server sent more than the {remote.size} bytes of "
+                            f"{remote.repo_id}/{remote.filename}.",
+                        )
+                    out.write(piece)
+                    hasher.update(piece)
+                    offset += len(piece)
+                    self.on_bytes(offset)
+            finally:
+                remove_hook()
+                out.flush()
+        return offset
 
 
 def _starts_at(response: httpx2.Response, offset: int) -> bool:
