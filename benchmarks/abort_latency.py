@@ -21,7 +21,9 @@ def main() -> None:
     service.load_model(packaged_model_path(), n_ctx=4096).wait()
     streaming, prompt = [], []
     for _ in range(20):
-        job = service.generate_completion("Tell me a long story.", max_tokens=500)
+        job = service.generate_chat_completion(
+            [{"role": "user", "content": "Write a very long story about the sea."}], max_tokens=800
+        )
         for _piece in job:
             break
         time.sleep(random.uniform(0.0, 0.2))

@@ -14,7 +14,7 @@ from llama_cpp import Llama
 from llm_widgets import Chat, LLMKernelService
 from llm_widgets.demo import packaged_model_path
 
-PROMPT = "Write a short story about a robot who learns to paint."
+PROMPT = "Once upon a time, in a small village by the sea, there lived"
 TOKENS = 200
 RUNS = 5
 
@@ -24,7 +24,9 @@ def raw(llm: Llama) -> tuple[float, float]:
     start = time.perf_counter()
     first = None
     count = 0
-    for _chunk in llm.create_completion(PROMPT, max_tokens=TOKENS, temperature=0.0, stream=True):
+    for chunk in llm.create_completion(PROMPT, max_tokens=TOKENS, temperature=0.0, stream=True):
+        if not chunk["choices"][0]["text"]:
+            continue
         if first is None:
             first = time.perf_counter()
         count += 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -250,3 +251,19 @@ def test_the_packaged_smollm2_answers_with_real_text(svc: LLMKernelService) -> N
     answer = job.wait(60)
     assert len(answer.strip()) > 0 and any(c.isalpha() for c in answer)
     assert "paris" in answer.lower()
+
+
+def test_llama_cpp_logs_go_to_logging_not_to_stderr(
+    svc: LLMKernelService, slow_tiny: Path, capfd: pytest.CaptureFixture[str], caplog: Any
+) -> None:
+    caplog.set_level("INFO", logger="llm_widgets.llama_cpp")
+    svc.load_model(slow_tiny, n_ctx=8192).wait(30)
+    job = svc.generate_completion(LONG_PROMPT, max_tokens=5)
+    while job.state != "running":
+        time.sleep(0.005)
+    time.sleep(0.1)
+    job.cancel()
+    job._finished.wait(5)
+    out, err = capfd.readouterr()
+    assert "decode" not in err and "llama" not in err.lower()
+    assert any(r.name == "llm_widgets.llama_cpp" for r in caplog.records)

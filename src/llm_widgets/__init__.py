@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from ._inference import GenerationJob, LoadJob
 from ._jobs import Job, JobState
 from .chat import Chat
@@ -11,6 +13,9 @@ from .model_card import ModelCard
 from .service import DownloadJob, LLMKernelService
 
 __version__ = "0.1.0"
+
+# A library logs, it does not print: nothing reaches a notebook unless the user configures logging.
+logging.getLogger("llm_widgets").addHandler(logging.NullHandler())
 
 __all__ = [
     "Chat",

@@ -6,6 +6,7 @@ A thin layer: sampling, chat templates and prompt-prefix reuse are llama-cpp-pyt
 from __future__ import annotations
 
 import ctypes
+import logging
 import os
 import re
 import threading
@@ -170,6 +171,29 @@ def check_generation_params(params: dict[str, Any]) -> None:
             raise ValueError(f"{name} must be between {low} and {high}, got {value}.")
 
 
+_LOG_LEVELS = {0: logging.CRITICAL, 1: logging.INFO, 2: logging.WARNING, 3: logging.ERROR}
+_llama_log_callback: Any = None
+
+
+def _route_llama_logs() -> None:
+    """Send llama.cpp's log lines to the `llm_widgets.llama_cpp` logger instead of printing them
+    to stderr from a worker thread (in a kernel they would land in some unrelated cell)."""
+    global _llama_log_callback
+    if _llama_log_callback is not None:
+        return
+    import llama_cpp
+
+    log = logging.getLogger("llm_widgets.llama_cpp")
+
+    def forward(level: int, text: bytes, _: Any) -> None:
+        log.log(
+            _LOG_LEVELS.get(level, logging.DEBUG), "%s", text.decode("utf-8", "replace").rstrip()
+        )
+
+    _llama_log_callback = llama_cpp.llama_log_callback(forward)
+    llama_cpp.llama_log_set(_llama_log_callback, ctypes.c_void_p(0))
+
+
 class Engine:
     """One llama.cpp model in memory. Not thread-safe: the service serialises its use."""
 
@@ -219,6 +243,7 @@ class Engine:
         started = time.perf_counter()
         try:
             llm = Llama(model_path=facts.path, **options)
+            _route_llama_logs()
         except Exception as exc:
             raise ModelFileError(
                 f"llama.cpp could not load {os.path.basename(facts.path)}: {exc}"
