@@ -6,4 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --demo
 export HF_HUB_DISABLE_TELEMETRY=1
-exec .venv/bin/jupyter lab notebooks/demo.ipynb "$@"
+args=()
+[ "$(id -u)" = 0 ] && args+=(--allow-root)   # JupyterLab refuses to run as root without it
+exec .venv/bin/jupyter lab notebooks/demo.ipynb "${args[@]}" "$@"
