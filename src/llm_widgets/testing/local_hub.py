@@ -5,7 +5,7 @@ huggingface_hub uses: resolve (HEAD/GET, Range, LFS redirects with sha256 metada
 file tree, paths-info and model search. Faults can be injected for tests: throttling, dropped
 connections, stalls, corrupt bytes, error statuses.
 
-    python -m llm_widgets.testing.local_hub --root ./models --port 8765
+    python -m llm_widgets.testing --root ./models --port 8765
     HF_ENDPOINT=http://127.0.0.1:8765 jupyter lab
 """
 
