@@ -703,7 +703,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 def main(argv: list[str] | None = None) -> None:
     """Serve a folder of repos until interrupted."""
-    parser = argparse.ArgumentParser(description="A Hugging Face Hub-compatible local server.")
+    parser = argparse.ArgumentParser(
+        prog="python -m llm_widgets.testing",
+        description="A Hugging Face Hub-compatible local server.",
+    )
     parser.add_argument("--root", required=True, help="folder of repos: ROOT/<org>/<name>/<files>")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
