@@ -190,3 +190,11 @@ def test_no_secret_in_widget_state(local_hub: LocalHub, cache_dir: Path, data: b
 def test_bad_arguments_are_refused(service: LLMKernelService) -> None:
     with pytest.raises(ValueError):
         ModelCard("../../etc", "passwd", service=service)
+
+
+def test_a_new_card_shows_the_file_size_before_downloading(
+    service: LLMKernelService, data: bytes
+) -> None:
+    card = ModelCard(REPO, FILE, service=service)
+    _until(lambda: card.size == len(data))
+    assert card.status == "idle" and service.downloads == []

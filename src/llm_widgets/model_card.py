@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -87,10 +88,25 @@ class ModelCard(ServiceWidget):
                 with self.hold_sync():
                     self.status, self.progress, self.path = "done", 100.0, cached
                     self.size = self.bytes_done = size
+        if self.status == "idle":
+            self._probe_size()
         loaded = self.service.model
         if loaded is not None and self.path and _same_file(loaded.path, self.path):
             self.load_status, self.load_progress = "loaded", 100.0
             self.model_info = _facts_dict(loaded)
+
+    def _probe_size(self) -> None:
+        """Ask the Hub for the file's size in the background, so the card shows it at once."""
+
+        def probe() -> None:
+            try:
+                size = self.service.file_size(self.repo_id, self.filename, self.revision or None)
+            except Exception:  # offline or not found: the download will say so, with a message
+                return
+            if self.size == 0 and self.status == "idle":
+                self.size = size
+
+        threading.Thread(target=probe, name="llm-widgets-probe", daemon=True).start()
 
     @property
     def job(self) -> DownloadJob | None:
@@ -135,6 +151,8 @@ class ModelCard(ServiceWidget):
 
     def unload_model(self) -> None:
         """Free the model if this card's file is the one loaded."""
+        if self.status == "idle":
+            self._probe_size()
         loaded = self.service.model
         if loaded is not None and self.path and _same_file(loaded.path, self.path):
             self.service.unload_model()

@@ -265,6 +265,16 @@ class LLMKernelService:
         with self._lock:
             return [j for j in self._jobs.values() if isinstance(j, DownloadJob)]
 
+    def file_size(self, repo_id: str, filename: str, revision: str | None = None) -> int:
+        """The size of a file on the Hub (all parts of a split GGUF), from its metadata."""
+        hub.validate_repo_file(repo_id, filename, revision)
+        return sum(
+            hub.fetch_remote_file(
+                repo_id, name, revision, endpoint=self.endpoint, token=self.__token, timeout=5
+            ).size
+            for name in hub.split_parts(filename)
+        )
+
     def cached_path(self, repo_id: str, filename: str, revision: str | None = None) -> str | None:
         """The local path of a file complete in the cache, or None."""
         path = hub.cached_file(self.cache_dir, repo_id, filename, revision)
