@@ -16,7 +16,7 @@ CELLS = [
     "service = LLMKernelService(cache_dir=tempfile.mkdtemp())\n"
     "LLMKernelService.set_instance(service)\n"
     "facts = service.load_model(packaged_model_path(), n_ctx=2048).wait(120)",
-    "chat = Chat()\nchat.max_tokens = 400\nchat",
+    "chat = Chat()\nchat.max_tokens = 1500\nchat",
     "print('TURNS', [m['role'] for m in chat.messages], 'STOP', chat.job.stop_reason)",
 ]
 
@@ -31,11 +31,11 @@ def test_send_stream_stop_and_send_again(notebook_page: Any, screenshot: Any) ->
     send, stop = chat.get_by_role("button", name="Send"), chat.get_by_role("button", name="Stop")
     assert stop.is_disabled()
 
-    message.fill("Write a long story about a lighthouse keeper and a storm.")
+    message.fill("Write a very long, detailed story about a lighthouse keeper and a storm.")
     send.click()
     answer = chat.locator(".llmw-msg-assistant .llmw-text").last
     deadline = time.monotonic() + 30
-    while len(answer.inner_text()) < 40:  # tokens appear as they stream
+    while len(answer.inner_text().strip()) < 5:  # tokens appear as they stream
         assert time.monotonic() < deadline, "no tokens streamed"
         time.sleep(0.05)
     assert stop.is_enabled() and send.is_disabled()
