@@ -100,7 +100,7 @@ function render(model: Model, el: HTMLElement): () => void {
   };
   const submit = () => {
     const text = input.value;
-    if (!text.trim() || model.get("status") === "generating") return;
+    if (!text.trim() || model.get("status") === "generating" || open !== null) return;
     send({ type: "send", text });
     input.value = "";
   };
@@ -123,10 +123,12 @@ function render(model: Model, el: HTMLElement): () => void {
         for (const m of msg.messages) if (m.role !== "system") bubble(m.role, m.content);
         if (typeof msg.partial === "string") openAssistant(msg.partial);
         empty();
+        update();
         break;
       case "turn_start":
         bubble("user", msg.content);
         openAssistant();
+        update();
         break;
       case "chunk":
         if (!open) openAssistant();
@@ -136,13 +138,15 @@ function render(model: Model, el: HTMLElement): () => void {
       case "done":
         open?.classList.remove("llmw-streaming");
         open = null;
+        update();
         stats.textContent = statsText(msg.stats);
         break;
     }
   };
 
   const update = () => {
-    const generating = model.get("status") === "generating";
+    // busy until the kernel says so *and* the streamed turn is closed (its last chunks arrived)
+    const generating = model.get("status") === "generating" || open !== null;
     sendButton.disabled = generating;
     stopButton.disabled = !generating;
     const name = model.get("model_name");

@@ -56,7 +56,11 @@ def test_send_stream_stop_and_send_again(notebook_page: Any, screenshot: Any) ->
     message.fill("Say hello.")
     message.press("Enter")
     deadline = time.monotonic() + 60
-    while not (send.is_enabled() and chat.locator(".llmw-msg-assistant").count() == 1):
+    while not (
+        send.is_enabled()
+        and chat.locator(".llmw-msg-assistant").count() == 1
+        and chat.locator(".llmw-streaming").count() == 0
+    ):
         assert time.monotonic() < deadline, "the second answer did not finish"
         time.sleep(0.1)
     assert chat.locator(".llmw-msg-assistant .llmw-text").last.inner_text().strip()
