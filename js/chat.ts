@@ -19,6 +19,8 @@ function statsText(stats: Partial<GenerationStats>): string {
     `${stats.completion_tokens} tokens`,
     stats.tokens_per_second ? `${stats.tokens_per_second.toFixed(1)} tokens/s` : "",
     stats.ttft !== undefined ? `first token ${(stats.ttft * 1000).toFixed(0)} ms` : "",
+    stats.cached_prompt_tokens ? `${stats.cached_prompt_tokens} prompt tokens reused` : "",
+    stats.trimmed_messages ? `${stats.trimmed_messages} oldest messages left out` : "",
     stats.stop_reason && stats.stop_reason !== "stop" ? `stopped: ${stats.stop_reason}` : "",
   ];
   return parts.filter(Boolean).join(" · ");
@@ -61,11 +63,27 @@ function render(model: Model, el: HTMLElement): () => void {
   const temperature = numberInput("temperature", "Temperature", "0.05", 0, 2);
   const topP = numberInput("top_p", "Top-p", "0.01", 0, 1);
   const maxTokens = numberInput("max_tokens", "Max tokens", "1", 1, 32768);
+  const trimHistory = h("input", { type: "checkbox", "aria-label": "Leave out the oldest turns when the context is full" }) as HTMLInputElement;
+  trimHistory.checked = model.get("trim_history");
+  trimHistory.addEventListener("change", () => {
+    model.set("trim_history", trimHistory.checked);
+    model.save_changes();
+  });
   const settings = h(
     "details",
     { class: "llmw-settings" },
     h("summary", {}, "Settings"),
-    h("div", { class: "llmw-settings-grid" }, h("label", {}, "System prompt"), systemPrompt, ...temperature, ...topP, ...maxTokens),
+    h(
+      "div",
+      { class: "llmw-settings-grid" },
+      h("label", {}, "System prompt"),
+      systemPrompt,
+      ...temperature,
+      ...topP,
+      ...maxTokens,
+      h("label", {}, "Context full"),
+      h("label", { class: "llmw-check" }, trimHistory, "leave out the oldest turns"),
+    ),
   );
   const root = h(
     "div",
@@ -161,6 +179,7 @@ function render(model: Model, el: HTMLElement): () => void {
     temperature[1].value = String(model.get("temperature"));
     topP[1].value = String(model.get("top_p"));
     maxTokens[1].value = String(model.get("max_tokens"));
+    trimHistory.checked = model.get("trim_history");
   };
   const unlisten = listen(model, {
     "msg:custom": onMessage,
@@ -172,6 +191,7 @@ function render(model: Model, el: HTMLElement): () => void {
     "change:temperature": syncSettings,
     "change:top_p": syncSettings,
     "change:max_tokens": syncSettings,
+    "change:trim_history": syncSettings,
   });
   update();
   empty();

@@ -35,6 +35,7 @@ export interface ChatState {
   max_tokens: number;
   model_name: string;
   last_stats: Partial<GenerationStats>;
+  trim_history: boolean;
   persist_transcript: boolean;
   transcript: ChatMessage[];
 }
@@ -52,6 +53,7 @@ export interface GenerationStats {
   tokens_per_second: number;
   total_time: number;
   stop_reason: string;
+  trimmed_messages: number;
 }
 
 export type ChatRequest =

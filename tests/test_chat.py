@@ -196,3 +196,71 @@ def test_clear_forgets_the_conversation(loaded: LLMKernelService) -> None:
     chat.send("one").wait(30)
     _frontend(chat, {"type": "clear"})
     assert chat.messages == [] and chat.last_stats == {}
+
+
+@pytest.fixture
+def small_context(service: LLMKernelService, tiny: Path) -> LLMKernelService:
+    service.load_model(tiny, n_ctx=256).wait(30)
+    return service
+
+
+def _long_turns(n: int) -> list[dict[str, str]]:
+    turns = []
+    for i in range(n):
+        turns.append({"role": "user", "content": f"question {i}: " + "tell me more " * 5})
+        turns.append({"role": "assistant", "content": f"answer {i}: " + "here it is " * 5})
+    return turns
+
+
+def test_a_conversation_longer_than_the_context_fails_clearly_without_trimming(
+    small_context: LLMKernelService,
+) -> None:
+    history = [{"role": "system", "content": "Be brief."}, *_long_turns(4)]
+    history.append({"role": "user", "content": "and now?"})
+    job = small_context.generate_chat_completion(history, max_tokens=4)
+    with pytest.raises(LLMWidgetsError, match="context holds 256"):
+        job.wait(30)
+    assert job.state == "failed" and "n_ctx" in (job.error or "")
+
+
+def test_trim_history_leaves_out_the_oldest_turns_and_keeps_the_system_message(
+    small_context: LLMKernelService,
+) -> None:
+    history = [{"role": "system", "content": "Be brief."}, *_long_turns(4)]
+    history.append({"role": "user", "content": "and now?"})
+    job = small_context.generate_chat_completion(history, trim_history=True, max_tokens=4)
+    job.wait(30)
+    assert job.state == "done"
+    trimmed = job.stats.trimmed_messages
+    assert trimmed > 0 and trimmed % 2 == 0  # whole turns, user and answer together
+    assert job.stats.prompt_tokens < 256
+    with pytest.raises(ValueError, match="trim_history"):
+        small_context.generate_chat_completion(history, trim_history="yes")  # type: ignore[arg-type]
+
+
+def test_the_chat_keeps_going_past_the_context_and_says_so(
+    small_context: LLMKernelService,
+) -> None:
+    chat = Chat(small_context)
+    sent = _capture(chat)
+    chat.system_prompt, chat.max_tokens = "Be brief.", 4
+    stats = []
+    for i in range(6):
+        chat.send(f"question {i}: " + "tell me more " * 5).wait(30)
+        assert chat.error == ""
+        stats.append(chat.last_stats)
+    assert len(chat.messages) == 12  # the transcript keeps every turn
+    assert sum(s["trimmed_messages"] for s in stats) > 0
+    notices = [m["text"] for _, m in sent if m["type"] == "notice"]
+    assert any("no longer sees the oldest" in text for text in notices)
+    # later turns start from the window already found: no re-trimming from the start each time
+    assert stats[-1]["trimmed_messages"] <= 2
+    chat.clear()
+    chat.trim_history = False
+    for i in range(6):
+        job = chat.send(f"question {i}: " + "tell me more " * 5)
+        try:
+            job.wait(30)
+        except LLMWidgetsError:
+            break
+    assert "context holds 256" in chat.error

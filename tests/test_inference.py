@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -267,3 +268,16 @@ def test_llama_cpp_logs_go_to_logging_not_to_stderr(
     out, err = capfd.readouterr()
     assert "decode" not in err and "llama" not in err.lower()
     assert any(r.name == "llm_widgets.llama_cpp" for r in caplog.records)
+
+
+def test_llama_cpp_log_lines_keep_their_level(
+    svc: LLMKernelService, tiny: Path, caplog: Any
+) -> None:
+    caplog.set_level("DEBUG", logger="llm_widgets.llama_cpp")
+    svc.load_model(tiny, n_ctx=512).wait(30)
+    records = [r for r in caplog.records if r.name == "llm_widgets.llama_cpp"]
+    kv_cache = [r for r in records if r.getMessage().startswith("llama_kv_cache: size")]
+    assert kv_cache and all(r.levelname == "INFO" for r in kv_cache)  # llama.cpp's INFO
+    assert all(r.getMessage() and not r.getMessage().endswith("\n") for r in records)
+    warnings = [r for r in records if r.levelno >= logging.WARNING]
+    assert len(warnings) < len(records) / 2  # loading a good model is not a warning storm

@@ -41,6 +41,7 @@ class GenerationJob(Job):
         self.mode = mode  # "completion" or "chat"
         self.request = request
         self.params = params
+        self.options: dict[str, Any] = {}  # engine options that are not sampling parameters
         self.text: str = ""
         self.stats: Any = None
         self._chunks: queue.SimpleQueue[object] = queue.SimpleQueue()

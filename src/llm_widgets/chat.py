@@ -41,6 +41,11 @@ class Chat(ServiceWidget):
     max_tokens = traitlets.Int(512, help="Longest answer, in tokens (1 to 32768).").tag(sync=True)
     model_name = traitlets.Unicode("", help="The loaded model's name.").tag(sync=True)
     last_stats = traitlets.Dict(help="Figures of the last answer.").tag(sync=True)
+    trim_history = traitlets.Bool(
+        True,
+        help="When the conversation outgrows the context, leave the oldest turns out of what the "
+        "model sees (the transcript keeps them); False: fail with an error instead.",
+    ).tag(sync=True)
     persist_transcript = traitlets.Bool(
         False, help="Save the transcript in the notebook's widget state."
     ).tag(sync=True)
@@ -63,6 +68,7 @@ class Chat(ServiceWidget):
         super().__init__(service=service, **kwargs)
         self._card = card
         self._messages: list[dict[str, str]] = []
+        self._window = 0  # messages before this index no longer fit the context
         self._job: GenerationJob | None = None
         self._buffer: list[str] = []
         self._last_flush = 0.0
@@ -95,9 +101,10 @@ class Chat(ServiceWidget):
             hint = " Click Load on the model card first." if self._card is not None else ""
             raise LLMWidgetsError("No model is loaded." + hint)
         history = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
-        history += self._messages + [{"role": "user", "content": text}]
+        history += self._messages[self._window :] + [{"role": "user", "content": text}]
         job = self.service.generate_chat_completion(
             history,
+            trim_history=self.trim_history,
             temperature=self.temperature,
             top_p=self.top_p,
             max_tokens=self.max_tokens,
@@ -121,7 +128,7 @@ class Chat(ServiceWidget):
     def clear(self) -> None:
         """Stop and forget the conversation."""
         self.stop()
-        self._messages = []
+        self._messages, self._window = [], 0
         self.last_stats = {}
         self._sync_transcript()
         self._post({"type": "transcript", "messages": []})
@@ -149,6 +156,14 @@ class Chat(ServiceWidget):
         if job.state == "failed":
             self.error = job.error or "The generation failed."
             self.notify("error", self.error)
+        trimmed = int(getattr(job.stats, "trimmed_messages", 0) or 0)
+        if trimmed:
+            self._window += trimmed
+            self.notify(
+                "info",
+                f"The conversation outgrew the context: the model no longer sees the oldest "
+                f"{self._window} message{'s' if self._window > 1 else ''}.",
+            )
         self._messages.append({"role": "assistant", "content": job.text})
         with self.hold_sync():
             self.last_stats = _stats_dict(job.stats)

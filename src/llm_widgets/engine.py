@@ -6,6 +6,7 @@ A thin layer: sampling, chat templates and prompt-prefix reuse are llama-cpp-pyt
 from __future__ import annotations
 
 import ctypes
+import itertools
 import logging
 import os
 import re
@@ -72,6 +73,7 @@ class GenerationStats:
     total_time: float = 0.0
     stop_reason: str = "stop"  # stop, length, aborted, error
     cached_prompt_tokens: int = 0  # prompt tokens reused from the previous turn's KV cache
+    trimmed_messages: int = 0  # oldest chat messages left out so the prompt fits the context
 
 
 def parse_quantization(filename: str) -> str | None:
@@ -171,7 +173,9 @@ def check_generation_params(params: dict[str, Any]) -> None:
             raise ValueError(f"{name} must be between {low} and {high}, got {value}.")
 
 
-_LOG_LEVELS = {0: logging.CRITICAL, 1: logging.INFO, 2: logging.WARNING, 3: logging.ERROR}
+# ggml_log_level in ggml.h: NONE 0, DEBUG 1, INFO 2, WARN 3, ERROR 4, CONT 5 (continues a line)
+_LOG_LEVELS = {1: logging.DEBUG, 2: logging.INFO, 3: logging.WARNING, 4: logging.ERROR}
+_LOG_CONT = 5
 _llama_log_callback: Any = None
 
 
@@ -184,11 +188,20 @@ def _route_llama_logs() -> None:
     import llama_cpp
 
     log = logging.getLogger("llm_widgets.llama_cpp")
+    lock = threading.Lock()
+    line: list[Any] = [logging.DEBUG, ""]  # the level and text of the line being assembled
 
     def forward(level: int, text: bytes, _: Any) -> None:
-        log.log(
-            _LOG_LEVELS.get(level, logging.DEBUG), "%s", text.decode("utf-8", "replace").rstrip()
-        )
+        # llama.cpp writes a line in pieces (CONT continues it): log whole lines at their level
+        with lock:
+            if level != _LOG_CONT:
+                line[0] = _LOG_LEVELS.get(level, logging.DEBUG)
+            line[1] += text.decode("utf-8", "replace")
+            if not line[1].endswith("\n"):
+                return
+            message, line[1] = line[1].rstrip(), ""
+        if message:
+            log.log(line[0], "%s", message)
 
     _llama_log_callback = llama_cpp.llama_log_callback(forward)
     llama_cpp.llama_log_set(_llama_log_callback, ctypes.c_void_p(0))
@@ -299,15 +312,37 @@ class Engine:
         )
 
     def stream_chat(
-        self, messages: list[dict[str, str]], *, abort: threading.Event, **params: Any
+        self,
+        messages: list[dict[str, str]],
+        *,
+        abort: threading.Event,
+        trim_history: bool = False,
+        **params: Any,
     ) -> Iterator[str]:
-        """Yield the assistant's answer to `messages`, using the model's chat template."""
+        """Yield the assistant's answer to `messages`, using the model's chat template. With
+        `trim_history`, the oldest turns (never the system message or the last message) are left
+        out until the prompt fits the context; `last_stats.trimmed_messages` says how many."""
         llm = self._require()
-        return self._stream(
-            lambda: llm.create_chat_completion(messages, stream=True, **_sampling(params)),
-            abort,
-            chat=True,
-        )
+        sampling = _sampling(params)
+
+        def start() -> Iterator[Any]:
+            history = list(messages)
+            while True:
+                stream = llm.create_chat_completion(history, stream=True, **sampling)
+                try:
+                    head = next(stream)
+                except StopIteration:
+                    return iter(())
+                except ValueError as exc:
+                    dropped = _drop_oldest_turn(history) if trim_history else 0
+                    if not dropped or _context_overflow(exc) is None:
+                        raise
+                    if self.last_stats is not None:
+                        self.last_stats.trimmed_messages += dropped
+                    continue
+                return itertools.chain([head], stream)
+
+        return self._stream(start, abort, chat=True)
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -356,8 +391,9 @@ class Engine:
             if abort.is_set():
                 stats.stop_reason = "aborted"
                 return
-            stream = start()
+            stream: Any = None
             try:
+                stream = start()
                 for chunk in stream:
                     choice = chunk["choices"][0]
                     text = (
@@ -376,15 +412,12 @@ class Engine:
                         break
             except ValueError as exc:
                 stats.stop_reason = "error"
-                match = re.search(
-                    r"Requested tokens \((\d+)\) exceed context window of (\d+)", str(exc)
-                )
+                match = _context_overflow(exc)
                 if match is None:
                     raise
                 raise LLMWidgetsError(
-                    f"The prompt and answer need {match.group(1)} tokens but the context holds "
-                    f"{match.group(2)}: shorten the conversation (Clear) or load the model with a "
-                    "larger n_ctx."
+                    f"The prompt needs {match[0]} tokens but the context holds {match[1]}: "
+                    "shorten the conversation (Clear) or load the model with a larger n_ctx."
                 ) from None
             except RuntimeError as exc:
                 if abort.is_set() and "llama_decode" in str(exc):
@@ -395,7 +428,7 @@ class Engine:
                     stats.stop_reason = "error"
                     raise
             finally:
-                close = getattr(stream, "close", None)
+                close = getattr(stream, "close", None)  # None too when start() failed
                 if close is not None:
                     close()
         finally:
@@ -413,6 +446,29 @@ class Engine:
                 decode_time = end - first
                 if stats.completion_tokens > 1 and decode_time > 0:
                     stats.tokens_per_second = (stats.completion_tokens - 1) / decode_time
+
+
+def _context_overflow(exc: ValueError) -> tuple[int, int] | None:
+    """(tokens needed, context size) when llama-cpp-python refused a prompt for its length."""
+    match = re.search(r"Requested tokens \((\d+)\) exceed context window of (\d+)", str(exc))
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def _drop_oldest_turn(history: list[dict[str, str]]) -> int:
+    """Remove the oldest message after the system message (with the answer that follows it, so
+    turns stay paired), never the last message; returns how many were removed."""
+    first = 1 if history and history[0]["role"] == "system" else 0
+    if len(history) - first <= 1:
+        return 0
+    count = 1
+    if (
+        history[first]["role"] == "user"
+        and len(history) - first > 2
+        and history[first + 1]["role"] == "assistant"
+    ):
+        count = 2
+    del history[first : first + count]
+    return count
 
 
 def _sampling(params: dict[str, Any]) -> dict[str, Any]:

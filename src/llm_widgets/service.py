@@ -421,15 +421,17 @@ class LLMKernelService:
 
     def search_models(
         self, query: str, *, limit: int = 50, sort: library.SortKey = "downloads"
-    ) -> list[Any]:
-        """GGUF repos on the Hub matching `query` (a list of `library.ModelSummary`)."""
+    ) -> list[library.ModelSummary]:
+        """GGUF repos on the Hub matching `query`, most downloaded first."""
         from . import library
 
         return library.search_models(
             query, endpoint=self.endpoint, token=self.__token, limit=limit, sort=sort
         )
 
-    def list_model_files(self, repo_id: str, revision: str | None = None) -> list[Any]:
+    def list_model_files(
+        self, repo_id: str, revision: str | None = None
+    ) -> list[library.ModelFile]:
         """A repo's GGUF models with quantization, size, split parts and RAM fit."""
         from . import library
 
@@ -438,8 +440,8 @@ class LLMKernelService:
             repo_id, endpoint=self.endpoint, token=self.__token, revision=revision
         )
 
-    def local_models(self) -> list[Any]:
-        """Every GGUF in the local cache, complete or partial (`library.LocalModel`)."""
+    def local_models(self) -> list[library.LocalModel]:
+        """Every GGUF in the local cache, complete or partial."""
         from . import library
 
         return library.local_models(self.cache_dir)
@@ -546,12 +548,15 @@ class LLMKernelService:
         return self._generate("completion", prompt, params)
 
     def generate_chat_completion(
-        self, messages: Sequence[dict[str, str]], **params: Any
+        self, messages: Sequence[dict[str, str]], *, trim_history: bool = False, **params: Any
     ) -> GenerationJob:
         """Stream the assistant's answer to `messages` (role/content dicts) with the model's chat
-        template; returns the job at once."""
+        template; returns the job at once. With `trim_history`, the oldest turns are left out
+        when the conversation outgrows the context (`job.stats.trimmed_messages` counts them)."""
         checked = _check_messages(messages)
-        return self._generate("chat", checked, params)
+        if not isinstance(trim_history, bool):
+            raise ValueError("trim_history must be True or False")
+        return self._generate("chat", checked, params, trim_history=trim_history)
 
     def abort(self) -> list[GenerationJob]:
         """Stop the running generation (and drop queued ones); the model stays loaded."""
@@ -561,11 +566,14 @@ class LLMKernelService:
             ]
         return [j for j in jobs if j.cancel()]
 
-    def _generate(self, mode: str, request: Any, params: dict[str, Any]) -> GenerationJob:
+    def _generate(
+        self, mode: str, request: Any, params: dict[str, Any], **options: Any
+    ) -> GenerationJob:
         from .engine import check_generation_params
 
         check_generation_params(params)
         job = GenerationJob(mode, request, params)
+        job.options = options
         self._spawn(job, self._run_generation, f"llm-widgets-generate-{job.id}")
         return job
 
@@ -648,7 +656,9 @@ class LLMKernelService:
                 job._set_running()
                 self._emit_progress(job)
                 stream = (
-                    engine.stream_chat(job.request, abort=job._cancel_event, **job.params)
+                    engine.stream_chat(
+                        job.request, abort=job._cancel_event, **job.options, **job.params
+                    )
                     if job.mode == "chat"
                     else engine.stream_completion(
                         job.request, abort=job._cancel_event, **job.params
