@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import os
 import time
+from concurrent.futures import CancelledError
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from llm_widgets import LLMKernelService
+from llm_widgets import HubSearch, LLMKernelService
 from llm_widgets.engine import parse_quantization
-from llm_widgets.errors import JobCancelledError, LLMWidgetsError
+from llm_widgets.errors import DownloadError, JobCancelledError, LLMWidgetsError
 from llm_widgets.library import fit_hint
 from llm_widgets.model_browser import ModelBrowser
 from llm_widgets.testing import LocalHub
@@ -118,6 +119,7 @@ def test_the_browser_searches_picks_and_shows_cards(
 def test_a_newer_search_supersedes_an_older_one(
     service: LLMKernelService, catalogue: LocalHub
 ) -> None:
+    catalogue.faults.api_delay = 0.5  # the first search is still on the wire when the second starts
     browser = ModelBrowser(service=service)
     first = browser.search("bulk")
     second = browser.search("tiny")
@@ -125,6 +127,37 @@ def test_a_newer_search_supersedes_an_older_one(
     second.join(10)
     assert [r["repo_id"] for r in browser.results] == ["someone/llama-tiny-GGUF"]
     assert browser.panel.query == "tiny"
+
+
+def test_hub_search_scripts_the_search_and_a_newer_one_supersedes(
+    service: LLMKernelService, catalogue: LocalHub
+) -> None:
+    search = HubSearch(service, limit=10)
+    assert [m.repo_id for m in search.search("tiny")] == ["someone/llama-tiny-GGUF"]
+    catalogue.faults.api_delay = 0.5
+    older = search.start("bulk")
+    newer = search.start("llama")
+    assert [m.repo_id for m in newer.result(10)][:1] == ["meta/llama-gated-GGUF"]
+    with pytest.raises(CancelledError):
+        older.result(10)
+    assert search.query == "llama" and search.results == newer.result()
+    assert {f.quant for f in search.files("bartowski/Llama-3-8B-GGUF")} == {
+        "Q4_K_M",
+        "Q8_0",
+        "IQ2_XS",
+        "F16",
+    }
+
+
+def test_hub_search_raises_the_hubs_error(service: LLMKernelService, catalogue: LocalHub) -> None:
+    with pytest.raises(ValueError):
+        HubSearch(service).start("x" * 201)
+    catalogue.stop()
+    began = time.monotonic()
+    with pytest.raises(DownloadError, match="Cannot reach") as raised:
+        HubSearch(service).search("tiny")
+    assert raised.value.kind == "offline"
+    assert time.monotonic() - began < 5  # said at once, not after huggingface_hub's back-off
 
 
 def test_a_gated_repo_says_so_when_picked(service: LLMKernelService, catalogue: LocalHub) -> None:
@@ -232,7 +265,9 @@ def test_offline_the_browser_says_so_and_keeps_the_library(
     offline = LLMKernelService(endpoint=url, cache_dir=cache_dir)
     try:
         browser = ModelBrowser(service=offline)
+        began = time.monotonic()
         browser.search("tiny").join(60)
+        assert time.monotonic() - began < 5
         assert browser.status == "offline" and "Cannot reach" in browser.error
         assert [r["filename"] for r in browser.local] == ["a.Q4_0.gguf"]
     finally:

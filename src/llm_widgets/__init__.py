@@ -8,6 +8,7 @@ from ._inference import GenerationJob, LoadJob
 from ._jobs import Job, JobState
 from .chat import Chat
 from .errors import DownloadError, JobCancelledError, JobFailedError, LLMWidgetsError, ProtocolError
+from .library import HubSearch, LocalModel, ModelFile, ModelSummary
 from .model_browser import ModelBrowser
 from .model_card import ModelCard
 from .service import DownloadJob, LLMKernelService
@@ -20,7 +21,9 @@ logging.getLogger("llm_widgets").addHandler(logging.NullHandler())
 __all__ = [
     "Chat",
     "GenerationJob",
+    "HubSearch",
     "LoadJob",
+    "LocalModel",
     "DownloadError",
     "DownloadJob",
     "Job",
@@ -31,6 +34,8 @@ __all__ = [
     "LLMWidgetsError",
     "ModelBrowser",
     "ModelCard",
+    "ModelFile",
+    "ModelSummary",
     "ProtocolError",
     "__version__",
 ]

@@ -18,6 +18,7 @@ import re
 import shutil
 import socket
 import threading
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +73,26 @@ def is_offline() -> bool:
     """Whether `HF_HUB_OFFLINE` asks for no network access."""
     value = os.environ.get("HF_HUB_OFFLINE", "1" if constants.HF_HUB_OFFLINE else "")
     return value.strip().upper() in {"1", "ON", "YES", "TRUE"}
+
+
+def ensure_reachable(endpoint: str, timeout: float = 3.0) -> None:
+    """Raise DownloadError("offline") at once when the endpoint cannot be reached at all (off,
+    refused, no such host), instead of letting huggingface_hub back off for half a minute.
+    With a proxy configured the check is left to the proxy."""
+    if is_offline():
+        raise DownloadError("offline", "HF_HUB_OFFLINE is set: the Hub is not contacted.")
+    url = urlparse(endpoint)
+    if url.hostname is None or urllib.request.getproxies().get(url.scheme):
+        return
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((url.hostname, port), timeout=timeout).close()
+    except OSError as exc:
+        raise DownloadError(
+            "offline",
+            f"Cannot reach {endpoint} ({exc.strerror or type(exc).__name__}). Check the network "
+            "connection (or HF_ENDPOINT).",
+        ) from None
 
 
 def redact(text: str, token: str | None = None) -> str:

@@ -4,12 +4,18 @@ local library of GGUFs in the Hugging Face cache (complete and partial), with de
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from . import hub
 from .engine import available_memory_bytes, parse_quantization
+from .errors import LLMWidgetsError
+
+if TYPE_CHECKING:
+    from .service import LLMKernelService
 
 FIT_CONTEXT = 4096  # the context the fit hint assumes
 SortKey = Literal["created_at", "downloads", "last_modified", "likes", "trending_score"]
@@ -84,7 +90,9 @@ def search_models(
     """GGUF model repos on the Hub matching `query`, most downloaded first."""
     from huggingface_hub import HfApi
 
-    api = HfApi(endpoint=hub.resolve_endpoint(endpoint), token=token)
+    endpoint = hub.resolve_endpoint(endpoint)
+    hub.ensure_reachable(endpoint)
+    api = HfApi(endpoint=endpoint, token=token)
     found = api.list_models(search=query or None, filter="gguf", sort=sort, limit=limit)
     out = []
     for m in found:
@@ -102,6 +110,80 @@ def search_models(
     return out
 
 
+class HubSearch:
+    """Search the Hub for GGUF repos from a script, in the background; a newer search supersedes
+    an older one (the older future is cancelled and its results are dropped).
+
+    >>> search = HubSearch()
+    >>> search.search("qwen")[:3]                      # blocking
+    >>> future = search.start("llama"); future.result()  # background, newest wins
+    """
+
+    def __init__(
+        self,
+        service: LLMKernelService | None = None,
+        *,
+        limit: int = 50,
+        sort: SortKey = "downloads",
+    ) -> None:
+        from .service import LLMKernelService
+
+        self.service = service or LLMKernelService.instance()
+        self.limit = limit
+        self.sort: SortKey = sort
+        self.query = ""
+        self.results: list[ModelSummary] = []
+        self._lock = threading.Lock()
+        self._current: Future[list[ModelSummary]] | None = None
+
+    def search(self, query: str) -> list[ModelSummary]:
+        """Search now and wait for the results."""
+        return self.start(query).result()
+
+    def start(self, query: str) -> Future[list[ModelSummary]]:
+        """Search in a worker thread; returns a future of the results (awaitable with
+        `asyncio.wrap_future`). Starting another search cancels this one's future."""
+        if not isinstance(query, str) or len(query) > 200:
+            raise ValueError("query must be a string of at most 200 characters")
+        future: Future[list[ModelSummary]] = Future()
+        with self._lock:
+            previous, self._current = self._current, future
+        if previous is not None:
+            previous.cancel()
+        threading.Thread(
+            target=self._run, args=(future, query), name="llm-widgets-search", daemon=True
+        ).start()
+        return future
+
+    def files(self, repo_id: str, revision: str | None = None) -> list[ModelFile]:
+        """A repo's GGUF models (quantization, size, split parts, RAM fit)."""
+        return list(self.service.list_model_files(repo_id, revision=revision))
+
+    def _run(self, future: Future[list[ModelSummary]], query: str) -> None:
+        try:
+            found: list[ModelSummary] = self.service.search_models(
+                query, limit=self.limit, sort=self.sort
+            )
+        except Exception as exc:
+            if future.set_running_or_notify_cancel():
+                future.set_exception(_search_error(exc, self.service.endpoint))
+            return
+        with self._lock:
+            if future is self._current:
+                self.query, self.results = query, found
+        if future.set_running_or_notify_cancel():
+            future.set_result(found)
+
+
+def _search_error(exc: Exception, endpoint: str) -> Exception:
+    """A search failure as an error whose message says what to do (the cause is chained)."""
+    if isinstance(exc, LLMWidgetsError):
+        return exc
+    error = hub.explain_error(exc, repo_id="the Hub", filename="", revision=None, endpoint=endpoint)
+    error.__cause__ = exc
+    return error
+
+
 def list_model_files(
     repo_id: str,
     *,
@@ -113,7 +195,9 @@ def list_model_files(
     """The GGUF models of a repo, split parts grouped as one, with quantization and a RAM fit."""
     from huggingface_hub import HfApi
 
-    api = HfApi(endpoint=hub.resolve_endpoint(endpoint), token=token)
+    endpoint = hub.resolve_endpoint(endpoint)
+    hub.ensure_reachable(endpoint)
+    api = HfApi(endpoint=endpoint, token=token)
     info = api.model_info(repo_id, revision=revision, files_metadata=True)
     sizes = {
         s.rfilename: int(s.size or 0) for s in info.siblings or [] if s.rfilename.endswith(".gguf")

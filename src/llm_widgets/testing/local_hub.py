@@ -46,6 +46,7 @@ class Faults:
     corrupt: bool = False
     ignore_range: bool = False
     status_for: dict[str, int] = field(default_factory=dict)
+    api_delay: float = 0.0  # seconds before answering an /api/ request (a slow Hub)
 
 
 @dataclass
@@ -362,6 +363,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._resolve(
                 method, unquote(m.group(1)), unquote(m.group(2)), unquote(m.group(3))
             )
+        if path.startswith("/api/") and self.hub.faults.api_delay > 0:
+            time.sleep(self.hub.faults.api_delay)
         if path == "/api/models" and method == "GET":
             return self._search(query)
         m = re.fullmatch(r"/api/models/([^/]+/[^/]+)(?:/revision/([^/]+))?", path)
