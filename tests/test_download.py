@@ -297,8 +297,21 @@ def test_an_unreachable_hub_says_offline(cache_dir: Path) -> None:
             job.wait(60)
         assert info.value.kind == "offline"
         assert "Cannot reach" in str(info.value)
+        with pytest.raises(DownloadError, match="Cannot reach") as info:
+            svc.file_size(REPO, FILE)
+        assert info.value.kind == "offline"
     finally:
         svc.shutdown()
+
+
+def test_file_size_reads_the_hub_metadata_and_explains_a_missing_file(
+    service: LLMKernelService, local_hub: LocalHub
+) -> None:
+    _add(local_hub, 12_345)
+    assert service.file_size(REPO, FILE) == 12_345
+    with pytest.raises(DownloadError, match="was not found") as info:
+        service.file_size(REPO, "missing.gguf")
+    assert info.value.kind == "not_found"
 
 
 def test_hf_hub_offline_uses_the_cache_and_refuses_the_network(

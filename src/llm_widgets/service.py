@@ -266,14 +266,26 @@ class LLMKernelService:
             return [j for j in self._jobs.values() if isinstance(j, DownloadJob)]
 
     def file_size(self, repo_id: str, filename: str, revision: str | None = None) -> int:
-        """The size of a file on the Hub (all parts of a split GGUF), from its metadata."""
+        """The size of a file on the Hub (all parts of a split GGUF), from its metadata; raises
+        DownloadError with what to do when it cannot be had."""
         hub.validate_repo_file(repo_id, filename, revision)
-        return sum(
-            hub.fetch_remote_file(
-                repo_id, name, revision, endpoint=self.endpoint, token=self.__token, timeout=5
-            ).size
-            for name in hub.split_parts(filename)
-        )
+        endpoint = self.endpoint
+        try:
+            return sum(
+                hub.fetch_remote_file(
+                    repo_id, name, revision, endpoint=endpoint, token=self.__token, timeout=5
+                ).size
+                for name in hub.split_parts(filename)
+            )
+        except Exception as exc:
+            raise hub.explain_error(
+                exc,
+                repo_id=repo_id,
+                filename=filename,
+                revision=revision,
+                endpoint=endpoint,
+                token=self.__token if isinstance(self.__token, str) else None,
+            ) from None
 
     def cached_path(self, repo_id: str, filename: str, revision: str | None = None) -> str | None:
         """The local path of a file complete in the cache, or None."""
