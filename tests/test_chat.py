@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -11,22 +10,10 @@ import pytest
 
 from llm_widgets import Chat, LLMKernelService, ModelCard
 from llm_widgets.errors import LLMWidgetsError
-from llm_widgets.testing import LocalHub
+from llm_widgets.testing import LocalHub, capture_messages, send_from_frontend
 from llm_widgets.testing.tiny_gguf import CHATML_TEMPLATE, write_tiny_gguf
 
 REPO, FILE = "acme/tiny-GGUF", "tiny.F32.gguf"
-
-
-def _frontend(widget: Any, content: Any) -> None:
-    widget._handle_msg(
-        {"content": {"data": {"method": "custom", "content": content}}, "buffers": []}
-    )
-
-
-def _capture(widget: Any) -> list[tuple[float, dict[str, Any]]]:
-    sent: list[tuple[float, dict[str, Any]]] = []
-    widget._post = lambda content: sent.append((time.monotonic(), content))
-    return sent
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +32,7 @@ def test_send_streams_and_the_transcript_is_final_when_the_job_ends(
     loaded: LLMKernelService,
 ) -> None:
     chat = Chat(loaded)
-    sent = _capture(chat)
+    sent = capture_messages(chat)
     chat.max_tokens = 24
     job = chat.send("Hello")
     assert chat.status == "generating"
@@ -74,7 +61,7 @@ def smollm2(service: LLMKernelService) -> LLMKernelService:
 @pytest.mark.slow
 def test_chunks_reach_the_front_end_at_most_30_times_a_second(smollm2: LLMKernelService) -> None:
     chat = Chat(smollm2)
-    sent = _capture(chat)
+    sent = capture_messages(chat)
     chat.temperature, chat.max_tokens = 0.0, 160
     job = chat.send("Write a long story about a dragon who learns to cook.")
     job.wait(60)
@@ -94,7 +81,7 @@ def test_stop_mid_answer_keeps_the_chat_usable(smollm2: LLMKernelService) -> Non
     job = chat.send("Count from one to five hundred in words.")
     for _ in job:
         break
-    _frontend(chat, {"type": "stop"})
+    send_from_frontend(chat, {"type": "stop"})
     assert job._finished.wait(2) and job.stop_reason == "aborted"
     assert chat.status == "idle" and chat.messages[-1]["role"] == "assistant"
     chat.max_tokens = 8
@@ -109,7 +96,7 @@ def test_two_widgets_share_one_loaded_model(
     local_hub.add_file(REPO, FILE, tiny)
     first, second = ModelCard(REPO, FILE), ModelCard(REPO, FILE)
     first.start_download().wait(30)
-    _frontend(first, {"type": "load"})
+    send_from_frontend(first, {"type": "load"})
     first._load_job.wait(30)
     service.events.flush()
     assert first.load_status == second.load_status == "loaded"
@@ -118,7 +105,7 @@ def test_two_widgets_share_one_loaded_model(
     assert chat_a.model_name == chat_b.model_name != ""
     chat_a.max_tokens = 8
     chat_a.send("hi").wait(30)
-    _frontend(second, {"type": "unload"})
+    send_from_frontend(second, {"type": "unload"})
     service.events.flush()
     assert service.model is None
     assert first.load_status == second.load_status == "unloaded"
@@ -138,10 +125,10 @@ def test_load_errors_show_on_the_card(
 
 def test_send_without_a_model_says_what_to_do(service: LLMKernelService) -> None:
     chat = Chat(service)
-    sent = _capture(chat)
+    sent = capture_messages(chat)
     with pytest.raises(LLMWidgetsError):
         chat.send("hello?")
-    _frontend(chat, {"type": "send", "text": "hello?"})
+    send_from_frontend(chat, {"type": "send", "text": "hello?"})
     assert "No model is loaded" in chat.error
     assert sent[-1][1]["type"] == "notice" and sent[-1][1]["level"] == "error"
 
@@ -161,7 +148,7 @@ def test_malformed_chat_messages_are_rejected(
     loaded: LLMKernelService, content: Any, words: str
 ) -> None:
     chat = Chat(loaded)
-    _frontend(chat, content)
+    send_from_frontend(chat, content)
     assert words in chat.error and chat.messages == [] and chat.status == "idle"
 
 
@@ -185,8 +172,8 @@ def test_a_new_view_gets_the_transcript(loaded: LLMKernelService) -> None:
     chat = Chat(loaded)
     chat.max_tokens = 6
     chat.send("first").wait(30)
-    sent = _capture(chat)
-    _frontend(chat, {"type": "sync"})
+    sent = capture_messages(chat)
+    send_from_frontend(chat, {"type": "sync"})
     assert sent[-1][1] == {"type": "transcript", "messages": chat.messages, "partial": None}
 
 
@@ -194,7 +181,7 @@ def test_clear_forgets_the_conversation(loaded: LLMKernelService) -> None:
     chat = Chat(loaded)
     chat.max_tokens = 4
     chat.send("one").wait(30)
-    _frontend(chat, {"type": "clear"})
+    send_from_frontend(chat, {"type": "clear"})
     assert chat.messages == [] and chat.last_stats == {}
 
 
@@ -242,7 +229,7 @@ def test_the_chat_keeps_going_past_the_context_and_says_so(
     small_context: LLMKernelService,
 ) -> None:
     chat = Chat(small_context)
-    sent = _capture(chat)
+    sent = capture_messages(chat)
     chat.system_prompt, chat.max_tokens = "Be brief.", 4
     stats = []
     for i in range(6):

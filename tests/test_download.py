@@ -14,7 +14,7 @@ from huggingface_hub import hf_hub_download, scan_cache_dir, try_to_load_from_ca
 
 from llm_widgets import DownloadError, JobCancelledError, LLMKernelService
 from llm_widgets.service import DownloadJob
-from llm_widgets.testing import LocalHub
+from llm_widgets.testing import LocalHub, wait_until
 
 REPO = "acme/tiny-GGUF"
 FILE = "tiny.Q4_K_M.gguf"
@@ -29,14 +29,6 @@ def _add(hub: LocalHub, size: int, repo: str = REPO, name: str = FILE) -> bytes:
 
 def _gets(hub: LocalHub) -> list:
     return [r for r in hub.requests if r.method == "GET" and "lfs-blobs" in r.path]
-
-
-def _wait_for(predicate, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.005)
 
 
 def test_download_lands_in_the_hf_cache_where_huggingface_hub_finds_it(
@@ -102,7 +94,7 @@ def test_cancel_stops_promptly_and_keeps_only_a_partial_file(
     data = _add(local_hub, 4 * MB)
     local_hub.faults.throttle_bps = MB
     job = service.start_download(REPO, FILE)
-    _wait_for(lambda: job.bytes_done > 200_000)
+    wait_until(lambda: job.bytes_done > 200_000)
 
     asked = time.monotonic()
     assert job.cancel()
@@ -127,7 +119,7 @@ def test_cancel_during_a_stall_is_prompt(service: LLMKernelService, local_hub: L
     local_hub.faults.stall_after_bytes = 300_000
     local_hub.faults.stall_seconds = 20.0
     job = service.start_download(REPO, FILE)
-    _wait_for(lambda: job.bytes_done >= 300_000)
+    wait_until(lambda: job.bytes_done >= 300_000)
     time.sleep(0.2)  # the reader is now blocked on a silent socket
     asked = time.monotonic()
     job.cancel()
@@ -142,7 +134,7 @@ def test_restart_after_cancel_resumes_with_range_and_verifies_sha256(
     data = _add(local_hub, 4 * MB)
     local_hub.faults.throttle_bps = 2 * MB
     first = service.start_download(REPO, FILE)
-    _wait_for(lambda: first.bytes_done > MB)
+    wait_until(lambda: first.bytes_done > MB)
     first.cancel()
     with pytest.raises(JobCancelledError):
         first.wait(5)
@@ -377,7 +369,7 @@ def test_queued_downloads_wait_for_a_slot(service: LLMKernelService, local_hub: 
     local_hub.faults.throttle_bps = MB
     service.max_concurrent_downloads = 2
     jobs = [service.start_download(REPO, f"part{i}.gguf") for i in range(3)]
-    _wait_for(lambda: sum(j.state == "running" for j in jobs) == 2)
+    wait_until(lambda: sum(j.state == "running" for j in jobs) == 2)
     assert sorted(j.state for j in jobs) == ["queued", "running", "running"]
     queued = next(j for j in jobs if j.state == "queued")
     queued.cancel()
@@ -394,7 +386,7 @@ def test_cancel_download_without_id_cancels_every_running_download(
         _add(local_hub, 2 * MB, name=f"f{i}.gguf")
     local_hub.faults.throttle_bps = MB
     jobs = [service.start_download(REPO, f"f{i}.gguf") for i in range(2)]
-    _wait_for(lambda: all(j.bytes_done > 0 for j in jobs))
+    wait_until(lambda: all(j.bytes_done > 0 for j in jobs))
     assert set(service.cancel_download()) == set(jobs)
     for j in jobs:
         assert j._finished.wait(2) and j.state == "cancelled"
@@ -471,7 +463,7 @@ def test_shutdown_cancels_and_joins_every_worker(local_hub: LocalHub, cache_dir:
     local_hub.faults.throttle_bps = MB
     svc = LLMKernelService(endpoint=local_hub.url, cache_dir=cache_dir)
     job = svc.start_download(REPO, FILE)
-    _wait_for(lambda: job.bytes_done > 0)
+    wait_until(lambda: job.bytes_done > 0)
     svc.shutdown(timeout=2)
     assert job.state == "cancelled"
     assert not [t for t in threading.enumerate() if t.name.startswith("llm-widgets")]
@@ -504,7 +496,7 @@ def test_download_right_after_cancel_starts_a_new_job_that_resumes(
     data = _add(local_hub, 3 * MB)
     local_hub.faults.throttle_bps = MB
     first = service.start_download(REPO, FILE)
-    _wait_for(lambda: first.bytes_done > 300_000)
+    wait_until(lambda: first.bytes_done > 300_000)
     first.cancel()
     second = service.start_download(REPO, FILE)  # before the first has finished stopping
     local_hub.faults.throttle_bps = None

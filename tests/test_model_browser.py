@@ -15,23 +15,10 @@ from llm_widgets.engine import parse_quantization
 from llm_widgets.errors import DownloadError, JobCancelledError, LLMWidgetsError
 from llm_widgets.library import fit_hint
 from llm_widgets.model_browser import ModelBrowser
-from llm_widgets.testing import LocalHub
+from llm_widgets.testing import LocalHub, send_from_frontend, wait_until
 from llm_widgets.testing.tiny_gguf import write_tiny_gguf
 
 MB = 1_000_000
-
-
-def _frontend(widget: Any, content: Any) -> None:
-    widget._handle_msg(
-        {"content": {"data": {"method": "custom", "content": content}}, "buffers": []}
-    )
-
-
-def _until(predicate: Any, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.01)
 
 
 @pytest.fixture
@@ -105,12 +92,12 @@ def test_the_browser_searches_picks_and_shows_cards(
     service: LLMKernelService, catalogue: LocalHub
 ) -> None:
     browser = ModelBrowser(service=service)
-    _frontend(browser.panel, {"type": "search", "query": "llama"})
-    _until(lambda: browser.status == "idle" and browser.results)
+    send_from_frontend(browser.panel, {"type": "search", "query": "llama"})
+    wait_until(lambda: browser.status == "idle" and browser.results)
     assert browser.results[0]["repo_id"] == "meta/llama-gated-GGUF"
     assert browser.results[0]["gated"] == "manual"
-    _frontend(browser.panel, {"type": "pick", "repo_id": "bartowski/Llama-3-8B-GGUF"})
-    _until(lambda: len(browser.cards) == 4)
+    send_from_frontend(browser.panel, {"type": "pick", "repo_id": "bartowski/Llama-3-8B-GGUF"})
+    wait_until(lambda: len(browser.cards) == 4)
     card = next(c for c in browser.cards if c.filename.endswith("Q8_0.gguf"))
     assert card.quant == "Q8_0" and card.fit == "fits" and card.size == MB
     assert list(browser.files_box.children) == browser.cards
@@ -174,10 +161,10 @@ def test_three_downloads_with_a_limit_of_two_queue_one_and_cancel_one(
     browser.pick("bartowski/Llama-3-8B-GGUF").join(10)
     cards = [c for c in browser.cards if not c.filename.startswith("Llama-3-8B-F16")]
     jobs = [c.start_download() for c in cards]
-    _until(lambda: sorted(c.status for c in cards) == ["queued", "running", "running"])
+    wait_until(lambda: sorted(c.status for c in cards) == ["queued", "running", "running"])
     queued = next(c for c in cards if c.status == "queued")
     running = [c for c in cards if c.status == "running"]
-    _frontend(running[0], {"type": "cancel"})  # each card cancels only its own job
+    send_from_frontend(running[0], {"type": "cancel"})  # each card cancels only its own job
     with pytest.raises(JobCancelledError):
         running[0].job.wait(5)
     assert running[1].job.wait(30) and queued.job.wait(30)
@@ -193,7 +180,7 @@ def test_the_library_lists_deletes_and_discards(
     service.start_download(repo, "Llama-3-8B-Q8_0.gguf").wait(30)
     catalogue.faults.throttle_bps = 400_000
     partial = service.start_download(repo, "Llama-3-8B-Q4_K_M.gguf")
-    _until(lambda: partial.bytes_done > 100_000)
+    wait_until(lambda: partial.bytes_done > 100_000)
     partial.cancel()
     with pytest.raises(JobCancelledError):
         partial.wait(5)
@@ -205,10 +192,10 @@ def test_the_library_lists_deletes_and_discards(
     assert rows["Llama-3-8B-Q4_K_M.gguf"]["partial"]
     assert 0 < rows["Llama-3-8B-Q4_K_M.gguf"]["bytes_done"] < MB
 
-    _frontend(
+    send_from_frontend(
         browser.panel, {"type": "discard", "repo_id": repo, "filename": "Llama-3-8B-Q4_K_M.gguf"}
     )
-    _frontend(
+    send_from_frontend(
         browser.panel, {"type": "delete", "repo_id": repo, "filename": "Llama-3-8B-Q8_0.gguf"}
     )
     assert browser.local == [] and browser.error == ""
@@ -239,17 +226,17 @@ def test_resume_from_the_library_finishes_the_partial(
     repo = "bartowski/Llama-3-8B-GGUF"
     catalogue.faults.throttle_bps = 400_000
     job = service.start_download(repo, "Llama-3-8B-IQ2_XS.gguf")
-    _until(lambda: job.bytes_done > 100_000)
+    wait_until(lambda: job.bytes_done > 100_000)
     job.cancel()
     catalogue.faults.throttle_bps = None
     browser = ModelBrowser(service=service)
-    _frontend(
+    send_from_frontend(
         browser.panel, {"type": "resume", "repo_id": repo, "filename": "Llama-3-8B-IQ2_XS.gguf"}
     )
     resumed = service.find_download(repo, "Llama-3-8B-IQ2_XS.gguf")
     assert resumed is not job and resumed.wait(30)
     assert resumed.resumed_from > 0
-    _until(lambda: [r["partial"] for r in browser.local] == [False])
+    wait_until(lambda: [r["partial"] for r in browser.local] == [False])
 
 
 def test_offline_the_browser_says_so_and_keeps_the_library(
@@ -285,7 +272,7 @@ def test_offline_the_browser_says_so_and_keeps_the_library(
 )
 def test_bad_browser_messages_are_rejected(service: LLMKernelService, content: Any) -> None:
     browser = ModelBrowser(service=service)
-    _frontend(browser.panel, content)
+    send_from_frontend(browser.panel, content)
     assert browser.error.startswith("Ignored")
     assert service.downloads == []
 

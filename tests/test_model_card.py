@@ -4,36 +4,23 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from llm_widgets import DownloadError, LLMKernelService, ModelCard
-from llm_widgets.testing import LocalHub
+from llm_widgets.testing import LocalHub, send_from_frontend, wait_until
 
 REPO = "acme/tiny-GGUF"
 FILE = "tiny.Q8_0.gguf"
 MB = 1_000_000
 
 
-def _frontend(card: ModelCard, content: Any) -> None:
-    """Deliver `content` exactly as a comm message from the browser arrives in ipywidgets."""
-    card._handle_msg({"content": {"data": {"method": "custom", "content": content}}, "buffers": []})
-
-
 def _sent(card: ModelCard) -> list[dict[str, Any]]:
     messages: list[dict[str, Any]] = []
     card._post = messages.append  # type: ignore[method-assign]
     return messages
-
-
-def _until(predicate, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.01)
 
 
 @pytest.fixture
@@ -50,7 +37,7 @@ def test_a_click_on_download_runs_the_job_and_the_card_follows(
     notices = _sent(card)
     assert (card.status, card.progress, card.is_downloading) == ("idle", 0.0, False)
 
-    _frontend(card, {"type": "download"})
+    send_from_frontend(card, {"type": "download"})
     job = card.job
     assert job is not None
     job.wait(30)
@@ -86,8 +73,8 @@ def test_cancel_from_the_front_end_resets_the_card_and_says_so(
     card = ModelCard(REPO, FILE, service=service)
     notices = _sent(card)
     job = card.start_download()
-    _until(lambda: card.progress > 5)
-    _frontend(card, {"type": "cancel"})
+    wait_until(lambda: card.progress > 5)
+    send_from_frontend(card, {"type": "cancel"})
     assert job._finished.wait(2)
     service.events.flush()
     assert (card.status, card.progress, card.is_downloading) == ("cancelled", 0.0, False)
@@ -106,7 +93,7 @@ def test_retry_after_a_failure_resumes_and_completes(
     assert card.status == "failed" and "server error (500)" in card.error
 
     local_hub.faults.status_for = {}
-    _frontend(card, {"type": "retry"})
+    send_from_frontend(card, {"type": "retry"})
     card.job.wait(30)
     service.events.flush()
     assert card.status == "done" and card.error == ""
@@ -118,7 +105,7 @@ def test_cards_of_the_same_file_show_the_same_job(
     local_hub.faults.throttle_bps = 2 * MB
     first = ModelCard(REPO, FILE, service=service)
     job = service.start_download(REPO, FILE)  # started from Python, not from a card
-    _until(lambda: first.job is job)
+    wait_until(lambda: first.job is job)
     late = ModelCard(REPO, FILE, service=service)  # made while the file is downloading
     assert late.job is job and late.is_downloading
     job.wait(30)
@@ -156,7 +143,7 @@ def test_malformed_messages_set_error_and_do_nothing(
 ) -> None:
     card = ModelCard(REPO, FILE, service=service)
     notices = _sent(card)
-    _frontend(card, content)
+    send_from_frontend(card, content)
     assert words in card.error
     assert notices and notices[0]["type"] == "notice" and notices[0]["level"] == "error"
     assert service.downloads == [] and card.status == "idle"
@@ -165,7 +152,7 @@ def test_malformed_messages_set_error_and_do_nothing(
 def test_a_request_id_gets_an_ack(service: LLMKernelService, data: bytes) -> None:
     card = ModelCard(REPO, FILE, service=service)
     sent = _sent(card)
-    _frontend(card, {"type": "download", "request_id": "r1"})
+    send_from_frontend(card, {"type": "download", "request_id": "r1"})
     card.job.wait(30)
     assert {"type": "ack", "request_id": "r1", "ok": True, "error": ""} in sent
 
@@ -196,5 +183,5 @@ def test_a_new_card_shows_the_file_size_before_downloading(
     service: LLMKernelService, data: bytes
 ) -> None:
     card = ModelCard(REPO, FILE, service=service)
-    _until(lambda: card.size == len(data))
+    wait_until(lambda: card.size == len(data))
     assert card.status == "idle" and service.downloads == []
