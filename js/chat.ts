@@ -1,7 +1,7 @@
 // Chat view: transcript with streamed answers, input, Send / Stop / Clear, sampling settings.
 import type { AnyModel, RenderProps } from "@anywidget/types";
 import type { ChatMessage, ChatRequest, ChatState, GenerationStats, Notice } from "./protocol";
-import { Notices, button, h, listen, show } from "./ui";
+import { Notices, button, h, listen, show, teardown } from "./ui";
 import "./styles.css";
 
 type Model = AnyModel<ChatState>;
@@ -196,15 +196,7 @@ function render(model: Model, el: HTMLElement): () => void {
   update();
   empty();
   send({ type: "sync" });
-  return () => {
-    unlisten();
-    notices.dispose();
-    root.remove();
-  };
+  return teardown(root, notices, unlisten);
 }
 
-export default {
-  render({ model, el }: RenderProps<ChatState>) {
-    return render(model, el);
-  },
-};
+export default { render: ({ model, el }: RenderProps<ChatState>) => render(model, el) };

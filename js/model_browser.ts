@@ -2,7 +2,7 @@
 // The picked repo's files are ModelCards, shown by the container the Python side builds.
 import type { AnyModel, RenderProps } from "@anywidget/types";
 import type { LocalModel, ModelBrowserRequest, ModelBrowserState, Notice, SearchResult } from "./protocol";
-import { Notices, button, formatBytes, formatCount, h, listen, show } from "./ui";
+import { Notices, button, formatBytes, formatCount, h, listen, show, teardown } from "./ui";
 import "./styles.css";
 
 type Model = AnyModel<ModelBrowserState>;
@@ -119,15 +119,7 @@ function render(model: Model, el: HTMLElement): () => void {
   renderResults();
   renderLibrary();
   update();
-  return () => {
-    unlisten();
-    notices.dispose();
-    root.remove();
-  };
+  return teardown(root, notices, unlisten);
 }
 
-export default {
-  render({ model, el }: RenderProps<ModelBrowserState>) {
-    return render(model, el);
-  },
-};
+export default { render: ({ model, el }: RenderProps<ModelBrowserState>) => render(model, el) };

@@ -1,7 +1,7 @@
 // ModelCard view: one GGUF file — download with live progress, cancel, retry, load, unload.
 import type { AnyModel, RenderProps } from "@anywidget/types";
 import type { ModelCardRequest, ModelCardState, Notice } from "./protocol";
-import { Notices, button, formatBytes, formatEta, formatSpeed, h, listen, show } from "./ui";
+import { Notices, button, formatBytes, formatEta, formatSpeed, h, listen, show, teardown } from "./ui";
 import "./styles.css";
 
 type Model = AnyModel<ModelCardState>;
@@ -148,15 +148,7 @@ export function renderCard(model: Model, el: HTMLElement): () => void {
   for (const name of names) handlers[`change:${name}`] = update;
   const unlisten = listen(model, handlers);
   update();
-  return () => {
-    unlisten();
-    notices.dispose();
-    root.remove();
-  };
+  return teardown(root, notices, unlisten);
 }
 
-export default {
-  render({ model, el }: RenderProps<ModelCardState>) {
-    return renderCard(model, el);
-  },
-};
+export default { render: ({ model, el }: RenderProps<ModelCardState>) => renderCard(model, el) };

@@ -64,6 +64,15 @@ export function listen(model: AnyModel<any>, handlers: Record<string, (...args: 
   };
 }
 
+/** What a view returns to anywidget: removes its listeners, its notices' timers and its DOM. */
+export function teardown(root: HTMLElement, notices: Notices, unlisten: () => void): () => void {
+  return () => {
+    unlisten();
+    notices.dispose();
+    root.remove();
+  };
+}
+
 export function formatBytes(n: number): string {
   if (!Number.isFinite(n) || n <= 0) return "0 B";
   const units = ["B", "KB", "MB", "GB", "TB"];
