@@ -15,6 +15,12 @@ const STATUS_TEXT: Record<string, string> = {
   failed: "Download failed",
 };
 
+/** A 0–100 progress bar; its accessible name is `label`, its value is set on aria-valuenow. */
+function progressBar(label: string, fill: HTMLElement): HTMLDivElement {
+  const attrs = { class: "llmw-bar", role: "progressbar", "aria-label": label };
+  return h("div", { ...attrs, "aria-valuemin": 0, "aria-valuemax": 100, "aria-valuenow": 0 }, fill);
+}
+
 export function renderCard(model: Model, el: HTMLElement): () => void {
   const send = (type: ModelCardRequest["type"]) => model.send({ type });
   const notices = new Notices();
@@ -23,33 +29,11 @@ export function renderCard(model: Model, el: HTMLElement): () => void {
   const badge = h("span", { class: "llmw-badge" });
   const subtitle = h("div", { class: "llmw-subtitle" });
   const fill = h("div", { class: "llmw-bar-fill" });
-  const bar = h(
-    "div",
-    {
-      class: "llmw-bar",
-      role: "progressbar",
-      "aria-label": "Download progress",
-      "aria-valuemin": 0,
-      "aria-valuemax": 100,
-      "aria-valuenow": 0,
-    },
-    fill,
-  );
+  const bar = progressBar("Download progress", fill);
   const percent = h("span", { class: "llmw-percent llmw-num" });
   const figures = h("div", { class: "llmw-figures llmw-num" });
   const loadFill = h("div", { class: "llmw-bar-fill llmw-bar-load" });
-  const loadBar = h(
-    "div",
-    {
-      class: "llmw-bar",
-      role: "progressbar",
-      "aria-label": "Load progress",
-      "aria-valuemin": 0,
-      "aria-valuemax": 100,
-      "aria-valuenow": 0,
-    },
-    loadFill,
-  );
+  const loadBar = progressBar("Load progress", loadFill);
   const errorLine = h("div", { class: "llmw-error", role: "alert" });
   const info = h("div", { class: "llmw-info" });
   const buttons = {
