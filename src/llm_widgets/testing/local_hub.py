@@ -14,10 +14,12 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -47,6 +49,20 @@ class Faults:
     ignore_range: bool = False
     status_for: dict[str, int] = field(default_factory=dict)
     api_delay: float = 0.0  # seconds before answering an /api/ request (a slow Hub)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up (a cancelled download, a closed keep-alive connection) is
+        normal here: no traceback on stderr. Anything else is logged."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError)):
+            return
+        logging.getLogger("llm_widgets.testing").exception(
+            "LocalHub: error serving %s", client_address
+        )
 
 
 @dataclass
@@ -92,7 +108,7 @@ class LocalHub:
         self.requests: list[RequestRecord] = []
         self._lock = threading.Lock()
         self._hashes: dict[tuple[str, int, int], tuple[str, str]] = {}
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
     # -- lifetime -----------------------------------------------------------------------------
@@ -108,8 +124,7 @@ class LocalHub:
         """Start serving in a background thread."""
         if self._server is None:
             handler = type("Handler", (_Handler,), {"hub": self})
-            self._server = ThreadingHTTPServer((self.host, self.port), handler)
-            self._server.daemon_threads = True
+            self._server = _Server((self.host, self.port), handler)
             self._thread = threading.Thread(
                 target=self._server.serve_forever, name="localhub", daemon=True
             )
