@@ -216,6 +216,8 @@ class Engine:
         self._options: dict[str, Any] = {}
         self.last_stats: GenerationStats | None = None
         self._abort_cb: Any = None
+        self._prompt_budget: int | None = None  # longest prompt the next evaluation may take
+        self._evals: list[tuple[int, int]] = []  # (n_past, n_tokens) of each eval call
 
     @property
     def loaded(self) -> bool:
@@ -324,22 +326,33 @@ class Engine:
         out until the prompt fits the context; `last_stats.trimmed_messages` says how many."""
         llm = self._require()
         sampling = _sampling(params)
+        n_ctx = int(llm.n_ctx())
+        # room kept for the answer when trimming: max_tokens, at most a quarter of the context
+        reserve = min(int(params.get("max_tokens") or n_ctx), n_ctx // 4)
 
         def start() -> Iterator[Any]:
             history = list(messages)
+            budget = n_ctx - reserve if trim_history else None
             while True:
+                self._evals, self._prompt_budget = [], budget
                 stream = llm.create_chat_completion(history, stream=True, **sampling)
                 try:
                     head = next(stream)
                 except StopIteration:
                     return iter(())
-                except ValueError as exc:
-                    dropped = _drop_oldest_turn(history) if trim_history else 0
-                    if not dropped or _context_overflow(exc) is None:
+                except (ValueError, _PromptTooLong) as exc:
+                    if isinstance(exc, ValueError) and _context_overflow(exc) is None:
                         raise
-                    if self.last_stats is not None:
+                    dropped = _drop_oldest_turn(history) if trim_history else 0
+                    if dropped and self.last_stats is not None:
                         self.last_stats.trimmed_messages += dropped
+                    elif isinstance(exc, _PromptTooLong):
+                        budget = None  # nothing left to leave out: answer in what room is left
+                    else:
+                        raise
                     continue
+                finally:
+                    self._prompt_budget = None
                 return itertools.chain([head], stream)
 
         return self._stream(start, abort, chat=True)
@@ -354,10 +367,14 @@ class Engine:
     def _count_evaluations(self, llm: Any) -> None:
         """Record what each generation evaluates: the prompt's length and the reused prefix."""
         original = llm.eval
-        self._evals: list[tuple[int, int]] = []
+        self._evals = []
 
         def counting_eval(tokens: Any) -> None:
-            self._evals.append((int(llm.n_tokens), len(tokens)))
+            n_past = int(llm.n_tokens)
+            budget = self._prompt_budget
+            if not self._evals and budget is not None and n_past + len(tokens) > budget:
+                raise _PromptTooLong(n_past + len(tokens))  # before any work is done
+            self._evals.append((n_past, len(tokens)))
             original(tokens)
 
         llm.eval = counting_eval
@@ -446,6 +463,10 @@ class Engine:
                 decode_time = end - first
                 if stats.completion_tokens > 1 and decode_time > 0:
                     stats.tokens_per_second = (stats.completion_tokens - 1) / decode_time
+
+
+class _PromptTooLong(Exception):
+    """The prompt would leave too little room for the answer (raised before evaluating it)."""
 
 
 def _context_overflow(exc: ValueError) -> tuple[int, int] | None:
