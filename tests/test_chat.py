@@ -215,12 +215,12 @@ def test_trim_history_leaves_out_the_oldest_turns_and_keeps_the_system_message(
 ) -> None:
     history = [{"role": "system", "content": "Be brief."}, *_long_turns(4)]
     history.append({"role": "user", "content": "and now?"})
-    job = small_context.generate_chat_completion(history, trim_history=True, max_tokens=4)
-    job.wait(30)
+    job = small_context.generate_chat_completion(history, trim_history=True, max_tokens=48)
+    job.wait(60)
     assert job.state == "done"
     trimmed = job.stats.trimmed_messages
     assert trimmed > 0 and trimmed % 2 == 0  # whole turns, user and answer together
-    assert job.stats.prompt_tokens < 256
+    assert job.stats.prompt_tokens <= 256 - 48  # room is kept for the answer
     with pytest.raises(ValueError, match="trim_history"):
         small_context.generate_chat_completion(history, trim_history="yes")  # type: ignore[arg-type]
 
@@ -250,4 +250,5 @@ def test_the_chat_keeps_going_past_the_context_and_says_so(
             job.wait(30)
         except LLMWidgetsError:
             break
-    assert "context holds 256" in chat.error
+    # the refusal is instant (no evaluation): the widget still ends the turn it just started
+    assert "context holds 256" in chat.error and chat.status == "idle"

@@ -73,6 +73,7 @@ class Chat(ServiceWidget):
         self._buffer: list[str] = []
         self._last_flush = 0.0
         self._flush_lock = threading.Lock()
+        self._turn_lock = threading.RLock()
         self._subscribe(self.service.on_completion_chunk(self._on_chunk))
         self._subscribe(self.service.on_completion_done(self._on_done))
         self._subscribe(self.service.on_model_loaded(self._on_model))
@@ -102,22 +103,25 @@ class Chat(ServiceWidget):
             raise LLMWidgetsError("No model is loaded." + hint)
         history = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
         history += self._messages[self._window :] + [{"role": "user", "content": text}]
-        job = self.service.generate_chat_completion(
-            history,
-            trim_history=self.trim_history,
-            temperature=self.temperature,
-            top_p=self.top_p,
-            max_tokens=self.max_tokens,
-        )
-        self._messages.append({"role": "user", "content": text})
-        self._job = job
-        job._add_finalizer(self._finish_turn)
-        self._buffer, self._last_flush = [], 0.0
-        with self.hold_sync():
-            self.status = "generating"
-            self.error = ""
-            self._sync_transcript()
-        self._post({"type": "turn_start", "role": "user", "content": text})
+        # events of a very fast job may arrive before this method is done: they wait on this lock,
+        # so the views always see turn_start before the turn's chunks and its end
+        with self._turn_lock:
+            job = self.service.generate_chat_completion(
+                history,
+                trim_history=self.trim_history,
+                temperature=self.temperature,
+                top_p=self.top_p,
+                max_tokens=self.max_tokens,
+            )
+            self._messages.append({"role": "user", "content": text})
+            self._job = job
+            self._buffer, self._last_flush = [], 0.0
+            with self.hold_sync():
+                self.status = "generating"
+                self.error = ""
+                self._sync_transcript()
+            self._post({"type": "turn_start", "role": "user", "content": text})
+            job._add_finalizer(self._finish_turn)  # runs now if the job has already ended
         return job
 
     def stop(self) -> None:
@@ -139,8 +143,9 @@ class Chat(ServiceWidget):
         self.model_name = str(getattr(facts, "name", "") or "") if facts is not None else ""
 
     def _on_chunk(self, job: GenerationJob, text: str) -> None:
-        if job is not self._job:
-            return
+        with self._turn_lock:
+            if job is not self._job:
+                return
         with self._flush_lock:
             self._buffer.append(text)
             now = time.monotonic()
@@ -172,8 +177,9 @@ class Chat(ServiceWidget):
 
     def _on_done(self, job: GenerationJob) -> None:
         # delivered after every chunk event of the job: close the streamed turn in the views
-        if job is not self._job:
-            return
+        with self._turn_lock:
+            if job is not self._job:
+                return
         with self._flush_lock:
             pending, self._buffer = "".join(self._buffer), []
         if pending:
