@@ -76,6 +76,7 @@ class ModelCard(ServiceWidget):
         self._job: DownloadJob | None = None
         self._load_job: LoadJob | None = None
         self._announced: tuple[str, str] | None = None
+        self._show_lock = threading.RLock()
         self._subscribe(self.service.on_progress(self._on_job_event))
         self._subscribe(self.service.on_model_unloaded(self._on_unloaded))
         job = self.service.find_download(repo_id, filename, revision or None)
@@ -182,54 +183,58 @@ class ModelCard(ServiceWidget):
             self.load_status, self.load_progress, self.model_info = "unloaded", 0.0, {}
 
     def _show_load(self, job: LoadJob) -> None:
-        if job is not self._load_job:
-            self._load_job = job
-            job._add_finalizer(self._show_load)
-        state = job.state
-        with self.hold_sync():
-            if state in ("queued", "running"):
-                self.load_status = "loading"
-                self.load_progress = job.progress
-            elif state == "done":
-                self.load_status, self.load_progress = "loaded", 100.0
-                self.model_info = _facts_dict(job.facts)
-                self.error = ""
-            elif state == "failed":
-                self.load_status, self.load_progress = "failed", 0.0
-                self.error = job.error or "Loading the model failed."
-            else:
-                self.load_status, self.load_progress = "unloaded", 0.0
-        key = (job.id, state)
-        if key != getattr(self, "_load_announced", None):
-            self._load_announced = key
-            if state == "done":
-                self.notify("success", f"{self.filename} is loaded")
-            elif state == "failed":
-                self.notify("error", job.error or "Loading the model failed.")
+        with self._show_lock:
+            if job is not self._load_job:
+                self._load_job = job
+                job._add_finalizer(self._show_load)
+            state = job.state
+            with self.hold_sync():
+                if state in ("queued", "running"):
+                    self.load_status = "loading"
+                    self.load_progress = job.progress
+                elif state == "done":
+                    self.load_status, self.load_progress = "loaded", 100.0
+                    self.model_info = _facts_dict(job.facts)
+                    self.error = ""
+                elif state == "failed":
+                    self.load_status, self.load_progress = "failed", 0.0
+                    self.error = job.error or "Loading the model failed."
+                else:
+                    self.load_status, self.load_progress = "unloaded", 0.0
+            key = (job.id, state)
+            if key != getattr(self, "_load_announced", None):
+                self._load_announced = key
+                if state == "done":
+                    self.notify("success", f"{self.filename} is loaded")
+                elif state == "failed":
+                    self.notify("error", job.error or "Loading the model failed.")
 
     def _show(self, job: DownloadJob, announce: bool = True) -> None:
-        if job is not self._job:
-            self._job = job
-            job._add_finalizer(self._show)  # final state is set before job.wait() returns
-        state = job.state
-        with self.hold_sync():
-            self.status = state
-            self.is_downloading = state in ("queued", "running")
-            self.size = job.bytes_total
-            self.bytes_done = job.bytes_done
-            self.speed = float(job.speed) if state == "running" else 0.0
-            self.eta = float(job.eta) if job.eta is not None and state == "running" else -1.0
-            if state == "cancelled":
-                self.progress = 0.0
-            else:
-                self.progress = round(job.progress, 2)
-            self.path = job.path or ""
-            if state == "failed":
-                self.error = job.error or "The download failed."
-            elif state in ("queued", "running", "done"):
-                self.error = ""
-        if announce:
-            self._announce(job)
+        # the job's finalizer and progress events run on other threads: reading the job's state
+        # under this lock means the last writer always shows the latest state
+        with self._show_lock:
+            if job is not self._job:
+                self._job = job
+                job._add_finalizer(self._show)  # final state is set before job.wait() returns
+            state = job.state
+            with self.hold_sync():
+                self.status = state
+                self.is_downloading = state in ("queued", "running")
+                self.size = job.bytes_total
+                self.bytes_done = job.bytes_done
+                self.speed = float(job.speed) if state == "running" else 0.0
+                self.eta = float(job.eta) if job.eta is not None and state == "running" else -1.0
+                if state == "cancelled":
+                    self.progress = 0.0
+                else:
+                    self.progress = round(job.progress, 2)
+                self.path = job.path or ""
+                if state == "failed":
+                    self.error = job.error or "The download failed."
+                elif state in ("queued", "running", "done"):
+                    self.error = ""
+            if announce:
+                self._announce(job)
 
     def _announce(self, job: DownloadJob) -> None:
         if self._announced == (job.id, job.state):
