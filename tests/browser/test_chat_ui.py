@@ -18,6 +18,7 @@ CELLS = [
     "facts = service.load_model(packaged_model_path(), n_ctx=2048).wait(120)",
     "chat = Chat()\nchat.max_tokens = 1500\nchat",
     "print('TURNS', [m['role'] for m in chat.messages], 'STOP', chat.job.stop_reason)",
+    "print('SETTINGS', chat.temperature, chat.trim_history)",
 ]
 
 
@@ -64,3 +65,21 @@ def test_send_stream_stop_and_send_again(notebook_page: Any, screenshot: Any) ->
         assert time.monotonic() < deadline, "the second answer did not finish"
         time.sleep(0.1)
     assert chat.locator(".llmw-msg-assistant .llmw-text").last.inner_text().strip()
+
+    # settings set in the page reach Python
+    chat.get_by_text("Settings").click()
+    trim = chat.get_by_role("checkbox", name="Leave out the oldest turns when the context is full")
+    assert trim.is_checked()
+    trim.uncheck()
+    temperature = chat.get_by_role("spinbutton", name="Temperature")
+    temperature.fill("0.3")
+    temperature.press("Enter")
+    screenshot(chat, "chat-settings")
+    deadline = time.monotonic() + 15
+    while True:
+        nb.run_cell(3)
+        text = nb.output(3).inner_text()
+        if "SETTINGS 0.3 False" in text:
+            break
+        assert time.monotonic() < deadline, text
+        time.sleep(0.2)
