@@ -1,8 +1,8 @@
-// ModelBrowser view: search the Hub for GGUF repos, pick one; the local library below.
-// The picked repo's files are ModelCards, shown by the container the Python side builds.
+// ModelBrowser's search view: search the Hub for GGUF repos and pick one. The picked repo's files
+// (ModelCards) and the local library (LocalLibrary) are widgets of their own below it.
 import type { AnyModel, RenderProps } from "@anywidget/types";
-import type { LocalModel, ModelBrowserRequest, ModelBrowserState, Notice, SearchResult } from "./protocol";
-import { Notices, button, formatBytes, formatCount, h, listen, show, teardown } from "./ui";
+import type { ModelBrowserRequest, ModelBrowserState, Notice, SearchResult } from "./protocol";
+import { Notices, button, formatCount, h, listen, show, teardown } from "./ui";
 import "./styles.css";
 
 type Model = AnyModel<ModelBrowserState>;
@@ -19,8 +19,6 @@ function render(model: Model, el: HTMLElement): () => void {
   const status = h("div", { class: "llmw-figures", role: "status" });
   const errorLine = h("div", { class: "llmw-error", role: "alert" });
   const results = h("ul", { class: "llmw-results", "aria-label": "Search results" });
-  const library = h("table", { class: "llmw-table", "aria-label": "Local models" });
-  const libraryTotal = h("span", { class: "llmw-figures llmw-num" });
   const root = h(
     "div",
     { class: "llmw llmw-browser" },
@@ -28,9 +26,6 @@ function render(model: Model, el: HTMLElement): () => void {
     status,
     errorLine,
     results,
-    h("div", { class: "llmw-section" }, "Local library ", libraryTotal),
-    library,
-    h("div", { class: "llmw-actions" }, button("Refresh", () => send({ type: "refresh_local" }))),
     notices.el,
   );
   el.append(root);
@@ -59,47 +54,10 @@ function render(model: Model, el: HTMLElement): () => void {
     );
   };
 
-  const confirmRow = (row: HTMLTableRowElement, m: LocalModel) => {
-    const cell = row.lastElementChild as HTMLElement;
-    cell.replaceChildren(
-      h("span", {}, "Delete this file? "),
-      button("Delete", () => send({ type: "delete", repo_id: m.repo_id, filename: m.filename }), "llmw-primary"),
-      button("Keep", renderLibrary),
-    );
-  };
-
-  function renderLibrary() {
-    const items = model.get("local") || [];
-    libraryTotal.textContent = `(${formatBytes(model.get("local_total") || 0)} on disk)`;
-    const head = h("tr", {}, h("th", {}, "Model"), h("th", {}, "Quant"), h("th", {}, "Size"), h("th", {}, ""));
-    const rows = items.map((m: LocalModel) => {
-      const actions = h("td", {});
-      const row = h(
-        "tr",
-        {},
-        h("td", {}, `${m.repo_id}/${m.filename}`),
-        h("td", {}, m.quant || ""),
-        h("td", { class: "llmw-num" }, m.partial ? `${formatBytes(m.bytes_done)} of ${formatBytes(m.size)} (partial)` : formatBytes(m.size)),
-        actions,
-      );
-      if (m.partial) {
-        actions.append(
-          button("Resume", () => send({ type: "resume", repo_id: m.repo_id, filename: m.filename })),
-          button("Discard", () => send({ type: "discard", repo_id: m.repo_id, filename: m.filename })),
-        );
-      } else {
-        actions.append(button("Delete", () => confirmRow(row, m)));
-      }
-      return row;
-    });
-    library.replaceChildren(head, ...rows);
-    if (!items.length) library.append(h("tr", {}, h("td", { class: "llmw-empty", colspan: 4 }, "No GGUF files in the cache yet.")));
-  }
-
   const update = () => {
     const s = model.get("status");
     status.textContent =
-      s === "searching" ? "Searching…" : s === "offline" ? "The Hub is unreachable: showing the local library only." : "";
+      s === "searching" ? "Searching…" : s === "offline" ? "The Hub is unreachable: the local library below still works." : "";
     const error = model.get("error");
     errorLine.textContent = error;
     show(errorLine, Boolean(error));
@@ -111,13 +69,10 @@ function render(model: Model, el: HTMLElement): () => void {
     "msg:custom": onMessage,
     "change:results": renderResults,
     "change:selected_repo": renderResults,
-    "change:local": renderLibrary,
-    "change:local_total": renderLibrary,
     "change:status": update,
     "change:error": update,
   });
   renderResults();
-  renderLibrary();
   update();
   return teardown(root, notices, unlisten);
 }

@@ -86,16 +86,22 @@ export interface ModelBrowserState {
   results: SearchResult[];
   selected_repo: string;
   files_status: "idle" | "loading" | "error";
-  local: LocalModel[];
-  local_total: number;
   error: string;
   max_concurrent_downloads: number;
 }
 
 export type ModelBrowserRequest =
   | { type: "search"; query: string }
-  | { type: "pick"; repo_id: string }
+  | { type: "pick"; repo_id: string };
+
+export interface LocalLibraryState {
+  local: LocalModel[];
+  local_total: number;
+  error: string;
+}
+
+export type LocalLibraryRequest =
   | { type: "delete" | "discard" | "resume"; repo_id: string; filename: string }
-  | { type: "refresh_local" };
+  | { type: "refresh" };
 
 export type Notice = { type: "notice"; level: "info" | "success" | "error"; text: string };

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from llm_widgets import HubSearch, LLMKernelService
+from llm_widgets import HubSearch, LLMKernelService, LocalLibrary
 from llm_widgets.engine import parse_quantization
 from llm_widgets.errors import DownloadError, JobCancelledError, LLMWidgetsError
 from llm_widgets.library import fit_hint
 from llm_widgets.model_browser import ModelBrowser
-from llm_widgets.testing import LocalHub, send_from_frontend, wait_until
+from llm_widgets.testing import LocalHub, capture_messages, send_from_frontend, wait_until
 from llm_widgets.testing.tiny_gguf import write_tiny_gguf
 
 MB = 1_000_000
@@ -193,10 +193,10 @@ def test_the_library_lists_deletes_and_discards(
     assert 0 < rows["Llama-3-8B-Q4_K_M.gguf"]["bytes_done"] < MB
 
     send_from_frontend(
-        browser.panel, {"type": "discard", "repo_id": repo, "filename": "Llama-3-8B-Q4_K_M.gguf"}
+        browser.library, {"type": "discard", "repo_id": repo, "filename": "Llama-3-8B-Q4_K_M.gguf"}
     )
     send_from_frontend(
-        browser.panel, {"type": "delete", "repo_id": repo, "filename": "Llama-3-8B-Q8_0.gguf"}
+        browser.library, {"type": "delete", "repo_id": repo, "filename": "Llama-3-8B-Q8_0.gguf"}
     )
     assert browser.local == [] and browser.error == ""
     assert service.cached_path(repo, "Llama-3-8B-Q8_0.gguf") is None
@@ -231,7 +231,7 @@ def test_resume_from_the_library_finishes_the_partial(
     catalogue.faults.throttle_bps = None
     browser = ModelBrowser(service=service)
     send_from_frontend(
-        browser.panel, {"type": "resume", "repo_id": repo, "filename": "Llama-3-8B-IQ2_XS.gguf"}
+        browser.library, {"type": "resume", "repo_id": repo, "filename": "Llama-3-8B-IQ2_XS.gguf"}
     )
     resumed = service.find_download(repo, "Llama-3-8B-IQ2_XS.gguf")
     assert resumed is not job and resumed.wait(30)
@@ -264,15 +264,20 @@ def test_offline_the_browser_says_so_and_keeps_the_library(
 @pytest.mark.parametrize(
     "content",
     [
-        {"type": "pick", "repo_id": "../../etc"},
-        {"type": "delete", "repo_id": "a/b", "filename": "../../x"},
-        {"type": "search", "query": "x" * 500},
-        {"type": "download", "repo_id": "a/b"},
+        ("panel", {"type": "pick", "repo_id": "../../etc"}),
+        ("library", {"type": "delete", "repo_id": "a/b", "filename": "../../x"}),
+        ("library", {"type": "resume", "repo_id": "a/b"}),
+        ("panel", {"type": "search", "query": "x" * 500}),
+        ("panel", {"type": "download", "repo_id": "a/b"}),
+        ("panel", {"type": "delete", "repo_id": "a/b", "filename": "x.gguf"}),  # not the panel's
     ],
 )
-def test_bad_browser_messages_are_rejected(service: LLMKernelService, content: Any) -> None:
+def test_bad_browser_messages_are_rejected(
+    service: LLMKernelService, content: tuple[str, Any]
+) -> None:
     browser = ModelBrowser(service=service)
-    send_from_frontend(browser.panel, content)
+    part, message = content
+    send_from_frontend(getattr(browser, part), message)
     assert browser.error.startswith("Ignored")
     assert service.downloads == []
 
@@ -286,3 +291,21 @@ def test_a_split_model_is_one_library_entry_and_deletes_whole(
     assert (entry.filename, entry.size, entry.partial) == (first, 3 * (MB // 2), False)
     assert service.delete_model(repo, first) == 3 * (MB // 2)
     assert service.local_models() == []
+
+
+def test_the_local_library_stands_alone_and_follows_downloads(
+    service: LLMKernelService, catalogue: LocalHub
+) -> None:
+    repo = "bartowski/Llama-3-8B-GGUF"
+    library = LocalLibrary(service=service)
+    sent = capture_messages(library)
+    assert library.models == [] and library.local_total == 0
+    service.start_download(repo, "Llama-3-8B-Q8_0.gguf").wait(30)
+    wait_until(lambda: [m["filename"] for m in library.models] == ["Llama-3-8B-Q8_0.gguf"])
+    assert library.local_total == MB and library.models[0]["quant"] == "Q8_0"
+    assert library.delete(repo, "Llama-3-8B-Q8_0.gguf") == MB
+    assert library.models == [] and library.local_total == 0
+    assert any("Deleted Llama-3-8B-Q8_0.gguf" in m.get("text", "") for _, m in sent)
+    send_from_frontend(library, {"type": "delete", "repo_id": repo, "filename": "gone.gguf"})
+    assert "not in the cache" in library.error
+    library.close()

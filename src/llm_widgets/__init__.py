@@ -9,6 +9,7 @@ from ._jobs import Job, JobState
 from .chat import Chat
 from .errors import DownloadError, JobCancelledError, JobFailedError, LLMWidgetsError, ProtocolError
 from .library import HubSearch, LocalModel, ModelFile, ModelSummary
+from .local_library import LocalLibrary
 from .model_browser import ModelBrowser
 from .model_card import ModelCard
 from .service import DownloadJob, LLMKernelService
@@ -23,6 +24,7 @@ __all__ = [
     "GenerationJob",
     "HubSearch",
     "LoadJob",
+    "LocalLibrary",
     "LocalModel",
     "DownloadError",
     "DownloadJob",

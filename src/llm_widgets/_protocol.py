@@ -149,8 +149,11 @@ MODEL_BROWSER: Schema = {
     "pick": {"repo_id": REPO_ID},
     "download": {"repo_id": REPO_ID, "filename": REPO_FILE},
     "cancel": {"repo_id": REPO_ID, "filename": REPO_FILE},
+}
+
+LOCAL_LIBRARY: Schema = {
     "delete": {"repo_id": REPO_ID, "filename": REPO_FILE},
     "discard": {"repo_id": REPO_ID, "filename": REPO_FILE},
     "resume": {"repo_id": REPO_ID, "filename": REPO_FILE},
-    "refresh_local": {},
+    "refresh": {},
 }

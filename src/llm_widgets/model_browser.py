@@ -1,10 +1,9 @@
 """ModelBrowser: search the Hub for GGUF models, pick a repo (its files become ModelCards), and
-manage the local library — several downloads at once, queued past the concurrency limit."""
+manage the local library below them — several downloads at once, queued past the limit."""
 
 from __future__ import annotations
 
 import threading
-from dataclasses import asdict
 from typing import Any
 
 import ipywidgets
@@ -14,12 +13,13 @@ from . import _protocol, hub
 from ._protocol import Message
 from ._widget import STATIC, ServiceWidget
 from .errors import LLMWidgetsError
+from .local_library import LocalLibrary
 from .model_card import ModelCard
 from .service import LLMKernelService
 
 
 class ModelBrowserPanel(ServiceWidget):
-    """The browser's own view: search box, results, local library (see `ModelBrowser`)."""
+    """The browser's search view: search box and results (see `ModelBrowser`)."""
 
     _esm = STATIC / "model_browser.js"
     _css = STATIC / "model_browser.css"
@@ -30,10 +30,6 @@ class ModelBrowserPanel(ServiceWidget):
     results: traitlets.List[dict[str, Any]] = traitlets.List(help="Search results.").tag(sync=True)
     selected_repo = traitlets.Unicode("", help="The picked repo.").tag(sync=True)
     files_status = traitlets.Unicode("idle", help="idle, loading, error.").tag(sync=True)
-    local: traitlets.List[dict[str, Any]] = traitlets.List(help="GGUFs in the cache.").tag(
-        sync=True
-    )
-    local_total = traitlets.Int(0, help="Bytes of GGUFs in the cache.").tag(sync=True)
     max_concurrent_downloads = traitlets.Int(2, help="Downloads at once.").tag(sync=True)
 
     def __init__(self, browser: ModelBrowser, **kwargs: Any) -> None:
@@ -59,27 +55,10 @@ class ModelBrowserPanel(ServiceWidget):
     def _on_download(self, message: Message) -> None:
         self.service.start_download(message["repo_id"], message["filename"])
 
-    def _on_resume(self, message: Message) -> None:
-        self.service.start_download(message["repo_id"], message["filename"])
-        self.notify("info", f"Resuming {message['filename']}")
-
     def _on_cancel(self, message: Message) -> None:
         job = self.service.find_download(message["repo_id"], message["filename"])
         if job is not None:
             job.cancel()
-
-    def _on_delete(self, message: Message) -> None:
-        freed = self.service.delete_model(message["repo_id"], message["filename"])
-        self.notify("success", f"Deleted {message['filename']} ({freed / 1e6:.1f} MB freed)")
-        self._browser.refresh_local()
-
-    def _on_discard(self, message: Message) -> None:
-        freed = self.service.discard_partial(message["repo_id"], message["filename"])
-        self.notify("info", f"Discarded the partial {message['filename']} ({freed / 1e6:.1f} MB)")
-        self._browser.refresh_local()
-
-    def _on_refresh_local(self, message: Message) -> None:
-        self._browser.refresh_local()
 
 
 class ModelBrowser(ipywidgets.VBox):
@@ -103,15 +82,13 @@ class ModelBrowser(ipywidgets.VBox):
         if max_concurrent_downloads is not None:
             self.panel.max_concurrent_downloads = max_concurrent_downloads
         self.files_box = ipywidgets.VBox()
-        super().__init__([self.panel, self.files_box])
+        self.library = LocalLibrary(service=self.service)
+        super().__init__([self.panel, self.files_box, self.library])
         self._cards: list[ModelCard] = []
         self._search_seq = 0
         self._pick_seq = 0
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
-        self.panel._subscribe(self.service.on_download_done(lambda _: self.refresh_local()))
-        self.panel._subscribe(self.service.on_progress(self._on_progress))
-        self.refresh_local()
         if query:
             self.search(query)
 
@@ -129,8 +106,8 @@ class ModelBrowser(ipywidgets.VBox):
 
     @property
     def local(self) -> list[dict[str, Any]]:
-        """The local library."""
-        return list(self.panel.local)
+        """The local library (see `LocalLibrary.models`)."""
+        return self.library.models
 
     @property
     def status(self) -> str:
@@ -139,8 +116,8 @@ class ModelBrowser(ipywidgets.VBox):
 
     @property
     def error(self) -> str:
-        """The last error message."""
-        return str(self.panel.error)
+        """The last error message of the search or of the library."""
+        return str(self.panel.error or self.library.error)
 
     # -- actions -------------------------------------------------------------------------------
 
@@ -165,22 +142,13 @@ class ModelBrowser(ipywidgets.VBox):
 
     def refresh_local(self) -> None:
         """Re-scan the local cache."""
-        try:
-            models = self.service.local_models()
-        except Exception as exc:  # an unreadable cache is a message, not a traceback
-            self.panel.error = hub.redact(f"Cannot read the cache: {exc}")
-            return
-        with self.panel.hold_sync():
-            self.panel.local = [
-                {k: v for k, v in asdict(m).items() if k != "extra"} | {"quant": m.quant or ""}
-                for m in models
-            ]
-            self.panel.local_total = sum(m.bytes_done if m.partial else m.size for m in models)
+        self.library.refresh()
 
     def close(self) -> None:
         """Close the browser, its cards and its panel."""
         for card in self._cards:
             card.close()
+        self.library.close()
         self.panel.close()
         super().close()
 
@@ -238,10 +206,6 @@ class ModelBrowser(ipywidgets.VBox):
         self.panel.files_status = "idle"
         if not files:
             self.panel.error = f"{repo_id} has no GGUF files."
-
-    def _on_progress(self, job: Any) -> None:
-        if getattr(job, "kind", "") == "download" and job.state in ("cancelled", "failed"):
-            self.refresh_local()  # a partial appeared
 
 
 def _explain(exc: BaseException, endpoint: str, repo_id: str | None = None) -> tuple[str, str]:

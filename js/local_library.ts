@@ -1,0 +1,82 @@
+// LocalLibrary view: the GGUFs in the Hugging Face cache with Delete (confirmed), Resume, Discard.
+import type { AnyModel, RenderProps } from "@anywidget/types";
+import type { LocalLibraryRequest, LocalLibraryState, LocalModel, Notice } from "./protocol";
+import { Notices, button, formatBytes, h, listen, show, teardown } from "./ui";
+import "./styles.css";
+
+type Model = AnyModel<LocalLibraryState>;
+
+function render(model: Model, el: HTMLElement): () => void {
+  const send = (msg: LocalLibraryRequest) => model.send(msg);
+  const notices = new Notices();
+  const table = h("table", { class: "llmw-table", "aria-label": "Local models" });
+  const total = h("span", { class: "llmw-figures llmw-num" });
+  const errorLine = h("div", { class: "llmw-error", role: "alert" });
+  const root = h(
+    "div",
+    { class: "llmw llmw-library" },
+    h("div", { class: "llmw-section" }, "Local library ", total),
+    table,
+    errorLine,
+    h("div", { class: "llmw-actions" }, button("Refresh", () => send({ type: "refresh" }))),
+    notices.el,
+  );
+  el.append(root);
+
+  const confirmRow = (row: HTMLTableRowElement, m: LocalModel) => {
+    const cell = row.lastElementChild as HTMLElement;
+    cell.replaceChildren(
+      h("span", {}, "Delete this file? "),
+      button("Delete", () => send({ type: "delete", repo_id: m.repo_id, filename: m.filename }), "llmw-primary"),
+      button("Keep", renderTable),
+    );
+  };
+
+  function renderTable() {
+    const items = model.get("local") || [];
+    total.textContent = `(${formatBytes(model.get("local_total") || 0)} on disk)`;
+    const head = h("tr", {}, h("th", {}, "Model"), h("th", {}, "Quant"), h("th", {}, "Size"), h("th", {}, ""));
+    const rows = items.map((m: LocalModel) => {
+      const actions = h("td", {});
+      const row = h(
+        "tr",
+        {},
+        h("td", {}, `${m.repo_id}/${m.filename}`),
+        h("td", {}, m.quant || ""),
+        h("td", { class: "llmw-num" }, m.partial ? `${formatBytes(m.bytes_done)} of ${formatBytes(m.size)} (partial)` : formatBytes(m.size)),
+        actions,
+      );
+      if (m.partial) {
+        actions.append(
+          button("Resume", () => send({ type: "resume", repo_id: m.repo_id, filename: m.filename })),
+          button("Discard", () => send({ type: "discard", repo_id: m.repo_id, filename: m.filename })),
+        );
+      } else {
+        actions.append(button("Delete", () => confirmRow(row, m)));
+      }
+      return row;
+    });
+    table.replaceChildren(head, ...rows);
+    if (!items.length) table.append(h("tr", {}, h("td", { class: "llmw-empty", colspan: 4 }, "No GGUF files in the cache yet.")));
+  }
+
+  const updateError = () => {
+    const error = model.get("error");
+    errorLine.textContent = error;
+    show(errorLine, Boolean(error));
+  };
+  const onMessage = (msg: Notice | { type: string }) => {
+    if (msg && msg.type === "notice") notices.add((msg as Notice).level, (msg as Notice).text);
+  };
+  const unlisten = listen(model, {
+    "msg:custom": onMessage,
+    "change:local": renderTable,
+    "change:local_total": renderTable,
+    "change:error": updateError,
+  });
+  renderTable();
+  updateError();
+  return teardown(root, notices, unlisten);
+}
+
+export default { render: ({ model, el }: RenderProps<LocalLibraryState>) => render(model, el) };

@@ -1,0 +1,95 @@
+"""LocalLibrary: the GGUF files in the Hugging Face cache — complete or partial — with Delete,
+Resume and Discard. Shown by ModelBrowser below the picked repo's files, or on its own."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+import traitlets
+
+from . import _protocol, hub
+from ._protocol import Message
+from ._widget import STATIC, ServiceWidget
+from .service import LLMKernelService
+
+
+class LocalLibrary(ServiceWidget):
+    """Every GGUF in the local cache with its repo, quantization and size, and the disk they use.
+
+    Delete asks for confirmation in the view and is refused while the file is loaded or
+    downloading; partial downloads can be resumed or discarded. The list follows downloads as
+    they finish, fail or are cancelled.
+    """
+
+    _esm = STATIC / "local_library.js"
+    _css = STATIC / "local_library.css"
+    _schema = _protocol.LOCAL_LIBRARY
+
+    local: traitlets.List[dict[str, Any]] = traitlets.List(help="GGUFs in the cache.").tag(
+        sync=True
+    )
+    local_total = traitlets.Int(0, help="Bytes of GGUFs in the cache.").tag(sync=True)
+
+    def __init__(self, *, service: LLMKernelService | None = None, **kwargs: Any) -> None:
+        super().__init__(service=service, **kwargs)
+        self._subscribe(self.service.on_download_done(lambda _: self.refresh()))
+        self._subscribe(self.service.on_progress(self._on_progress))
+        self.refresh()
+
+    @property
+    def models(self) -> list[dict[str, Any]]:
+        """The listed models (repo_id, filename, size, quant, partial, bytes_done, path)."""
+        return [dict(m) for m in self.local]
+
+    def refresh(self) -> None:
+        """Scan the cache again."""
+        try:
+            models = self.service.local_models()
+        except Exception as exc:  # an unreadable cache is a message, not a traceback
+            self.error = hub.redact(f"Cannot read the cache: {exc}")
+            return
+        with self.hold_sync():
+            self.local = [
+                {k: v for k, v in asdict(m).items() if k != "extra"} | {"quant": m.quant or ""}
+                for m in models
+            ]
+            self.local_total = sum(m.bytes_done if m.partial else m.size for m in models)
+
+    def delete(self, repo_id: str, filename: str) -> int:
+        """Delete a downloaded model from the cache; returns the bytes freed."""
+        freed = self.service.delete_model(repo_id, filename)
+        self.notify("success", f"Deleted {filename} ({freed / 1e6:.1f} MB freed)")
+        self.refresh()
+        return freed
+
+    def discard(self, repo_id: str, filename: str) -> int:
+        """Delete a partial download; returns the bytes freed."""
+        freed = self.service.discard_partial(repo_id, filename)
+        self.notify("info", f"Discarded the partial {filename} ({freed / 1e6:.1f} MB)")
+        self.refresh()
+        return freed
+
+    def resume(self, repo_id: str, filename: str) -> Any:
+        """Resume a partial download; returns its job."""
+        job = self.service.start_download(repo_id, filename)
+        self.notify("info", f"Resuming {filename}")
+        return job
+
+    def _on_progress(self, job: Any) -> None:
+        if getattr(job, "kind", "") == "download" and job.state in ("cancelled", "failed"):
+            self.refresh()  # a partial appeared
+
+    # -- front-end messages -------------------------------------------------------------------
+
+    def _on_delete(self, message: Message) -> None:
+        self.delete(message["repo_id"], message["filename"])
+
+    def _on_discard(self, message: Message) -> None:
+        self.discard(message["repo_id"], message["filename"])
+
+    def _on_resume(self, message: Message) -> None:
+        self.resume(message["repo_id"], message["filename"])
+
+    def _on_refresh(self, message: Message) -> None:
+        self.refresh()
