@@ -51,8 +51,13 @@ function render(model: Model, el: HTMLElement): () => void {
           button("Resume", () => send({ type: "resume", repo_id: m.repo_id, filename: m.filename })),
           button("Discard", () => send({ type: "discard", repo_id: m.repo_id, filename: m.filename })),
         );
+      } else if (m.loaded) {
+        actions.append(h("span", { class: "llmw-badge llmw-badge-done" }, "Loaded"), button("Unload", () => send({ type: "unload" })));
       } else {
-        actions.append(button("Delete", () => confirmRow(row, m)));
+        actions.append(
+          button("Load", () => send({ type: "load", repo_id: m.repo_id, filename: m.filename })),
+          button("Delete", () => confirmRow(row, m)),
+        );
       }
       return row;
     });

@@ -78,6 +78,7 @@ export interface LocalModel {
   partial: boolean;
   bytes_done: number;
   path: string;
+  loaded: boolean;
 }
 
 export interface ModelBrowserState {
@@ -101,7 +102,8 @@ export interface LocalLibraryState {
 }
 
 export type LocalLibraryRequest =
-  | { type: "delete" | "discard" | "resume"; repo_id: string; filename: string }
+  | { type: "delete" | "discard" | "resume" | "load"; repo_id: string; filename: string }
+  | { type: "unload" }
   | { type: "refresh" };
 
 export type Notice = { type: "notice"; level: "info" | "success" | "error"; text: string };

@@ -309,3 +309,31 @@ def test_the_local_library_stands_alone_and_follows_downloads(
     send_from_frontend(library, {"type": "delete", "repo_id": repo, "filename": "gone.gguf"})
     assert "not in the cache" in library.error
     library.close()
+
+
+def test_a_library_model_loads_and_unloads_from_its_row(
+    service: LLMKernelService, local_hub: LocalHub, tmp_path: Path
+) -> None:
+    repo = "acme/tiny-GGUF"
+    local_hub.add_file(repo, "tiny.F32.gguf", write_tiny_gguf(tmp_path / "t.gguf"))
+    local_hub.add_file(repo, "broken.Q4_0.gguf", b"not a gguf at all" * 100)
+    service.start_download(repo, "tiny.F32.gguf").wait(30)
+    service.start_download(repo, "broken.Q4_0.gguf").wait(30)
+    library = LocalLibrary(service=service)
+    sent = capture_messages(library)
+    assert [m["loaded"] for m in library.models] == [False, False]
+
+    send_from_frontend(library, {"type": "load", "repo_id": repo, "filename": "tiny.F32.gguf"})
+    wait_until(lambda: {m["filename"]: m["loaded"] for m in library.models}["tiny.F32.gguf"])
+    assert service.model is not None and service.model.path.endswith("tiny.F32.gguf")
+    wait_until(lambda: any("tiny.F32.gguf is loaded" in m.get("text", "") for _, m in sent))
+
+    send_from_frontend(library, {"type": "unload"})
+    wait_until(lambda: not any(m["loaded"] for m in library.models))
+    assert service.model is None
+
+    send_from_frontend(library, {"type": "load", "repo_id": repo, "filename": "broken.Q4_0.gguf"})
+    wait_until(lambda: "GGUF" in library.error)
+    send_from_frontend(library, {"type": "load", "repo_id": repo, "filename": "absent.gguf"})
+    assert "not complete in the cache" in library.error
+    library.close()

@@ -155,5 +155,7 @@ LOCAL_LIBRARY: Schema = {
     "delete": {"repo_id": REPO_ID, "filename": REPO_FILE},
     "discard": {"repo_id": REPO_ID, "filename": REPO_FILE},
     "resume": {"repo_id": REPO_ID, "filename": REPO_FILE},
+    "load": {"repo_id": REPO_ID, "filename": REPO_FILE},
+    "unload": {},
     "refresh": {},
 }

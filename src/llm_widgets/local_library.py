@@ -3,23 +3,28 @@ Resume and Discard. Shown by ModelBrowser below the picked repo's files, or on i
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict
 from typing import Any
 
 import traitlets
 
 from . import _protocol, hub
+from ._inference import LoadJob
+from ._jobs import Job
 from ._protocol import Message
 from ._widget import STATIC, ServiceWidget
+from .errors import LLMWidgetsError
 from .service import LLMKernelService
 
 
 class LocalLibrary(ServiceWidget):
     """Every GGUF in the local cache with its repo, quantization and size, and the disk they use.
 
-    Delete asks for confirmation in the view and is refused while the file is loaded or
-    downloading; partial downloads can be resumed or discarded. The list follows downloads as
-    they finish, fail or are cancelled.
+    A complete file can be loaded (and the loaded one unloaded) from its row. Delete asks for
+    confirmation in the view and is refused while the file is loaded or downloading; partial
+    downloads can be resumed or discarded. The list follows downloads as they finish, fail or
+    are cancelled, and models as they are loaded and unloaded.
     """
 
     _esm = STATIC / "local_library.js"
@@ -35,11 +40,13 @@ class LocalLibrary(ServiceWidget):
         super().__init__(service=service, **kwargs)
         self._subscribe(self.service.on_download_done(lambda _: self.refresh()))
         self._subscribe(self.service.on_progress(self._on_progress))
+        self._subscribe(self.service.on_model_loaded(lambda _: self.refresh()))
+        self._subscribe(self.service.on_model_unloaded(self.refresh))
         self.refresh()
 
     @property
     def models(self) -> list[dict[str, Any]]:
-        """The listed models (repo_id, filename, size, quant, partial, bytes_done, path)."""
+        """The listed models (repo_id, filename, size, quant, partial, bytes_done, path, loaded)."""
         return [dict(m) for m in self.local]
 
     def refresh(self) -> None:
@@ -49,9 +56,15 @@ class LocalLibrary(ServiceWidget):
         except Exception as exc:  # an unreadable cache is a message, not a traceback
             self.error = hub.redact(f"Cannot read the cache: {exc}")
             return
+        loaded = self.service.model
+        loaded_path = os.path.realpath(loaded.path) if loaded is not None else None
         with self.hold_sync():
             self.local = [
-                {k: v for k, v in asdict(m).items() if k != "extra"} | {"quant": m.quant or ""}
+                {k: v for k, v in asdict(m).items() if k != "extra"}
+                | {
+                    "quant": m.quant or "",
+                    "loaded": not m.partial and os.path.realpath(m.path) == loaded_path,
+                }
                 for m in models
             ]
             self.local_total = sum(m.bytes_done if m.partial else m.size for m in models)
@@ -76,6 +89,28 @@ class LocalLibrary(ServiceWidget):
         self.notify("info", f"Resuming {filename}")
         return job
 
+    def load(self, repo_id: str, filename: str, **options: Any) -> LoadJob:
+        """Load a model of the library (options as for `LLMKernelService.load_model`)."""
+        path = self.service.cached_path(repo_id, filename)
+        if path is None:
+            raise LLMWidgetsError(f"{repo_id}/{filename} is not complete in the cache.")
+        job = self.service.load_model(path, **options)
+        self.notify("info", f"Loading {filename}…")
+        job._add_finalizer(lambda j: self._load_ended(j, filename))
+        return job
+
+    def unload(self) -> None:
+        """Unload the kernel's model."""
+        self.service.unload_model()
+
+    def _load_ended(self, job: Job, filename: str) -> None:
+        if job.state == "done":
+            self.error = ""
+            self.notify("success", f"{filename} is loaded")
+        elif job.state == "failed":
+            self.error = job.error or f"Loading {filename} failed."
+            self.notify("error", self.error)
+
     def _on_progress(self, job: Any) -> None:
         if getattr(job, "kind", "") == "download" and job.state in ("cancelled", "failed"):
             self.refresh()  # a partial appeared
@@ -90,6 +125,12 @@ class LocalLibrary(ServiceWidget):
 
     def _on_resume(self, message: Message) -> None:
         self.resume(message["repo_id"], message["filename"])
+
+    def _on_load(self, message: Message) -> None:
+        self.load(message["repo_id"], message["filename"])
+
+    def _on_unload(self, message: Message) -> None:
+        self.unload()
 
     def _on_refresh(self, message: Message) -> None:
         self.refresh()
