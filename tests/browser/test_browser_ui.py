@@ -63,6 +63,9 @@ def test_search_pick_download_two_cancel_one_delete(notebook_page: Any, screensh
     screenshot(out, "browser-library")
 
     row = library.locator("tr").filter(has_text="Phi-3-mini-Q4_K_M.gguf")
+    row.get_by_role("button", name="Load").click()  # random bytes: the check refuses it
+    alerts = out.locator(".llmw-library").get_by_role("alert").filter(has_text="GGUF")
+    alerts.first.wait_for(timeout=30_000)
     row.get_by_role("button", name="Delete").click()
     row.get_by_role("button", name="Delete").click()  # confirm
     deadline = time.monotonic() + 10
