@@ -43,6 +43,17 @@ export function renderCard(model: Model, el: HTMLElement): () => void {
     load: button("Load", () => send("load"), "llmw-primary"),
     unload: button("Unload", () => send("unload")),
   };
+  const nCtx = h("input", { type: "number", min: 256, max: 1048576, step: 256, "aria-label": "Context size (tokens)" }) as HTMLInputElement;
+  nCtx.addEventListener("change", () => {
+    const value = Math.round(Number(nCtx.value));
+    if (Number.isFinite(value) && value >= 256 && value <= 1048576) {
+      model.set("n_ctx", value);
+      model.save_changes();
+    } else {
+      nCtx.value = String(model.get("n_ctx"));
+    }
+  });
+  const contextField = h("label", { class: "llmw-context", title: "Tokens the model can see at once: more needs more memory" }, "Context ", nCtx);
   const root = h(
     "div",
     { class: "llmw llmw-card" },
@@ -53,7 +64,7 @@ export function renderCard(model: Model, el: HTMLElement): () => void {
     loadBar,
     errorLine,
     info,
-    h("div", { class: "llmw-actions" }, ...Object.values(buttons)),
+    h("div", { class: "llmw-actions" }, ...Object.values(buttons), contextField),
     notices.el,
   );
   el.append(root);
@@ -119,6 +130,8 @@ export function renderCard(model: Model, el: HTMLElement): () => void {
     show(buttons.retry, status === "failed");
     show(buttons.load, status === "done" && (load === "unloaded" || load === "failed"));
     show(buttons.unload, load === "loaded" || load === "loading");
+    show(contextField, status === "done" && (load === "unloaded" || load === "failed"));
+    if (document.activeElement !== nCtx) nCtx.value = String(model.get("n_ctx"));
   };
 
   const onMessage = (msg: Notice | { type: string }) => {
@@ -126,7 +139,7 @@ export function renderCard(model: Model, el: HTMLElement): () => void {
   };
   const names = [
     "status", "progress", "is_downloading", "error", "size", "bytes_done", "speed", "eta", "path",
-    "load_status", "load_progress", "model_info", "repo_id", "filename", "quant", "fit", "fit_detail",
+    "load_status", "load_progress", "model_info", "repo_id", "filename", "quant", "fit", "fit_detail", "n_ctx",
   ];
   const handlers: Record<string, (...args: any[]) => void> = { "msg:custom": onMessage };
   for (const name of names) handlers[`change:${name}`] = update;

@@ -22,6 +22,7 @@ export interface ModelCardState {
   quant: string;
   fit: string;
   fit_detail: string;
+  n_ctx: number;
 }
 
 export type ModelCardRequest = { type: "download" | "cancel" | "retry" | "load" | "unload" };

@@ -123,6 +123,21 @@ def test_load_errors_show_on_the_card(
     assert card.load_status == "failed" and "not a usable GGUF" in card.error
 
 
+def test_the_card_loads_with_the_context_size_set_in_the_page(
+    service: LLMKernelService, local_hub: LocalHub, tiny: Path
+) -> None:
+    local_hub.add_file(REPO, FILE, tiny)
+    card = ModelCard(REPO, FILE)
+    card.start_download().wait(30)
+    card.set_state({"n_ctx": 1024})  # as a synced change from the front end arrives
+    send_from_frontend(card, {"type": "load"})
+    facts = card._load_job.wait(30)
+    assert facts.n_ctx == 1024 and card.model_info["n_ctx"] == 1024
+    card.set_state({"n_ctx": 10})  # out of range: refused with a message, the good value kept
+    assert card.n_ctx == 1024 and "between 256 and 1048576" in card.error
+    assert card.load_model(n_ctx=512).wait(30).n_ctx == 512  # Python can still choose
+
+
 def test_send_without_a_model_says_what_to_do(service: LLMKernelService) -> None:
     chat = Chat(service)
     sent = capture_messages(chat)

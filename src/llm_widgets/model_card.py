@@ -50,6 +50,9 @@ class ModelCard(ServiceWidget):
         sync=True
     )
     fit_detail = traitlets.Unicode("", help="The numbers behind the fit hint.").tag(sync=True)
+    n_ctx = traitlets.Int(
+        2048, help="Context size (tokens) that Load uses; 256 to 1048576, checked against RAM."
+    ).tag(sync=True)
 
     def __init__(
         self,
@@ -134,8 +137,10 @@ class ModelCard(ServiceWidget):
     def load_model(self, **options: Any) -> LoadJob:
         """Load this file into llama.cpp (after its download, if one is running); returns the job.
 
-        Options go to `LLMKernelService.load_model` (n_ctx, n_threads, llama.cpp options).
+        Options go to `LLMKernelService.load_model` (n_ctx, n_threads, llama.cpp options);
+        n_ctx defaults to the card's `n_ctx`.
         """
+        options.setdefault("n_ctx", self.n_ctx)
         job = self._job or self.service.find_download(*self.key)
         source: str | DownloadJob
         if job is not None and not job.finished:
@@ -264,6 +269,17 @@ class ModelCard(ServiceWidget):
 
     def _on_load(self, message: Message) -> None:
         self.load_model()
+
+    @traitlets.validate("n_ctx")
+    def _check_n_ctx(self, proposal: dict[str, Any]) -> int:
+        value = proposal["value"]
+        if not 256 <= value <= 1 << 20:
+            # a bad value from the front end becomes a message, never a traceback in the kernel
+            kept = int(self.__dict__.get("_good_n_ctx", proposal["trait"].default_value))
+            self.error = f"The context size must be between 256 and 1048576 tokens; kept {kept}."
+            return kept
+        self.__dict__["_good_n_ctx"] = value
+        return int(value)
 
     def _on_unload(self, message: Message) -> None:
         self.unload_model()
