@@ -185,3 +185,14 @@ def test_a_new_card_shows_the_file_size_before_downloading(
     card = ModelCard(REPO, FILE, service=service)
     wait_until(lambda: card.size == len(data))
     assert card.status == "idle" and service.downloads == []
+
+
+def test_the_fit_hint_follows_the_size_and_the_context(service: LLMKernelService) -> None:
+    card = ModelCard("acme/big-GGUF", "big.Q4_K_M.gguf")
+    assert card.fit == ""  # size unknown (no Hub here): no guess
+    card.size = 1_000_000
+    assert card.fit == "fits" and "2048-token context" in card.fit_detail
+    card.n_ctx = 8192
+    assert "8192-token context" in card.fit_detail
+    card.size = 10**15  # a petabyte does not fit anywhere
+    assert card.fit == "does not fit"

@@ -17,7 +17,7 @@ from .errors import LLMWidgetsError
 if TYPE_CHECKING:
     from .service import LLMKernelService
 
-FIT_CONTEXT = 4096  # the context the fit hint assumes
+FIT_CONTEXT = 2048  # the context the fit hint assumes: what Load uses unless told otherwise
 SortKey = Literal["created_at", "downloads", "last_modified", "likes", "trending_score"]
 
 

@@ -196,8 +196,7 @@ class ModelBrowser(ipywidgets.VBox):
         cards = []
         for f in files:
             card = ModelCard(repo_id, f.filename, service=self.service)
-            card.size = card.size or f.size
-            card.fit, card.fit_detail = f.fit, f.fit_detail
+            card.size = card.size or f.size  # the card's fit hint follows size and n_ctx
             cards.append(card)
         old, self._cards = self._cards, cards
         self.files_box.children = tuple(cards)

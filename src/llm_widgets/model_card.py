@@ -99,6 +99,14 @@ class ModelCard(ServiceWidget):
             self.load_status, self.load_progress = "loaded", 100.0
             self.model_info = _facts_dict(loaded)
 
+    @traitlets.observe("size", "n_ctx")
+    def _update_fit(self, change: dict[str, Any]) -> None:
+        """The RAM-fit hint follows the file's size and the context size Load will use."""
+        if self.size > 0:
+            from .library import fit_hint
+
+            self.fit, self.fit_detail = fit_hint(self.size, self.n_ctx)
+
     def _probe_size(self) -> None:
         """Ask the Hub for the file's size in the background, so the card shows it at once."""
 
