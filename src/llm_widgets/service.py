@@ -7,7 +7,6 @@ import logging
 import os
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,11 +15,12 @@ from . import hub
 from ._events import EventBus
 from ._inference import GenerationJob, LoadJob
 from ._jobs import Job
-from .errors import JobCancelledError, JobFailedError, LLMWidgetsError
+from ._model_runner import ModelRunner, check_messages
+from .errors import JobCancelledError, LLMWidgetsError
 
 if TYPE_CHECKING:
     from . import library
-    from .engine import Engine, ModelFacts
+    from .engine import ModelFacts
 
 logger = logging.getLogger("llm_widgets")
 
@@ -128,9 +128,7 @@ class LLMKernelService:
         self._active: dict[tuple[str, str, str], DownloadJob] = {}
         self._threads: set[threading.Thread] = set()
         self._closed = False
-        self._engine: Engine | None = None
-        self._engine_line: deque[Job] = deque()  # load and generation jobs, served in order
-        self._engine_busy: Job | None = None
+        self._models = ModelRunner(self.events, self._emit_progress, self._finished)
 
     # -- the one per kernel -------------------------------------------------------------------
 
@@ -499,8 +497,7 @@ class LLMKernelService:
     @property
     def model(self) -> ModelFacts | None:
         """Facts about the loaded model, or None."""
-        engine = self._engine
-        return engine.facts if engine is not None and engine.loaded else None
+        return self._models.facts
 
     def load_model(
         self,
@@ -530,7 +527,7 @@ class LLMKernelService:
         job = LoadJob(label)
         self._spawn(
             job,
-            lambda j: self._load(j, source, n_ctx, n_threads, llama_options),
+            lambda j: self._models.load(j, source, n_ctx, n_threads, llama_options),
             f"llm-widgets-load-{job.id}",
         )
         return job
@@ -540,18 +537,12 @@ class LLMKernelService:
 
         Waits for a running generation to end first.
         """
-        with self._engine_turn(None):
-            engine = self._require_engine()
-            return engine.create_context(n_ctx=n_ctx, seed=seed)
+        return self._models.create_context(n_ctx=n_ctx, seed=seed)
 
     def unload_model(self) -> None:
         """Abort any generation and free the loaded model."""
         self.abort()
-        with self._engine_turn(None):
-            engine, self._engine = self._engine, None
-            if engine is not None and engine.loaded:
-                engine.unload()
-                self.events.emit("model_unloaded")
+        self._models.unload()
 
     def generate_completion(self, prompt: str, **params: Any) -> GenerationJob:
         """Stream a completion of `prompt`; returns the job at once (iterate it, or wait)."""
@@ -565,7 +556,7 @@ class LLMKernelService:
         """Stream the assistant's answer to `messages` (role/content dicts) with the model's chat
         template; returns the job at once. With `trim_history`, the oldest turns are left out
         when the conversation outgrows the context (`job.stats.trimmed_messages` counts them)."""
-        checked = _check_messages(messages)
+        checked = check_messages(messages)
         if not isinstance(trim_history, bool):
             raise ValueError("trim_history must be True or False")
         return self._generate("chat", checked, params, trim_history=trim_history)
@@ -586,118 +577,8 @@ class LLMKernelService:
         check_generation_params(params)
         job = GenerationJob(mode, request, params)
         job.options = options
-        self._spawn(job, self._run_generation, f"llm-widgets-generate-{job.id}")
+        self._spawn(job, self._models.generate, f"llm-widgets-generate-{job.id}")
         return job
-
-    def _require_engine(self) -> Engine:
-        engine = self._engine
-        if engine is None or not engine.loaded:
-            raise LLMWidgetsError("No model is loaded: call load_model() first.")
-        return engine
-
-    def _engine_turn(self, job: Job | None) -> _EngineTurn:
-        return _EngineTurn(self, job)
-
-    def _load(
-        self,
-        job: LoadJob,
-        source: str | os.PathLike[str] | DownloadJob,
-        n_ctx: int,
-        n_threads: int | None,
-        llama_options: dict[str, Any],
-    ) -> None:
-        from .engine import Engine
-
-        try:
-            if isinstance(source, DownloadJob):
-                job._set_running()
-                self._emit_progress(job)
-                while not source._finished.wait(0.05):
-                    if job.cancel_requested:
-                        raise JobCancelledError("cancelled")
-                path = source.wait(0)
-            else:
-                path = os.fspath(source)
-            job.path = path
-            with self._engine_turn(job):
-                job._set_running()
-                self._emit_progress(job)
-                engine = self._engine
-                current = engine.facts if engine is not None and engine.loaded else None
-                if current is not None and os.path.samefile(current.path, path):
-                    facts = current
-                    if current.n_ctx != n_ctx:
-                        facts = engine.create_context(n_ctx=n_ctx)  # type: ignore[union-attr]
-                else:
-                    if engine is not None and engine.loaded:
-                        engine.unload()
-                        self.events.emit("model_unloaded")
-                    engine = self._engine = Engine()
-                    last = [0.0]
-
-                    def progress(fraction: float) -> bool:
-                        job.load_progress = round(100.0 * fraction, 1)
-                        now = time.monotonic()
-                        if now - last[0] >= PROGRESS_INTERVAL:
-                            last[0] = now
-                            self._emit_progress(job)
-                        return not job.cancel_requested
-
-                    facts = engine.load(
-                        path, n_ctx=n_ctx, n_threads=n_threads, progress=progress, **llama_options
-                    )
-            job.facts = facts
-            job.load_progress = 100.0
-            job._finish("done", result=facts)
-            self.events.emit("model_loaded", facts)
-        except JobCancelledError:
-            job._finish("cancelled")
-        except BaseException as exc:
-            message = (
-                str(exc)
-                if isinstance(exc, (LLMWidgetsError, ValueError, MemoryError))
-                else (f"Loading {job.source} failed: {type(exc).__name__}: {exc}")
-            )
-            job._finish("failed", error=hub.redact(message), exception=_as_failure(exc, message))
-        self._finished(job)
-
-    def _run_generation(self, job: GenerationJob) -> None:
-        try:
-            with self._engine_turn(job):
-                engine = self._require_engine()
-                job._set_running()
-                self._emit_progress(job)
-                stream = (
-                    engine.stream_chat(
-                        job.request, abort=job._cancel_event, **job.options, **job.params
-                    )
-                    if job.mode == "chat"
-                    else engine.stream_completion(
-                        job.request, abort=job._cancel_event, **job.params
-                    )
-                )
-                for piece in stream:
-                    job._push(piece)
-                    self.events.emit("completion_chunk", job, piece)
-                job.stats = engine.last_stats
-            job._close_stream()
-            if job.cancel_requested:
-                job._finish("cancelled", result=job.text)
-            else:
-                job._finish("done", result=job.text)
-        except JobCancelledError:
-            job._close_stream()
-            job._finish("cancelled", result=job.text)
-        except BaseException as exc:
-            job._close_stream()
-            message = (
-                str(exc)
-                if isinstance(exc, LLMWidgetsError)
-                else (f"Generation failed: {type(exc).__name__}: {exc}")
-            )
-            job._finish("failed", error=message, exception=_as_failure(exc, message))
-        self.events.emit("completion_done", job)
-        self._finished(job)
 
     # -- lifetime -----------------------------------------------------------------------------
 
@@ -714,61 +595,5 @@ class LLMKernelService:
             threads = list(self._threads)
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
-        engine, self._engine = self._engine, None
-        if engine is not None and engine.loaded:
-            engine.unload()
+        self._models.close()
         self.events.close(max(0.1, deadline - time.monotonic()))
-
-
-class _EngineTurn:
-    """Waits, in order of arrival, until the engine is free; cancel-aware for jobs."""
-
-    def __init__(self, service: LLMKernelService, job: Job | None) -> None:
-        self._service = service
-        self._token: Job = job if job is not None else Job()
-
-    def __enter__(self) -> _EngineTurn:
-        svc, me = self._service, self._token
-        with svc._lock:
-            svc._engine_line.append(me)
-            try:
-                while svc._engine_busy is not None or svc._engine_line[0] is not me:
-                    if me.cancel_requested:
-                        raise JobCancelledError("cancelled while waiting for the model")
-                    svc._lock.wait(0.5)
-            except BaseException:
-                svc._engine_line.remove(me)
-                svc._lock.notify_all()
-                raise
-            svc._engine_line.popleft()
-            svc._engine_busy = me
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        svc = self._service
-        with svc._lock:
-            svc._engine_busy = None
-            svc._lock.notify_all()
-
-
-def _check_messages(messages: object) -> list[dict[str, str]]:
-    if not isinstance(messages, Sequence) or isinstance(messages, (str, bytes)) or not messages:
-        raise ValueError("messages must be a non-empty list of {'role', 'content'} dicts")
-    checked = []
-    for i, m in enumerate(messages):
-        if not isinstance(m, dict) or not isinstance(m.get("role"), str):
-            raise ValueError(f"messages[{i}] must be a dict with a 'role' and a 'content'")
-        if m["role"] not in ("system", "user", "assistant"):
-            raise ValueError(f"messages[{i}]['role'] must be system, user or assistant")
-        if not isinstance(m.get("content"), str):
-            raise ValueError(f"messages[{i}]['content'] must be a str")
-        checked.append({"role": m["role"], "content": m["content"]})
-    return checked
-
-
-def _as_failure(exc: BaseException, message: str) -> BaseException:
-    if isinstance(exc, (LLMWidgetsError, ValueError, MemoryError)):
-        return exc
-    failure = JobFailedError(message)
-    failure.__cause__ = exc
-    return failure

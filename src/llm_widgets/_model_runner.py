@@ -1,0 +1,246 @@
+"""The kernel's one model: loads and generations run through it one at a time, in order of
+arrival, each in its job's worker thread (the service starts the threads)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from . import hub
+from ._events import EventBus
+from ._inference import GenerationJob, LoadJob
+from ._jobs import Job
+from .errors import JobCancelledError, JobFailedError, LLMWidgetsError
+
+if TYPE_CHECKING:
+    from .engine import Engine, ModelFacts
+
+PROGRESS_INTERVAL = 0.1  # seconds between load progress events
+
+
+class ModelRunner:
+    """Owns the llama.cpp engine. `load` and `generate` are worker bodies: they run a job to its
+    end, emit its events and report it with `finished(job)`."""
+
+    def __init__(
+        self,
+        events: EventBus,
+        emit_progress: Callable[[Job], None],
+        finished: Callable[[Job], None],
+    ) -> None:
+        self._events = events
+        self._emit_progress = emit_progress
+        self._finished = finished
+        self._engine: Engine | None = None
+        self._turns = threading.Condition()
+        self._line: deque[Job] = deque()  # jobs waiting for the engine, in order of arrival
+        self._busy: Job | None = None
+
+    @property
+    def facts(self) -> ModelFacts | None:
+        """Facts about the loaded model, or None."""
+        engine = self._engine
+        return engine.facts if engine is not None and engine.loaded else None
+
+    # -- worker bodies ------------------------------------------------------------------------
+
+    def load(
+        self,
+        job: LoadJob,
+        source: str | os.PathLike[str] | Job,
+        n_ctx: int,
+        n_threads: int | None,
+        llama_options: dict[str, Any],
+    ) -> None:
+        """Wait for `source` if it is a download job, then load the file (or re-use the loaded
+        one, with a new context if n_ctx differs)."""
+        try:
+            if isinstance(source, Job):
+                job._set_running()
+                self._emit_progress(job)
+                while not source._finished.wait(0.05):
+                    if job.cancel_requested:
+                        raise JobCancelledError("cancelled")
+                path = source.wait(0)
+            else:
+                path = os.fspath(source)
+            job.path = path
+            with self.turn(job):
+                job._set_running()
+                self._emit_progress(job)
+                facts = self._load_file(job, path, n_ctx, n_threads, llama_options)
+            job.facts = facts
+            job.load_progress = 100.0
+            job._finish("done", result=facts)
+            self._events.emit("model_loaded", facts)
+        except JobCancelledError:
+            job._finish("cancelled")
+        except BaseException as exc:
+            message = (
+                str(exc)
+                if isinstance(exc, (LLMWidgetsError, ValueError, MemoryError))
+                else (f"Loading {job.source} failed: {type(exc).__name__}: {exc}")
+            )
+            job._finish("failed", error=hub.redact(message), exception=as_failure(exc, message))
+        self._finished(job)
+
+    def generate(self, job: GenerationJob) -> None:
+        """Stream the job's completion, pushing pieces to the job and the chunk event."""
+        try:
+            with self.turn(job):
+                engine = self.require_engine()
+                job._set_running()
+                self._emit_progress(job)
+                stream = (
+                    engine.stream_chat(
+                        job.request, abort=job._cancel_event, **job.options, **job.params
+                    )
+                    if job.mode == "chat"
+                    else engine.stream_completion(
+                        job.request, abort=job._cancel_event, **job.params
+                    )
+                )
+                for piece in stream:
+                    job._push(piece)
+                    self._events.emit("completion_chunk", job, piece)
+                job.stats = engine.last_stats
+            job._close_stream()
+            job._finish("cancelled" if job.cancel_requested else "done", result=job.text)
+        except JobCancelledError:
+            job._close_stream()
+            job._finish("cancelled", result=job.text)
+        except BaseException as exc:
+            job._close_stream()
+            message = (
+                str(exc)
+                if isinstance(exc, LLMWidgetsError)
+                else (f"Generation failed: {type(exc).__name__}: {exc}")
+            )
+            job._finish("failed", error=message, exception=as_failure(exc, message))
+        self._events.emit("completion_done", job)
+        self._finished(job)
+
+    # -- calls that wait for their turn -------------------------------------------------------
+
+    def create_context(self, *, n_ctx: int | None = None, seed: int | None = None) -> ModelFacts:
+        """Reset the loaded model's context once the engine is free."""
+        with self.turn(None):
+            return self.require_engine().create_context(n_ctx=n_ctx, seed=seed)
+
+    def unload(self) -> None:
+        """Free the loaded model once the engine is free."""
+        with self.turn(None):
+            self._drop_engine()
+
+    def close(self) -> None:
+        """Free the model at shutdown (the workers have been cancelled and joined)."""
+        engine, self._engine = self._engine, None
+        if engine is not None and engine.loaded:
+            engine.unload()
+
+    def require_engine(self) -> Engine:
+        """The engine with a model in it, or a clear error."""
+        engine = self._engine
+        if engine is None or not engine.loaded:
+            raise LLMWidgetsError("No model is loaded: call load_model() first.")
+        return engine
+
+    @contextmanager
+    def turn(self, job: Job | None) -> Iterator[None]:
+        """Hold the engine: wait, in order of arrival, until it is free (a cancelled job stops
+        waiting at once)."""
+        me = job if job is not None else Job()
+        remove_hook = me._add_cancel_hook(self._wake)
+        with self._turns:
+            self._line.append(me)
+            try:
+                while self._busy is not None or self._line[0] is not me:
+                    if me.cancel_requested:
+                        raise JobCancelledError("cancelled while waiting for the model")
+                    self._turns.wait(0.5)
+            except BaseException:
+                self._line.remove(me)
+                self._turns.notify_all()
+                remove_hook()
+                raise
+            self._line.popleft()
+            self._busy = me
+        remove_hook()
+        try:
+            yield
+        finally:
+            with self._turns:
+                self._busy = None
+                self._turns.notify_all()
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _wake(self) -> None:
+        with self._turns:
+            self._turns.notify_all()
+
+    def _drop_engine(self) -> None:
+        engine, self._engine = self._engine, None
+        if engine is not None and engine.loaded:
+            engine.unload()
+            self._events.emit("model_unloaded")
+
+    def _load_file(
+        self,
+        job: LoadJob,
+        path: str,
+        n_ctx: int,
+        n_threads: int | None,
+        llama_options: dict[str, Any],
+    ) -> ModelFacts:
+        from .engine import Engine
+
+        engine = self._engine
+        current = engine.facts if engine is not None and engine.loaded else None
+        if engine is not None and current is not None and os.path.samefile(current.path, path):
+            return current if current.n_ctx == n_ctx else engine.create_context(n_ctx=n_ctx)
+        self._drop_engine()  # one model per kernel
+        engine = self._engine = Engine()
+        last = [0.0]
+
+        def progress(fraction: float) -> bool:
+            job.load_progress = round(100.0 * fraction, 1)
+            now = time.monotonic()
+            if now - last[0] >= PROGRESS_INTERVAL:
+                last[0] = now
+                self._emit_progress(job)
+            return not job.cancel_requested
+
+        return engine.load(
+            path, n_ctx=n_ctx, n_threads=n_threads, progress=progress, **llama_options
+        )
+
+
+def check_messages(messages: object) -> list[dict[str, str]]:
+    """Chat messages as plain role/content dicts, or ValueError saying which one is wrong."""
+    if not isinstance(messages, Sequence) or isinstance(messages, (str, bytes)) or not messages:
+        raise ValueError("messages must be a non-empty list of {'role', 'content'} dicts")
+    checked = []
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict) or not isinstance(m.get("role"), str):
+            raise ValueError(f"messages[{i}] must be a dict with a 'role' and a 'content'")
+        if m["role"] not in ("system", "user", "assistant"):
+            raise ValueError(f"messages[{i}]['role'] must be system, user or assistant")
+        if not isinstance(m.get("content"), str):
+            raise ValueError(f"messages[{i}]['content'] must be a str")
+        checked.append({"role": m["role"], "content": m["content"]})
+    return checked
+
+
+def as_failure(exc: BaseException, message: str) -> BaseException:
+    """What `job.wait()` raises for a failure: our own errors as they are, others wrapped."""
+    if isinstance(exc, (LLMWidgetsError, ValueError, MemoryError)):
+        return exc
+    failure = JobFailedError(message)
+    failure.__cause__ = exc
+    return failure
