@@ -122,6 +122,7 @@ def test_completion_streams_chunks_and_ends_with_stats(svc: LLMKernelService, ti
     stats = job.stats
     assert stats.prompt_tokens > 0 and stats.completion_tokens >= len(pieces)
     assert stats.ttft > 0 and stats.tokens_per_second > 0 and stats.stop_reason == "length"
+    assert stats.time_to_first_token == stats.ttft
 
 
 def test_chat_uses_the_template_and_reuses_the_prefix(svc: LLMKernelService, tiny: Path) -> None:

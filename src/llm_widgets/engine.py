@@ -75,6 +75,11 @@ class GenerationStats:
     cached_prompt_tokens: int = 0  # prompt tokens reused from the previous turn's KV cache
     trimmed_messages: int = 0  # oldest chat messages left out so the prompt fits the context
 
+    @property
+    def time_to_first_token(self) -> float:
+        """Seconds from the request to the first token (the same as `ttft`)."""
+        return self.ttft
+
 
 def parse_quantization(filename: str) -> str | None:
     """The quantization named in a GGUF file name (Q4_K_M, Q8_0, IQ2_XS, F16, ...), or None."""
