@@ -196,3 +196,19 @@ def test_the_fit_hint_follows_the_size_and_the_context(service: LLMKernelService
     assert "8192-token context" in card.fit_detail
     card.size = 10**15  # a petabyte does not fit anywhere
     assert card.fit == "does not fit"
+
+
+def test_an_error_shown_while_downloading_is_not_wiped_by_the_next_progress_event(
+    service: LLMKernelService, local_hub: LocalHub, data: bytes
+) -> None:
+    local_hub.faults.throttle_bps = 2 * MB
+    card = ModelCard(REPO, FILE, service=service)
+    job = card.start_download()
+    wait_until(lambda: card.progress > 0)
+    send_from_frontend(card, {"type": "explode"})
+    assert card.error.startswith("Ignored")
+    before = card.progress
+    wait_until(lambda: card.progress > before + 5)  # several progress events later
+    assert card.error.startswith("Ignored")
+    job.wait(30)
+    assert card.status == "done" and card.error == ""  # a new state clears it

@@ -201,6 +201,8 @@ class ModelCard(ServiceWidget):
                 self._load_job = job
                 job._add_finalizer(self._show_load)
             state = job.state
+            entered = (job.id, state) != self.__dict__.get("_load_shown")
+            self.__dict__["_load_shown"] = (job.id, state)
             with self.hold_sync():
                 if state in ("queued", "running"):
                     self.load_status = "loading"
@@ -208,7 +210,8 @@ class ModelCard(ServiceWidget):
                 elif state == "done":
                     self.load_status, self.load_progress = "loaded", 100.0
                     self.model_info = _facts_dict(job.facts)
-                    self.error = ""
+                    if entered:  # a later event of the same state keeps a newer error
+                        self.error = ""
                 elif state == "failed":
                     self.load_status, self.load_progress = "failed", 0.0
                     self.error = job.error or "Loading the model failed."
@@ -230,6 +233,8 @@ class ModelCard(ServiceWidget):
                 self._job = job
                 job._add_finalizer(self._show)  # final state is set before job.wait() returns
             state = job.state
+            entered = (job.id, state) != self.__dict__.get("_download_shown")
+            self.__dict__["_download_shown"] = (job.id, state)
             with self.hold_sync():
                 self.status = state
                 self.is_downloading = state in ("queued", "running")
@@ -244,8 +249,8 @@ class ModelCard(ServiceWidget):
                 self.path = job.path or ""
                 if state == "failed":
                     self.error = job.error or "The download failed."
-                elif state in ("queued", "running", "done"):
-                    self.error = ""
+                elif entered and state in ("queued", "running", "done"):
+                    self.error = ""  # only as the state changes: progress keeps a newer error
             if announce:
                 self._announce(job)
 
