@@ -337,3 +337,13 @@ def test_a_library_model_loads_and_unloads_from_its_row(
     send_from_frontend(library, {"type": "load", "repo_id": repo, "filename": "absent.gguf"})
     assert "not complete in the cache" in library.error
     library.close()
+
+
+def test_with_hf_hub_offline_the_browser_says_why(
+    service: LLMKernelService, catalogue: LocalHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    browser = ModelBrowser(service=service)
+    browser.search("llama").join(10)
+    assert browser.status == "offline" and "HF_HUB_OFFLINE" in browser.error
+    assert not [r for r in catalogue.requests if r.path.startswith("/api/")]  # never asked

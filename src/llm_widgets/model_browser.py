@@ -217,6 +217,6 @@ def _explain(exc: BaseException, endpoint: str, repo_id: str | None = None) -> t
         exc, repo_id=repo_id or "the Hub", filename="", revision=None, endpoint=endpoint
     )
     if error.kind == "offline":
-        return "offline", f"Cannot reach {endpoint}: showing the local library only."
+        return "offline", f"{error} The local library below still works."
     message = str(error) if not isinstance(exc, LLMWidgetsError) else str(exc)
     return "error", message
