@@ -1,7 +1,7 @@
 // Chat view: transcript with streamed answers, input, Send / Stop / Clear, sampling settings.
 import type { AnyModel, RenderProps } from "@anywidget/types";
 import type { ChatMessage, ChatRequest, ChatState, GenerationStats, Notice } from "./protocol";
-import { Notices, button, h, listen, show, teardown } from "./ui";
+import { Notices, button, h, listen, showText, teardown } from "./ui";
 import "./styles.css";
 
 type Model = AnyModel<ChatState>;
@@ -169,9 +169,7 @@ function render(model: Model, el: HTMLElement): () => void {
     stopButton.disabled = !generating;
     const name = model.get("model_name");
     modelName.textContent = name || "no model loaded";
-    const error = model.get("error");
-    errorLine.textContent = error;
-    show(errorLine, Boolean(error));
+    showText(errorLine, model.get("error"));
     stats.textContent = statsText(model.get("last_stats"));
   };
   const syncSettings = () => {

@@ -1,7 +1,7 @@
 // LocalLibrary view: the GGUFs in the Hugging Face cache with Delete (confirmed), Resume, Discard.
 import type { AnyModel, RenderProps } from "@anywidget/types";
-import type { LocalLibraryRequest, LocalLibraryState, LocalModel, Notice } from "./protocol";
-import { Notices, button, formatBytes, h, listen, show, teardown } from "./ui";
+import type { LocalLibraryRequest, LocalLibraryState, LocalModel } from "./protocol";
+import { Notices, button, formatBytes, h, listen, showText, teardown } from "./ui";
 import "./styles.css";
 
 type Model = AnyModel<LocalLibraryState>;
@@ -66,15 +66,10 @@ function render(model: Model, el: HTMLElement): () => void {
   }
 
   const updateError = () => {
-    const error = model.get("error");
-    errorLine.textContent = error;
-    show(errorLine, Boolean(error));
-  };
-  const onMessage = (msg: Notice | { type: string }) => {
-    if (msg && msg.type === "notice") notices.add((msg as Notice).level, (msg as Notice).text);
+    showText(errorLine, model.get("error"));
   };
   const unlisten = listen(model, {
-    "msg:custom": onMessage,
+    "msg:custom": notices.onMessage,
     "change:local": renderTable,
     "change:local_total": renderTable,
     "change:error": updateError,

@@ -1,8 +1,8 @@
 // ModelBrowser's search view: search the Hub for GGUF repos and pick one. The picked repo's files
 // (ModelCards) and the local library (LocalLibrary) are widgets of their own below it.
 import type { AnyModel, RenderProps } from "@anywidget/types";
-import type { ModelBrowserRequest, ModelBrowserState, Notice, SearchResult } from "./protocol";
-import { Notices, button, formatCount, h, listen, show, teardown } from "./ui";
+import type { ModelBrowserRequest, ModelBrowserState, SearchResult } from "./protocol";
+import { Notices, button, formatCount, h, listen, showText, teardown } from "./ui";
 import "./styles.css";
 
 type Model = AnyModel<ModelBrowserState>;
@@ -58,15 +58,10 @@ function render(model: Model, el: HTMLElement): () => void {
     const s = model.get("status");
     status.textContent =
       s === "searching" ? "Searching…" : s === "offline" ? "The Hub is unreachable: the local library below still works." : "";
-    const error = model.get("error");
-    errorLine.textContent = error;
-    show(errorLine, Boolean(error));
-  };
-  const onMessage = (msg: Notice | { type: string }) => {
-    if (msg && msg.type === "notice") notices.add((msg as Notice).level, (msg as Notice).text);
+    showText(errorLine, model.get("error"));
   };
   const unlisten = listen(model, {
-    "msg:custom": onMessage,
+    "msg:custom": notices.onMessage,
     "change:results": renderResults,
     "change:selected_repo": renderResults,
     "change:status": update,

@@ -1,7 +1,7 @@
 // ModelCard view: one GGUF file — download with live progress, cancel, retry, load, unload.
 import type { AnyModel, RenderProps } from "@anywidget/types";
-import type { ModelCardRequest, ModelCardState, Notice } from "./protocol";
-import { Notices, button, formatBytes, formatEta, formatSpeed, h, listen, show, teardown } from "./ui";
+import type { ModelCardRequest, ModelCardState } from "./protocol";
+import { Notices, button, formatBytes, formatEta, formatSpeed, h, listen, show, showText, teardown } from "./ui";
 import "./styles.css";
 
 type Model = AnyModel<ModelCardState>;
@@ -112,9 +112,7 @@ export function renderCard(model: Model, el: HTMLElement): () => void {
     loadFill.style.width = `${Math.max(loadProgress, 8)}%`;
     loadBar.classList.toggle("llmw-indeterminate", loadProgress < 10);
 
-    const error = model.get("error");
-    errorLine.textContent = error;
-    show(errorLine, Boolean(error));
+    showText(errorLine, model.get("error"));
 
     const facts = model.get("model_info") || {};
     show(info, load === "loaded");
@@ -134,14 +132,11 @@ export function renderCard(model: Model, el: HTMLElement): () => void {
     if (document.activeElement !== nCtx) nCtx.value = String(model.get("n_ctx"));
   };
 
-  const onMessage = (msg: Notice | { type: string }) => {
-    if (msg && msg.type === "notice") notices.add((msg as Notice).level, (msg as Notice).text);
-  };
   const names = [
     "status", "progress", "is_downloading", "error", "size", "bytes_done", "speed", "eta", "path",
     "load_status", "load_progress", "model_info", "repo_id", "filename", "quant", "fit", "fit_detail", "n_ctx",
   ];
-  const handlers: Record<string, (...args: any[]) => void> = { "msg:custom": onMessage };
+  const handlers: Record<string, (...args: any[]) => void> = { "msg:custom": notices.onMessage };
   for (const name of names) handlers[`change:${name}`] = update;
   const unlisten = listen(model, handlers);
   update();

@@ -25,6 +25,12 @@ export function button(label: string, onClick: () => void, className = ""): HTML
   return b;
 }
 
+/** Put `text` in a message line and show it only when there is something to say. */
+export function showText(node: HTMLElement, text: string): void {
+  node.textContent = text;
+  node.hidden = !text;
+}
+
 /** Show or hide an element (hidden elements leave the accessibility tree). */
 export function show(node: HTMLElement, visible: boolean): void {
   node.hidden = !visible;
@@ -49,6 +55,12 @@ export class Notices {
     );
     this.timers.add(timer);
   }
+
+  /** A "msg:custom" handler that shows the notices Python sends (`{type: "notice", ...}`). */
+  readonly onMessage = (msg: unknown): void => {
+    const notice = msg as { type?: string; level?: string; text?: string } | null;
+    if (notice && notice.type === "notice") this.add(notice.level ?? "info", notice.text ?? "");
+  };
 
   dispose(): void {
     for (const t of this.timers) window.clearTimeout(t);
