@@ -156,21 +156,22 @@ class ModelRunner:
         waiting at once)."""
         me = job if job is not None else Job()
         remove_hook = me._add_cancel_hook(self._wake)
-        with self._turns:
-            self._line.append(me)
-            try:
-                while self._busy is not None or self._line[0] is not me:
-                    if me.cancel_requested:
-                        raise JobCancelledError("cancelled while waiting for the model")
-                    self._turns.wait(0.5)
-            except BaseException:
-                self._line.remove(me)
-                self._turns.notify_all()
-                remove_hook()
-                raise
-            self._line.popleft()
-            self._busy = me
-        remove_hook()
+        try:
+            with self._turns:
+                self._line.append(me)
+                try:
+                    while self._busy is not None or self._line[0] is not me:
+                        if me.cancel_requested:
+                            raise JobCancelledError("cancelled while waiting for the model")
+                        self._turns.wait(0.5)
+                except BaseException:
+                    self._line.remove(me)
+                    self._turns.notify_all()
+                    raise
+                self._line.popleft()
+                self._busy = me
+        finally:
+            remove_hook()
         try:
             yield
         finally:

@@ -47,6 +47,20 @@ class ServiceWidget(anywidget.AnyWidget):
         """Show a short notice in every view of this widget."""
         self._post({"type": "notice", "level": level, "text": text})
 
+    def _in_range(self, proposal: dict[str, Any], low: float, high: float, what: str) -> Any:
+        """For a trait validator: the proposed value if it is in [low, high]; otherwise the last
+        good value (or the default) and an `error` saying so — a bad value from the front end
+        becomes a message, never a traceback in the kernel."""
+        name, value = proposal["trait"].name, proposal["value"]
+        # validators can run inside __init__, before any attribute of ours exists
+        good = self.__dict__.setdefault("_good_values", {})
+        if low <= value <= high:
+            good[name] = value
+            return value
+        kept = good.get(name, proposal["trait"].default_value)
+        self.error = f"{what} must be between {low} and {high}; kept {kept}."
+        return kept
+
     def _post(self, content: dict[str, Any]) -> None:
         """Send a custom message to every view (Chat.send means something else)."""
         anywidget.AnyWidget.send(self, content)

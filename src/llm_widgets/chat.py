@@ -72,8 +72,9 @@ class Chat(ServiceWidget):
         self._job: GenerationJob | None = None
         self._buffer: list[str] = []
         self._last_flush = 0.0
-        self._flush_lock = threading.Lock()
-        self._turn_lock = threading.RLock()
+        # guards the current job and its chunk buffer; events of a very fast job wait on it until
+        # send() is done, so the views always see turn_start before the turn's chunks and end
+        self._turn_lock = threading.Lock()
         self._subscribe(self.service.on_completion_chunk(self._on_chunk))
         self._subscribe(self.service.on_completion_done(self._on_done))
         self._subscribe(self.service.on_model_loaded(self._on_model))
@@ -103,8 +104,6 @@ class Chat(ServiceWidget):
             raise LLMWidgetsError("No model is loaded." + hint)
         history = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
         history += self._messages[self._window :] + [{"role": "user", "content": text}]
-        # events of a very fast job may arrive before this method is done: they wait on this lock,
-        # so the views always see turn_start before the turn's chunks and its end
         with self._turn_lock:
             job = self.service.generate_chat_completion(
                 history,
@@ -146,7 +145,6 @@ class Chat(ServiceWidget):
         with self._turn_lock:
             if job is not self._job:
                 return
-        with self._flush_lock:
             self._buffer.append(text)
             now = time.monotonic()
             if now - self._last_flush < CHUNK_INTERVAL:
@@ -180,7 +178,6 @@ class Chat(ServiceWidget):
         with self._turn_lock:
             if job is not self._job:
                 return
-        with self._flush_lock:
             pending, self._buffer = "".join(self._buffer), []
         if pending:
             self._post({"type": "chunk", "text": pending})
@@ -197,16 +194,9 @@ class Chat(ServiceWidget):
 
     @traitlets.validate("temperature", "top_p", "max_tokens")
     def _check_setting(self, proposal: dict[str, Any]) -> Any:
-        name, value = proposal["trait"].name, proposal["value"]
+        name = proposal["trait"].name
         low, high = {"temperature": (0.0, 2.0), "top_p": (0.0, 1.0), "max_tokens": (1, 32768)}[name]
-        good = self.__dict__.setdefault("_good_settings", {})
-        if not low <= value <= high:
-            # a bad value from the front end becomes a message, never a traceback in the kernel
-            kept = good.get(name, proposal["trait"].default_value)
-            self.error = f"{name} must be between {low} and {high}; kept {kept}."
-            return kept
-        good[name] = value
-        return value
+        return self._in_range(proposal, low, high, name)
 
     # -- front-end messages -------------------------------------------------------------------
 

@@ -313,7 +313,7 @@ class Engine:
         """Yield the completion of `prompt` piece by piece; `last_stats` is set at the end."""
         llm = self._require()
         return self._stream(
-            lambda: llm.create_completion(prompt, stream=True, **_sampling(params)),
+            lambda _stats: llm.create_completion(prompt, stream=True, **_sampling(params)),
             abort,
             chat=False,
         )
@@ -335,7 +335,7 @@ class Engine:
         # room kept for the answer when trimming: max_tokens, at most a quarter of the context
         reserve = min(int(params.get("max_tokens") or n_ctx), n_ctx // 4)
 
-        def start() -> Iterator[Any]:
+        def start(stats: GenerationStats) -> Iterator[Any]:
             history = list(messages)
             budget = n_ctx - reserve if trim_history else None
             while True:
@@ -346,11 +346,12 @@ class Engine:
                 except StopIteration:
                     return iter(())
                 except (ValueError, _PromptTooLong) as exc:
-                    if isinstance(exc, ValueError) and _context_overflow(exc) is None:
+                    overflow = isinstance(exc, _PromptTooLong) or _context_overflow(exc)
+                    if not (trim_history and overflow):
                         raise
-                    dropped = _drop_oldest_turn(history) if trim_history else 0
-                    if dropped and self.last_stats is not None:
-                        self.last_stats.trimmed_messages += dropped
+                    dropped = _drop_oldest_turn(history)
+                    if dropped:
+                        stats.trimmed_messages += dropped
                     elif isinstance(exc, _PromptTooLong):
                         budget = None  # nothing left to leave out: answer in what room is left
                     else:
@@ -400,7 +401,10 @@ class Engine:
         llama_cpp.llama_set_abort_callback(self._llm._ctx.ctx, self._abort_cb, ctypes.c_void_p())
 
     def _stream(
-        self, start: Callable[[], Iterator[Any]], abort: threading.Event, chat: bool
+        self,
+        start: Callable[[GenerationStats], Iterator[Any]],
+        abort: threading.Event,
+        chat: bool,
     ) -> Iterator[str]:
         stats = GenerationStats()
         self.last_stats = stats
@@ -415,7 +419,7 @@ class Engine:
                 return
             stream: Any = None
             try:
-                stream = start()
+                stream = start(stats)
                 for chunk in stream:
                     choice = chunk["choices"][0]
                     text = (

@@ -283,12 +283,14 @@ def explain_error(
     filename: str,
     revision: str | None,
     endpoint: str,
-    token: str | None = None,
+    token: str | bool | None = None,
 ) -> DownloadError:
-    """Turn any download failure into a DownloadError whose message says what to do."""
+    """Turn any download failure into a DownloadError whose message says what to do (`token` as
+    huggingface_hub takes it; a string token is masked out of the message)."""
     if isinstance(exc, DownloadError):
         return exc
     where = f"{repo_id}/{filename}"
+    token = token if isinstance(token, str) else None
     has_token = bool(token or get_token())
     status = _status_of(exc)
     if isinstance(exc, GatedRepoError):

@@ -78,7 +78,9 @@ class ModelCard(ServiceWidget):
         )
         self._job: DownloadJob | None = None
         self._load_job: LoadJob | None = None
-        self._announced: tuple[str, str] | None = None
+        self._announced: tuple[str, str] | None = None  # (job id, state) last notified
+        self._shown: tuple[str, str] | None = None  # (job id, state) last shown
+        self._load_announced: tuple[str, str] | None = None
         self._show_lock = threading.RLock()
         self._subscribe(self.service.on_progress(self._on_job_event))
         self._subscribe(self.service.on_model_unloaded(self._on_unloaded))
@@ -201,8 +203,8 @@ class ModelCard(ServiceWidget):
                 self._load_job = job
                 job._add_finalizer(self._show_load)
             state = job.state
-            entered = (job.id, state) != self.__dict__.get("_load_shown")
-            self.__dict__["_load_shown"] = (job.id, state)
+            entered = (job.id, state) != self._load_announced
+            self._load_announced = (job.id, state)
             with self.hold_sync():
                 if state in ("queued", "running"):
                     self.load_status = "loading"
@@ -217,9 +219,7 @@ class ModelCard(ServiceWidget):
                     self.error = job.error or "Loading the model failed."
                 else:
                     self.load_status, self.load_progress = "unloaded", 0.0
-            key = (job.id, state)
-            if key != getattr(self, "_load_announced", None):
-                self._load_announced = key
+            if entered:
                 if state == "done":
                     self.notify("success", f"{self.filename} is loaded")
                 elif state == "failed":
@@ -233,8 +233,8 @@ class ModelCard(ServiceWidget):
                 self._job = job
                 job._add_finalizer(self._show)  # final state is set before job.wait() returns
             state = job.state
-            entered = (job.id, state) != self.__dict__.get("_download_shown")
-            self.__dict__["_download_shown"] = (job.id, state)
+            entered = (job.id, state) != self._shown
+            self._shown = (job.id, state)
             with self.hold_sync():
                 self.status = state
                 self.is_downloading = state in ("queued", "running")
@@ -285,14 +285,7 @@ class ModelCard(ServiceWidget):
 
     @traitlets.validate("n_ctx")
     def _check_n_ctx(self, proposal: dict[str, Any]) -> int:
-        value = proposal["value"]
-        if not 256 <= value <= 1 << 20:
-            # a bad value from the front end becomes a message, never a traceback in the kernel
-            kept = int(self.__dict__.get("_good_n_ctx", proposal["trait"].default_value))
-            self.error = f"The context size must be between 256 and 1048576 tokens; kept {kept}."
-            return kept
-        self.__dict__["_good_n_ctx"] = value
-        return int(value)
+        return int(self._in_range(proposal, 256, 1 << 20, "The context size (tokens)"))
 
     def _on_unload(self, message: Message) -> None:
         self.unload_model()

@@ -282,7 +282,7 @@ class LLMKernelService:
                 filename=filename,
                 revision=revision,
                 endpoint=endpoint,
-                token=self.__token if isinstance(self.__token, str) else None,
+                token=self.__token,
             ) from None
 
     def cached_path(self, repo_id: str, filename: str, revision: str | None = None) -> str | None:
@@ -412,7 +412,7 @@ class LLMKernelService:
                 filename=job.filename,
                 revision=job.revision,
                 endpoint=endpoint,
-                token=token if isinstance(token, str) else None,
+                token=token,
             )
             logger.debug("download %s failed: %s", job.id, error)
             job.error_kind = error.kind
