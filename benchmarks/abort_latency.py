@@ -29,7 +29,7 @@ def main() -> None:
         time.sleep(random.uniform(0.0, 0.2))
         start = time.perf_counter()
         service.abort()
-        job._finished.wait(10)
+        job.join(10)
         streaming.append((time.perf_counter() - start) * 1000)
         assert job.stop_reason == "aborted", job.stop_reason
     for _ in range(20):
@@ -40,7 +40,7 @@ def main() -> None:
         time.sleep(random.uniform(0.05, 0.3))
         start = time.perf_counter()
         service.abort()
-        job._finished.wait(10)
+        job.join(10)
         prompt.append((time.perf_counter() - start) * 1000)
         assert job.stop_reason == "aborted" and job.text == "", (job.stop_reason, job.text)
     service.shutdown()

@@ -35,7 +35,7 @@ def tries(stall: bool, n: int = 20) -> list[float]:
         time.sleep(random.uniform(0.0, 0.3))
         start = time.perf_counter()
         job.cancel()
-        job._finished.wait(10)
+        job.join(10)
         latencies.append(time.perf_counter() - start)
         assert job.state == "cancelled", job.state
         service.shutdown()

@@ -82,7 +82,7 @@ def test_stop_mid_answer_keeps_the_chat_usable(smollm2: LLMKernelService) -> Non
     for _ in job:
         break
     send_from_frontend(chat, {"type": "stop"})
-    assert job._finished.wait(2) and job.stop_reason == "aborted"
+    assert job.join(2) and job.stop_reason == "aborted"
     assert chat.status == "idle" and chat.messages[-1]["role"] == "assistant"
     chat.max_tokens = 8
     nxt = chat.send("Again")

@@ -98,7 +98,7 @@ def test_cancel_stops_promptly_and_keeps_only_a_partial_file(
 
     asked = time.monotonic()
     assert job.cancel()
-    job._finished.wait(5)
+    job.join(5)
     latency = time.monotonic() - asked
 
     assert job.state == "cancelled"
@@ -123,7 +123,7 @@ def test_cancel_during_a_stall_is_prompt(service: LLMKernelService, local_hub: L
     time.sleep(0.2)  # the reader is now blocked on a silent socket
     asked = time.monotonic()
     job.cancel()
-    assert job._finished.wait(2)
+    assert job.join(2)
     assert job.state == "cancelled"
     assert time.monotonic() - asked < 0.5
 
@@ -328,7 +328,7 @@ def test_not_enough_disk_space_fails_before_transferring(
     _add(local_hub, MB)
     real = shutil.disk_usage
     monkeypatch.setattr(
-        "llm_widgets.hub.shutil.disk_usage",
+        "llm_widgets._transfer.shutil.disk_usage",
         lambda p: real(p)._replace(free=1000),
     )
     job = service.start_download(REPO, FILE)
@@ -373,7 +373,7 @@ def test_queued_downloads_wait_for_a_slot(service: LLMKernelService, local_hub: 
     assert sorted(j.state for j in jobs) == ["queued", "running", "running"]
     queued = next(j for j in jobs if j.state == "queued")
     queued.cancel()
-    assert queued._finished.wait(1) and queued.state == "cancelled"
+    assert queued.join(1) and queued.state == "cancelled"
     others = [j for j in jobs if j is not queued]
     for j in others:
         j.wait(30)
@@ -389,7 +389,7 @@ def test_cancel_download_without_id_cancels_every_running_download(
     wait_until(lambda: all(j.bytes_done > 0 for j in jobs))
     assert set(service.cancel_download()) == set(jobs)
     for j in jobs:
-        assert j._finished.wait(2) and j.state == "cancelled"
+        assert j.join(2) and j.state == "cancelled"
     with pytest.raises(KeyError):
         service.cancel_download("no-such-job")
 
@@ -511,14 +511,14 @@ def test_bodies_are_read_in_large_pieces_and_the_connection_is_left_as_found(
     # the private path into httpx that makes downloads ~2.5x faster: fail loudly if it moves
     from huggingface_hub import get_session, hf_hub_url
 
-    from llm_widgets import hub
+    from llm_widgets import _transfer
 
     _add(local_hub, 3_000_000)
     url = hf_hub_url(REPO, FILE, endpoint=local_hub.url)
     with get_session().stream("GET", url, follow_redirects=True) as response:
-        undo = hub._read_in_large_pieces(response)
+        undo = _transfer._read_in_large_pieces(response)
         connection = response.stream._stream._httpcore_stream._stream._connection
-        assert connection.READ_NUM_BYTES == hub.READ_SIZE
+        assert connection.READ_NUM_BYTES == _transfer.READ_SIZE
         sizes = [len(piece) for piece in response.iter_raw()]
         undo()
         assert connection.READ_NUM_BYTES == type(connection).READ_NUM_BYTES

@@ -82,12 +82,12 @@ def test_bad_files_fail_to_load_with_a_clear_error(
 def test_a_model_that_does_not_fit_is_refused_with_numbers(
     svc: LLMKernelService, tiny: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("llm_widgets.engine.available_memory_bytes", lambda: 1_000_000)
+    monkeypatch.setattr("llm_widgets._memory.available_memory_bytes", lambda: 1_000_000)
     job = svc.load_model(tiny, n_ctx=8192)
     with pytest.raises(ModelTooLargeError) as info:
         job.wait(30)
     message = str(info.value)
-    assert "GiB" in message and "available" in message and "8192 tokens" in message
+    assert "needs about" in message and "available now" in message and "8192-token" in message
 
 
 def test_load_reports_the_model_and_one_model_is_in_memory(
@@ -155,7 +155,7 @@ def test_abort_mid_stream_is_prompt_and_the_model_stays_usable(
         break  # tokens are flowing
     asked = time.monotonic()
     assert svc.abort() == [job]
-    assert job._finished.wait(2)
+    assert job.join(2)
     assert time.monotonic() - asked < 0.5
     assert job.state == "cancelled" and job.stop_reason == "aborted"
     assert job.wait(0) == job.text  # an aborted answer keeps what came
@@ -172,7 +172,7 @@ def test_abort_during_prompt_evaluation_is_prompt(svc: LLMKernelService, slow_ti
     time.sleep(0.1)  # well inside the ~1 s prompt evaluation
     asked = time.monotonic()
     job.cancel()
-    assert job._finished.wait(2)
+    assert job.join(2)
     assert time.monotonic() - asked < 0.3
     assert job.stop_reason == "aborted" and job.text == ""
     again = svc.generate_completion("short", max_tokens=4)
@@ -265,7 +265,7 @@ def test_llama_cpp_logs_go_to_logging_not_to_stderr(
         time.sleep(0.005)
     time.sleep(0.1)
     job.cancel()
-    job._finished.wait(5)
+    job.join(5)
     out, err = capfd.readouterr()
     assert "decode" not in err and "llama" not in err.lower()
     assert any(r.name == "llm_widgets.llama_cpp" for r in caplog.records)

@@ -75,7 +75,7 @@ def test_cancel_from_the_front_end_resets_the_card_and_says_so(
     job = card.start_download()
     wait_until(lambda: card.progress > 5)
     send_from_frontend(card, {"type": "cancel"})
-    assert job._finished.wait(2)
+    assert job.join(2)
     service.events.flush()
     assert (card.status, card.progress, card.is_downloading) == ("cancelled", 0.0, False)
     assert card.speed == 0.0 and card.eta == -1.0

@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import logging
 
-from ._inference import GenerationJob, LoadJob
-from ._jobs import Job, JobState
 from .chat import Chat
-from .errors import DownloadError, JobCancelledError, JobFailedError, LLMWidgetsError, ProtocolError
-from .library import HubSearch, LocalModel, ModelFile, ModelSummary
+from .engine import GenerationStats, ModelFacts
+from .errors import (
+    DownloadError,
+    DownloadErrorKind,
+    JobCancelledError,
+    JobFailedError,
+    LLMWidgetsError,
+    ModelFileError,
+    ModelTooLargeError,
+    ProtocolError,
+)
+from .hub import TransferOptions
+from .hub_search import HubSearch
+from .jobs import DownloadJob, GenerationJob, Job, JobState, LoadJob
+from .library import LocalModel
 from .local_library import LocalLibrary
 from .model_browser import ModelBrowser
 from .model_card import ModelCard
-from .service import DownloadJob, LLMKernelService
+from .search import ModelFile, ModelSummary
+from .service import LLMKernelService
 
 __version__ = "0.1.0"
 
@@ -27,7 +39,9 @@ __all__ = [
     "LocalLibrary",
     "LocalModel",
     "DownloadError",
+    "DownloadErrorKind",
     "DownloadJob",
+    "GenerationStats",
     "Job",
     "JobCancelledError",
     "JobFailedError",
@@ -36,8 +50,12 @@ __all__ = [
     "LLMWidgetsError",
     "ModelBrowser",
     "ModelCard",
+    "ModelFacts",
     "ModelFile",
+    "ModelFileError",
     "ModelSummary",
+    "ModelTooLargeError",
     "ProtocolError",
+    "TransferOptions",
     "__version__",
 ]

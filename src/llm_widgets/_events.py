@@ -6,20 +6,31 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Hashable
-from typing import Any
+from typing import Any, Generic, TypeVar, cast
 
 logger = logging.getLogger("llm_widgets")
+T = TypeVar("T")
+PROGRESS_INTERVAL = 0.1  # seconds between progress events of one job: at most 10 a second
+_local = threading.local()
 
 Callback = Callable[..., Any]
 
 
 class _Pending:
-    __slots__ = ("event", "key", "args")
+    __slots__ = ("event", "key", "args", "call", "then")
 
-    def __init__(self, event: str, key: Hashable | None, args: tuple[Any, ...]) -> None:
+    def __init__(
+        self,
+        event: str,
+        key: Hashable | None,
+        args: tuple[Any, ...],
+        call: Callable[..., Any] | None = None,
+    ) -> None:
         self.event = event
         self.key = key
         self.args = args
+        self.call = call  # a function to run instead of the subscribers
+        self.then: list[Callable[[], Any]] = []  # run after delivery
 
 
 class EventBus:
@@ -27,8 +38,10 @@ class EventBus:
 
     Events emitted with a `coalesce_key` replace a still-pending event with the same key, so a slow
     subscriber sees the latest state instead of a backlog. A subscriber that raises is logged and
-    skipped; it never reaches the worker that emitted the event. The dispatcher thread exits after
-    `idle_exit` seconds without events and is started again by the next emit.
+    skipped; it never reaches the worker that emitted the event. `call` runs any function on the
+    same thread, in order with the events, so state that subscribers write has one writer. The
+    dispatcher thread exits after `idle_exit` seconds without events and is started again by the
+    next emit.
     """
 
     def __init__(self, name: str = "llm-widgets-events", idle_exit: float = 2.0) -> None:
@@ -62,28 +75,56 @@ class EventBus:
         with self._cond:
             return bool(self._subs.get(event))
 
-    def emit(self, event: str, *args: Any, coalesce_key: Hashable | None = None) -> None:
-        """Queue `event` for the subscribers; never blocks on them."""
+    def emit(
+        self,
+        event: str,
+        *args: Any,
+        coalesce_key: Hashable | None = None,
+        then: Callable[[], Any] | None = None,
+    ) -> None:
+        """Queue `event` for the subscribers; never blocks on them. `then()` runs on the
+        dispatcher thread once every subscriber has had the event (at once if the bus is closed)."""
         with self._cond:
-            if self._closed:
-                return
-            if coalesce_key is not None:
-                pending = self._by_key.get((event, coalesce_key))
+            if not self._closed:
+                pending = (
+                    self._by_key.get((event, coalesce_key)) if coalesce_key is not None else None
+                )
                 if pending is not None:
                     pending.args = args
-                    return
-            item = _Pending(event, coalesce_key, args)
-            self._queue.append(item)
-            if coalesce_key is not None:
-                self._by_key[(event, coalesce_key)] = item
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
-                self._thread.start()
-            self._cond.notify_all()
+                else:
+                    pending = self._enqueue(_Pending(event, coalesce_key, args))
+                if then is not None:
+                    pending.then.append(then)
+                return
+        if then is not None:
+            then()
+
+    def call(self, function: Callable[[], T]) -> T:
+        """Run `function()` on the dispatcher thread after what is queued, and return its result
+        (or raise its exception). On that thread, or once the bus is closed, it runs at once."""
+        with self._cond:
+            inline = self._closed or threading.current_thread() is self._thread
+            if not inline:
+                box = _Call(function)
+                self._enqueue(_Pending("", None, (), call=box.run))
+        return function() if inline else box.result()
+
+    def _enqueue(self, item: _Pending) -> _Pending:
+        self._queue.append(item)
+        if item.key is not None:
+            self._by_key[(item.event, item.key)] = item
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+            self._thread.start()
+        self._cond.notify_all()
+        return item
 
     def flush(self, timeout: float | None = 5.0) -> bool:
-        """Wait until every queued event was delivered; False on timeout."""
+        """Wait until every queued event was delivered; False on timeout (or when called from
+        the dispatcher thread, which cannot wait for itself)."""
         with self._cond:
+            if threading.current_thread() is self._thread:
+                return False
             return self._cond.wait_for(lambda: not self._queue and not self._busy, timeout)
 
     def close(self, timeout: float = 5.0) -> None:
@@ -97,6 +138,7 @@ class EventBus:
             thread.join(timeout)
 
     def _run(self) -> None:
+        _local.dispatching = True
         while True:
             with self._cond:
                 self._busy = False
@@ -110,12 +152,44 @@ class EventBus:
                 item = self._queue.popleft()
                 if item.key is not None:
                     self._by_key.pop((item.event, item.key), None)
-                subs = list(self._subs.get(item.event, ()))
+                subs = [item.call] if item.call else list(self._subs.get(item.event, ()))
                 self._busy = True
             for callback in subs:
-                try:
-                    callback(*item.args)
-                except Exception:
-                    logger.exception(
-                        "llm_widgets: a %r subscriber raised; it was skipped", item.event
-                    )
+                _deliver(item.event, callback, item.args)
+            for after in item.then:
+                _deliver(item.event, after, ())
+
+
+class _Call(Generic[T]):
+    """A function run on the dispatcher thread for a caller that waits for its outcome."""
+
+    def __init__(self, function: Callable[[], T]) -> None:
+        self._function = function
+        self._done = threading.Event()
+        self._value: Any = None
+        self._error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._value = self._function()
+        except BaseException as exc:
+            self._error = exc
+        self._done.set()
+
+    def result(self) -> T:
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return cast(T, self._value)
+
+
+def on_dispatcher_thread() -> bool:
+    """Whether the calling thread is an EventBus dispatcher (delivering events right now)."""
+    return getattr(_local, "dispatching", False)
+
+
+def _deliver(event: str, callback: Callback, args: tuple[Any, ...]) -> None:
+    try:
+        callback(*args)
+    except Exception:
+        logger.exception("llm_widgets: a %r handler raised; it was skipped", event or "call")

@@ -7,35 +7,24 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import hub
-from ._events import EventBus
-from ._inference import GenerationJob, LoadJob
-from ._jobs import Job
+from ._cache import same_file
+from ._events import PROGRESS_INTERVAL, EventBus
+from .engine import Engine, ModelFacts
 from .errors import JobCancelledError, JobFailedError, LLMWidgetsError
-
-if TYPE_CHECKING:
-    from .engine import Engine, ModelFacts
-
-PROGRESS_INTERVAL = 0.1  # seconds between load progress events
+from .jobs import GenerationJob, Job, LoadJob
 
 
 class ModelRunner:
     """Owns the llama.cpp engine. `load` and `generate` are worker bodies: they run a job to its
-    end, emit its events and report it with `finished(job)`."""
+    end (the job announces itself); generated pieces go out as "completion_chunk" events."""
 
-    def __init__(
-        self,
-        events: EventBus,
-        emit_progress: Callable[[Job], None],
-        finished: Callable[[Job], None],
-    ) -> None:
+    def __init__(self, events: EventBus) -> None:
         self._events = events
-        self._emit_progress = emit_progress
-        self._finished = finished
         self._engine: Engine | None = None
         self._turns = threading.Condition()
         self._line: deque[Job] = deque()  # jobs waiting for the engine, in order of arrival
@@ -46,6 +35,11 @@ class ModelRunner:
         """Facts about the loaded model, or None."""
         engine = self._engine
         return engine.facts if engine is not None and engine.loaded else None
+
+    def is_loaded(self, path: str | os.PathLike[str]) -> bool:
+        """Whether `path` is the loaded model's file (through any symlink)."""
+        facts = self.facts
+        return facts is not None and same_file(facts.path, path)
 
     # -- worker bodies ------------------------------------------------------------------------
 
@@ -61,69 +55,58 @@ class ModelRunner:
         one, with a new context if n_ctx differs)."""
         try:
             if isinstance(source, Job):
-                job._set_running()
-                self._emit_progress(job)
-                while not source._finished.wait(0.05):
-                    if job.cancel_requested:
-                        raise JobCancelledError("cancelled")
+                job.mark_running()
+                while not source.join(0.05):
+                    job.cancellation.raise_if_set()
                 path = source.wait(0)
             else:
                 path = os.fspath(source)
             job.path = path
             with self.turn(job):
-                job._set_running()
-                self._emit_progress(job)
+                job.mark_running()
                 facts = self._load_file(job, path, n_ctx, n_threads, llama_options)
             job.facts = facts
             job.load_progress = 100.0
-            job._finish("done", result=facts)
-            self._events.emit("model_loaded", facts)
+            job.finish("done", result=facts)
         except JobCancelledError:
-            job._finish("cancelled")
+            job.finish("cancelled")
         except BaseException as exc:
             message = (
                 str(exc)
                 if isinstance(exc, (LLMWidgetsError, ValueError, MemoryError))
                 else (f"Loading {job.source} failed: {type(exc).__name__}: {exc}")
             )
-            job._finish("failed", error=hub.redact(message), exception=as_failure(exc, message))
-        self._finished(job)
+            job.finish("failed", error=hub.redact(message), exception=as_failure(exc, message))
 
     def generate(self, job: GenerationJob) -> None:
         """Stream the job's completion, pushing pieces to the job and the chunk event."""
         try:
             with self.turn(job):
                 engine = self.require_engine()
-                job._set_running()
-                self._emit_progress(job)
+                job.mark_running()
+                abort = job.cancellation
                 stream = (
-                    engine.stream_chat(
-                        job.request, abort=job._cancel_event, **job.options, **job.params
-                    )
+                    engine.stream_chat(job.request, abort=abort, **job.options, **job.params)
                     if job.mode == "chat"
-                    else engine.stream_completion(
-                        job.request, abort=job._cancel_event, **job.params
-                    )
+                    else engine.stream_completion(job.request, abort=abort, **job.params)
                 )
                 for piece in stream:
-                    job._push(piece)
+                    job.push(piece)
                     self._events.emit("completion_chunk", job, piece)
                 job.stats = engine.last_stats
-            job._close_stream()
-            job._finish("cancelled" if job.cancel_requested else "done", result=job.text)
+            job.close_stream()
+            job.finish("cancelled" if job.cancel_requested else "done", result=job.text)
         except JobCancelledError:
-            job._close_stream()
-            job._finish("cancelled", result=job.text)
+            job.close_stream()
+            job.finish("cancelled", result=job.text)
         except BaseException as exc:
-            job._close_stream()
+            job.close_stream()
             message = (
                 str(exc)
                 if isinstance(exc, LLMWidgetsError)
                 else (f"Generation failed: {type(exc).__name__}: {exc}")
             )
-            job._finish("failed", error=message, exception=as_failure(exc, message))
-        self._events.emit("completion_done", job)
-        self._finished(job)
+            job.finish("failed", error=message, exception=as_failure(exc, message))
 
     # -- calls that wait for their turn -------------------------------------------------------
 
@@ -155,7 +138,7 @@ class ModelRunner:
         """Hold the engine: wait, in order of arrival, until it is free (a cancelled job stops
         waiting at once)."""
         me = job if job is not None else Job()
-        remove_hook = me._add_cancel_hook(self._wake)
+        remove_hook = me.cancellation.add_hook(self._wake)
         try:
             with self._turns:
                 self._line.append(me)
@@ -199,11 +182,8 @@ class ModelRunner:
         n_threads: int | None,
         llama_options: dict[str, Any],
     ) -> ModelFacts:
-        from .engine import Engine
-
-        engine = self._engine
-        current = engine.facts if engine is not None and engine.loaded else None
-        if engine is not None and current is not None and os.path.samefile(current.path, path):
+        engine, current = self._engine, self.facts
+        if engine is not None and current is not None and self.is_loaded(path):
             return current if current.n_ctx == n_ctx else engine.create_context(n_ctx=n_ctx)
         self._drop_engine()  # one model per kernel
         engine = self._engine = Engine()
@@ -214,28 +194,12 @@ class ModelRunner:
             now = time.monotonic()
             if now - last[0] >= PROGRESS_INTERVAL:
                 last[0] = now
-                self._emit_progress(job)
+                job.report_progress()
             return not job.cancel_requested
 
         return engine.load(
             path, n_ctx=n_ctx, n_threads=n_threads, progress=progress, **llama_options
         )
-
-
-def check_messages(messages: object) -> list[dict[str, str]]:
-    """Chat messages as plain role/content dicts, or ValueError saying which one is wrong."""
-    if not isinstance(messages, Sequence) or isinstance(messages, (str, bytes)) or not messages:
-        raise ValueError("messages must be a non-empty list of {'role', 'content'} dicts")
-    checked = []
-    for i, m in enumerate(messages):
-        if not isinstance(m, dict) or not isinstance(m.get("role"), str):
-            raise ValueError(f"messages[{i}] must be a dict with a 'role' and a 'content'")
-        if m["role"] not in ("system", "user", "assistant"):
-            raise ValueError(f"messages[{i}]['role'] must be system, user or assistant")
-        if not isinstance(m.get("content"), str):
-            raise ValueError(f"messages[{i}]['content'] must be a str")
-        checked.append({"role": m["role"], "content": m["content"]})
-    return checked
 
 
 def as_failure(exc: BaseException, message: str) -> BaseException:

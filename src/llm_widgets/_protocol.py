@@ -7,9 +7,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._names import MAX_FILENAME, MAX_REPO_ID, validate_filename, validate_repo_id
 from .errors import ProtocolError
+from .search import MAX_QUERY
 
 MAX_REQUEST_ID = 64
+MAX_MESSAGE = 100_000  # characters of a chat message
 
 
 @dataclass(frozen=True)
@@ -22,7 +25,7 @@ class Field:
     non_empty: bool = False
     minimum: float | None = None
     maximum: float | None = None
-    check: Callable[[Any], None] | None = None
+    check: Callable[[Any], object] | None = None
 
 
 @dataclass(frozen=True)
@@ -114,20 +117,25 @@ def _type_names(kind: type | tuple[type, ...]) -> str:
     return " or ".join(names.get(k, k.__name__) for k in _as_tuple(kind))
 
 
-def _repo_id(value: str) -> None:
-    from .hub import validate_repo_file
+REPO_ID = Field(str, max_length=MAX_REPO_ID, check=validate_repo_id)
+REPO_FILE = Field(str, max_length=MAX_FILENAME, check=validate_filename)
 
-    validate_repo_file(value, "x")
+# The numbers a view lets a person edit, declared once: Python validates with them, the help
+# texts quote them, and every widget syncs them to its view in its `limits` trait.
+TRAIT_BOUNDS: dict[str, tuple[float, float]] = {
+    "n_ctx": (256, 1 << 20),
+    "temperature": (0.0, 2.0),
+    "top_p": (0.0, 1.0),
+    "max_tokens": (1, 32768),
+    "max_concurrent_downloads": (1, 16),
+}
 
 
-def _repo_path(value: str) -> None:
-    from .hub import validate_repo_file
+def bounds_text(name: str) -> str:
+    """'low to high' for a bounded trait, for help texts."""
+    low, high = TRAIT_BOUNDS[name]
+    return f"{low} to {high}"
 
-    validate_repo_file("a/b", value)
-
-
-REPO_ID = Field(str, max_length=96, check=_repo_id)
-REPO_FILE = Field(str, max_length=1000, check=_repo_path)
 
 MODEL_CARD: Schema = {
     "download": {},
@@ -138,17 +146,15 @@ MODEL_CARD: Schema = {
 }
 
 CHAT: Schema = {
-    "send": {"text": Field(str, non_empty=True, max_length=100_000)},
+    "send": {"text": Field(str, non_empty=True, max_length=MAX_MESSAGE)},
     "stop": {},
     "clear": {},
     "sync": {},
 }
 
 MODEL_BROWSER: Schema = {
-    "search": {"query": Field(str, max_length=200)},
+    "search": {"query": Field(str, max_length=MAX_QUERY)},
     "pick": {"repo_id": REPO_ID},
-    "download": {"repo_id": REPO_ID, "filename": REPO_FILE},
-    "cancel": {"repo_id": REPO_ID, "filename": REPO_FILE},
 }
 
 LOCAL_LIBRARY: Schema = {

@@ -1,16 +1,16 @@
-"""The base of every widget: a service handle, validated front-end messages, notices."""
+"""The base of every widget: a service handle, validated front-end messages, notices, bounds."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import anywidget
 import traitlets
 
-from ._protocol import Message, Schema, parse_message
+from ._protocol import TRAIT_BOUNDS, Schema, parse_message
 from .errors import LLMWidgetsError, ProtocolError
 from .hub import redact
 from .service import LLMKernelService
@@ -18,6 +18,7 @@ from .service import LLMKernelService
 logger = logging.getLogger("llm_widgets")
 
 STATIC = Path(__file__).parent / "static"
+T = TypeVar("T")
 
 
 class ServiceWidget(anywidget.AnyWidget):
@@ -25,15 +26,22 @@ class ServiceWidget(anywidget.AnyWidget):
 
     A message `{"type": "x", ...}` that passes `_schema` calls `self._on_x(message)`. A message
     that does not, or a call that raises, sets `error` and sends an error notice; nothing escapes
-    into the kernel as a traceback.
+    into the kernel as a traceback. Traits that follow the service are written on the service's
+    event thread only (`_in_event_order`), so the latest state is always the one shown.
     """
 
     _schema: ClassVar[Schema] = {}
+    _bounded: ClassVar[tuple[str, ...]] = ()  # traits the view edits, bounded by TRAIT_BOUNDS
 
     error = traitlets.Unicode("", help="The last error message; empty when none.").tag(sync=True)
+    limits = traitlets.Dict(
+        help="The bounds of the numbers the view edits: {trait: [low, high]}."
+    ).tag(sync=True)
 
     def __init__(self, *, service: LLMKernelService | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        self._good_values: dict[str, Any] = {}
+        limits = {name: list(TRAIT_BOUNDS[name]) for name in self._bounded}
+        super().__init__(limits=limits, **kwargs)
         self._service = service or LLMKernelService.instance()
         self._unsubscribers: list[Callable[[], None]] = []
         self.on_msg(self._receive)
@@ -47,11 +55,30 @@ class ServiceWidget(anywidget.AnyWidget):
         """Show a short notice in every view of this widget."""
         self._post({"type": "notice", "level": level, "text": text})
 
-    def _in_range(self, proposal: dict[str, Any], low: float, high: float, what: str) -> Any:
-        """For a trait validator: the proposed value if it is in [low, high]; otherwise the last
-        good value (or the default) and an `error` saying so — a bad value from the front end
-        becomes a message, never a traceback in the kernel."""
+    def close(self) -> None:
+        """Unsubscribe from the service and close the widget."""
+        for unsubscribe in getattr(self, "_unsubscribers", ()):
+            unsubscribe()
+        if hasattr(self, "_unsubscribers"):
+            self._unsubscribers.clear()
+        super().close()
+
+    # -- for subclasses -----------------------------------------------------------------------
+
+    def _in_event_order(self, function: Callable[[], T]) -> T:
+        """Run `function` on the service's event thread, after the events already queued, and
+        return its result: a job started there has all its events delivered after it."""
+        return self.service.events.call(function)
+
+    def _subscribe(self, unsubscribe: Callable[[], None]) -> None:
+        self._unsubscribers.append(unsubscribe)
+
+    def _in_range(self, proposal: dict[str, Any], what: str) -> Any:
+        """For a trait validator: the proposed value if it is within TRAIT_BOUNDS; otherwise the
+        last good value (or the default) and an `error` saying so — a bad value from the front
+        end becomes a message, never a traceback in the kernel."""
         name, value = proposal["trait"].name, proposal["value"]
+        low, high = TRAIT_BOUNDS[name]
         # validators can run inside __init__, before any attribute of ours exists
         good = self.__dict__.setdefault("_good_values", {})
         if low <= value <= high:
@@ -64,17 +91,6 @@ class ServiceWidget(anywidget.AnyWidget):
     def _post(self, content: dict[str, Any]) -> None:
         """Send a custom message to every view (Chat.send means something else)."""
         anywidget.AnyWidget.send(self, content)
-
-    def close(self) -> None:
-        """Unsubscribe from the service and close the widget."""
-        for unsubscribe in getattr(self, "_unsubscribers", ()):
-            unsubscribe()
-        if hasattr(self, "_unsubscribers"):
-            self._unsubscribers.clear()
-        super().close()
-
-    def _subscribe(self, unsubscribe: Callable[[], None]) -> None:
-        self._unsubscribers.append(unsubscribe)
 
     def _receive(self, _: Any, content: Any, buffers: Any) -> None:
         request_id = content.get("request_id") if isinstance(content, dict) else None
@@ -100,6 +116,3 @@ class ServiceWidget(anywidget.AnyWidget):
         self.notify("error", text)
         if request_id is not None and len(request_id) <= 64:
             self._post({"type": "ack", "request_id": request_id, "ok": False, "error": text})
-
-    def _noop(self, message: Message) -> None:
-        return None

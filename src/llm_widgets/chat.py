@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import threading
 import time
-from dataclasses import asdict, is_dataclass
+from dataclasses import asdict
 from typing import Any
 
 import traitlets
 
 from . import _protocol
-from ._inference import GenerationJob
-from ._jobs import Job
-from ._protocol import Message
+from ._protocol import Message, bounds_text
 from ._widget import STATIC, ServiceWidget
+from .engine import GenerationStats, ModelFacts
 from .errors import LLMWidgetsError
+from .jobs import GenerationJob
 from .model_card import ModelCard
 from .service import LLMKernelService
 
@@ -31,14 +30,19 @@ class Chat(ServiceWidget):
     _esm = STATIC / "chat.js"
     _css = STATIC / "chat.css"
     _schema = _protocol.CHAT
+    _bounded = ("temperature", "top_p", "max_tokens")
 
     status = traitlets.Unicode("idle", help="idle or generating.").tag(sync=True)
     system_prompt = traitlets.Unicode(
         "You are a helpful assistant.", help="The system message of every turn."
     ).tag(sync=True)
-    temperature = traitlets.Float(0.7, help="Sampling temperature, 0 to 2.").tag(sync=True)
-    top_p = traitlets.Float(0.95, help="Nucleus sampling, 0 to 1.").tag(sync=True)
-    max_tokens = traitlets.Int(512, help="Longest answer, in tokens (1 to 32768).").tag(sync=True)
+    temperature = traitlets.Float(
+        0.7, help=f"Sampling temperature, {bounds_text('temperature')}."
+    ).tag(sync=True)
+    top_p = traitlets.Float(0.95, help=f"Nucleus sampling, {bounds_text('top_p')}.").tag(sync=True)
+    max_tokens = traitlets.Int(
+        512, help=f"Longest answer, in tokens ({bounds_text('max_tokens')})."
+    ).tag(sync=True)
     model_name = traitlets.Unicode("", help="The loaded model's name.").tag(sync=True)
     last_stats = traitlets.Dict(help="Figures of the last answer.").tag(sync=True)
     trim_history = traitlets.Bool(
@@ -70,11 +74,8 @@ class Chat(ServiceWidget):
         self._messages: list[dict[str, str]] = []
         self._window = 0  # messages before this index no longer fit the context
         self._job: GenerationJob | None = None
-        self._buffer: list[str] = []
+        self._buffer: list[str] = []  # chunks not sent to the views yet
         self._last_flush = 0.0
-        # guards the current job and its chunk buffer; events of a very fast job wait on it until
-        # send() is done, so the views always see turn_start before the turn's chunks and end
-        self._turn_lock = threading.Lock()
         self._subscribe(self.service.on_completion_chunk(self._on_chunk))
         self._subscribe(self.service.on_completion_done(self._on_done))
         self._subscribe(self.service.on_model_loaded(self._on_model))
@@ -102,25 +103,27 @@ class Chat(ServiceWidget):
         if self.service.model is None:
             hint = " Click Load on the model card first." if self._card is not None else ""
             raise LLMWidgetsError("No model is loaded." + hint)
+        return self._in_event_order(lambda: self._start_turn(text))
+
+    def _start_turn(self, text: str) -> GenerationJob:
+        """Start the answer on the event thread, so the views get turn_start before its chunks."""
         history = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
         history += self._messages[self._window :] + [{"role": "user", "content": text}]
-        with self._turn_lock:
-            job = self.service.generate_chat_completion(
-                history,
-                trim_history=self.trim_history,
-                temperature=self.temperature,
-                top_p=self.top_p,
-                max_tokens=self.max_tokens,
-            )
-            self._messages.append({"role": "user", "content": text})
-            self._job = job
-            self._buffer, self._last_flush = [], 0.0
-            with self.hold_sync():
-                self.status = "generating"
-                self.error = ""
-                self._sync_transcript()
-            self._post({"type": "turn_start", "role": "user", "content": text})
-            job._add_finalizer(self._finish_turn)  # runs now if the job has already ended
+        job = self.service.generate_chat_completion(
+            history,
+            trim_history=self.trim_history,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            max_tokens=self.max_tokens,
+        )
+        self._messages.append({"role": "user", "content": text})
+        self._job = job
+        self._buffer, self._last_flush = [], 0.0
+        with self.hold_sync():
+            self.status = "generating"
+            self.error = ""
+            self._sync_transcript()
+        self._post({"type": "turn_start", "role": "user", "content": text})
         return job
 
     def stop(self) -> None:
@@ -131,35 +134,45 @@ class Chat(ServiceWidget):
     def clear(self) -> None:
         """Stop and forget the conversation."""
         self.stop()
+        self._in_event_order(self._forget)
+
+    def _forget(self) -> None:
+        self._job, self._buffer = None, []  # a stopped answer still ending is ignored
         self._messages, self._window = [], 0
-        self.last_stats = {}
-        self._sync_transcript()
+        with self.hold_sync():
+            self.last_stats, self.status = {}, "idle"
+            self._sync_transcript()
         self._post({"type": "transcript", "messages": []})
 
     # -- service events -----------------------------------------------------------------------
 
-    def _on_model(self, facts: Any) -> None:
-        self.model_name = str(getattr(facts, "name", "") or "") if facts is not None else ""
+    def _on_model(self, facts: ModelFacts | None) -> None:
+        self.model_name = facts.name if facts is not None else ""
 
     def _on_chunk(self, job: GenerationJob, text: str) -> None:
-        with self._turn_lock:
-            if job is not self._job:
-                return
-            self._buffer.append(text)
-            now = time.monotonic()
-            if now - self._last_flush < CHUNK_INTERVAL:
-                return
+        if job is not self._job:
+            return
+        self._buffer.append(text)
+        now = time.monotonic()
+        if now - self._last_flush >= CHUNK_INTERVAL:
             self._last_flush = now
-            pending, self._buffer = "".join(self._buffer), []
-        self._post({"type": "chunk", "text": pending})
+            self._flush_chunks()
 
-    def _finish_turn(self, job: Job) -> None:
-        """Runs as the job ends, before waiters wake: the transcript is final when wait() ends."""
-        assert isinstance(job, GenerationJob)
+    def _flush_chunks(self) -> None:
+        pending, self._buffer = "".join(self._buffer), []
+        if pending:
+            self._post({"type": "chunk", "text": pending})
+
+    def _on_done(self, job: GenerationJob) -> None:
+        """The turn's end (after all its chunks, before waiters wake): close it in the views and
+        make the transcript final."""
+        if job is not self._job:
+            return
+        self._flush_chunks()
         if job.state == "failed":
             self.error = job.error or "The generation failed."
             self.notify("error", self.error)
-        trimmed = int(getattr(job.stats, "trimmed_messages", 0) or 0)
+        trimmed = job.stats.trimmed_messages if job.stats is not None else 0
         if trimmed:
             self._window += trimmed
             self.notify(
@@ -168,20 +181,12 @@ class Chat(ServiceWidget):
                 f"{self._window} message{'s' if self._window > 1 else ''}.",
             )
         self._messages.append({"role": "assistant", "content": job.text})
+        stats = _stats_dict(job.stats)
         with self.hold_sync():
-            self.last_stats = _stats_dict(job.stats)
+            self.last_stats = stats
             self.status = "idle"
             self._sync_transcript()
-
-    def _on_done(self, job: GenerationJob) -> None:
-        # delivered after every chunk event of the job: close the streamed turn in the views
-        with self._turn_lock:
-            if job is not self._job:
-                return
-            pending, self._buffer = "".join(self._buffer), []
-        if pending:
-            self._post({"type": "chunk", "text": pending})
-        self._post({"type": "done", "stats": _stats_dict(job.stats)})
+        self._post({"type": "done", "stats": stats})
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -192,11 +197,9 @@ class Chat(ServiceWidget):
     def _persist_changed(self, change: dict[str, Any]) -> None:
         self._sync_transcript()
 
-    @traitlets.validate("temperature", "top_p", "max_tokens")
+    @traitlets.validate(*_bounded)
     def _check_setting(self, proposal: dict[str, Any]) -> Any:
-        name = proposal["trait"].name
-        low, high = {"temperature": (0.0, 2.0), "top_p": (0.0, 1.0), "max_tokens": (1, 32768)}[name]
-        return self._in_range(proposal, low, high, name)
+        return self._in_range(proposal, proposal["trait"].name)
 
     # -- front-end messages -------------------------------------------------------------------
 
@@ -210,14 +213,15 @@ class Chat(ServiceWidget):
         self.clear()
 
     def _on_sync(self, message: Message) -> None:
-        streaming = self._job is not None and not self._job.finished
-        partial = self._job.text if self._job is not None and streaming else None
+        self._in_event_order(self._send_transcript)
+
+    def _send_transcript(self) -> None:
+        job = self._job
+        partial = job.text if job is not None and not job.finished else None  # done comes next
         self._post({"type": "transcript", "messages": self.messages, "partial": partial})
 
 
-def _stats_dict(stats: Any) -> dict[str, Any]:
+def _stats_dict(stats: GenerationStats | None) -> dict[str, Any]:
     if stats is None:
         return {}
-    if is_dataclass(stats) and not isinstance(stats, type):
-        return {k: v for k, v in asdict(stats).items() if isinstance(v, (str, int, float, bool))}
-    return dict(stats) if isinstance(stats, dict) else {}
+    return {k: v for k, v in asdict(stats).items() if isinstance(v, (str, int, float, bool))}

@@ -13,36 +13,20 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any, cast
+from dataclasses import dataclass, replace
+from typing import Any
 
 import gguf
 
 from ._gguf import GGUFFormatError, read_header
-from .errors import LLMWidgetsError
+from ._memory import ModelShape, fit_hint
+from .errors import JobCancelledError, LLMWidgetsError, ModelFileError, ModelTooLargeError
+from .jobs import Cancellation
 
-GENERATION_PARAMS: dict[str, tuple[type | tuple[type, ...], float | None, float | None]] = {
-    "max_tokens": (int, 1, 1 << 20),
-    "temperature": ((int, float), 0.0, 5.0),
-    "top_p": ((int, float), 0.0, 1.0),
-    "top_k": (int, 0, 1 << 20),
-    "min_p": ((int, float), 0.0, 1.0),
-    "repeat_penalty": ((int, float), 0.0, 10.0),
-    "seed": (int, -1, 2**32 - 1),
-    "stop": ((str, list), None, None),
-}
 KNOWN_ARCHITECTURES = frozenset(gguf.MODEL_ARCH_NAMES.values())
 _QUANT = re.compile(
     r"(?<![A-Za-z0-9])(I?Q\d(?:_[A-Z0-9]+)*|BF16|F16|F32|FP16|FP32)(?![A-Za-z0-9])", re.IGNORECASE
 )
-
-
-class ModelFileError(LLMWidgetsError, ValueError):
-    """The file cannot be a model llama.cpp loads: not a GGUF, truncated, unknown architecture."""
-
-
-class ModelTooLargeError(LLMWidgetsError, MemoryError):
-    """The model would not fit in the memory available now."""
 
 
 @dataclass(frozen=True)
@@ -125,57 +109,15 @@ def _inspect(path: str | os.PathLike[str]) -> tuple[ModelFacts, dict[str, Any]]:
     return facts, meta
 
 
-def estimate_memory_bytes(facts: ModelFacts, n_ctx: int, meta: dict[str, Any] | None = None) -> int:
-    """File size + f16 KV cache for `n_ctx` tokens + compute buffers (a rough upper estimate)."""
-    arch = facts.architecture
-    meta = meta or {}
-    n_embd = int(meta.get(f"{arch}.embedding_length") or 4096)
-    n_head = int(meta.get(f"{arch}.attention.head_count") or 32) or 1
-    n_head_kv = int(meta.get(f"{arch}.attention.head_count_kv") or n_head) or n_head
-    n_layer = facts.n_layer or 32
-    head_dim = int(meta.get(f"{arch}.attention.key_length") or n_embd // n_head)
-    kv = 2 * n_layer * n_ctx * n_head_kv * head_dim * 2
-    compute = n_ctx * n_embd * 4 * 4 + 64 * 2**20
-    return facts.size + kv + compute
-
-
-def available_memory_bytes() -> int:
-    """Memory available to this kernel now."""
-    import psutil
-
-    return int(psutil.virtual_memory().available)
-
-
-def check_fits(facts: ModelFacts, n_ctx: int, meta: dict[str, Any] | None = None) -> None:
-    """Raise ModelTooLargeError, with the numbers, if the model would not fit in RAM."""
-    need = estimate_memory_bytes(facts, n_ctx, meta)
-    have = available_memory_bytes()
-    if need > have:
+def check_fits(facts: ModelFacts, n_ctx: int, shape: ModelShape | None) -> None:
+    """Raise ModelTooLargeError, with the numbers, if the model would not fit in RAM (the same
+    estimate as the fit hint's "does not fit")."""
+    verdict, detail = fit_hint(facts.size, n_ctx, shape=shape)
+    if verdict == "does not fit":
         raise ModelTooLargeError(
-            f"{os.path.basename(facts.path)} needs about {need / 2**30:.1f} GiB "
-            f"(file {facts.size / 2**30:.1f} GiB + context of {n_ctx} tokens "
-            f"{(need - facts.size) / 2**30:.1f} GiB) but only {have / 2**30:.1f} GiB is available. "
+            f"{os.path.basename(facts.path)} does not fit in memory: it {detail}. "
             "Pick a smaller quantization, a smaller n_ctx, or free memory."
         )
-
-
-def check_generation_params(params: dict[str, Any]) -> None:
-    """Raise ValueError for an unknown or out-of-range generation parameter."""
-    for name, value in params.items():
-        if name not in GENERATION_PARAMS:
-            known = ", ".join(sorted(GENERATION_PARAMS))
-            raise ValueError(f"Unknown generation parameter {name!r} (known: {known}).")
-        kind, low, high = GENERATION_PARAMS[name]
-        if isinstance(value, bool) or not isinstance(value, kind):
-            raise ValueError(f"{name} has the wrong type: {type(value).__name__}.")
-        if (
-            name == "stop"
-            and isinstance(value, list)
-            and not all(isinstance(v, str) for v in value)
-        ):
-            raise ValueError("stop must be a string or a list of strings.")
-        if low is not None and high is not None and not low <= cast(float, value) <= high:
-            raise ValueError(f"{name} must be between {low} and {high}, got {value}.")
 
 
 # ggml_log_level in ggml.h: NONE 0, DEBUG 1, INFO 2, WARN 3, ERROR 4, CONT 5 (continues a line)
@@ -248,7 +190,7 @@ class Engine:
         from llama_cpp import Llama
 
         facts, meta = _inspect(path)
-        check_fits(facts, n_ctx, meta)
+        check_fits(facts, n_ctx, ModelShape.from_metadata(meta))
         if progress is not None and not progress(0.05):
             raise _cancelled()
         self.unload()
@@ -275,7 +217,7 @@ class Engine:
         )
         self._count_evaluations(llm)
         self._llm, self._options = llm, options
-        self._facts = _replace(
+        self._facts = replace(
             facts,
             n_ctx=llm.n_ctx(),
             chat_format=chat_format,
@@ -308,7 +250,7 @@ class Engine:
             llm.close()
 
     def stream_completion(
-        self, prompt: str, *, abort: threading.Event, **params: Any
+        self, prompt: str, *, abort: Cancellation, **params: Any
     ) -> Iterator[str]:
         """Yield the completion of `prompt` piece by piece; `last_stats` is set at the end."""
         llm = self._require()
@@ -322,7 +264,7 @@ class Engine:
         self,
         messages: list[dict[str, str]],
         *,
-        abort: threading.Event,
+        abort: Cancellation,
         trim_history: bool = False,
         **params: Any,
     ) -> Iterator[str]:
@@ -385,7 +327,7 @@ class Engine:
 
         llm.eval = counting_eval
 
-    def _watch_abort(self, abort: threading.Event | None) -> None:
+    def _watch_abort(self, abort: Cancellation | None) -> None:
         """While the prompt is evaluated, llama.cpp polls `abort` between graph nodes, so a long
         prompt can be interrupted; the callback is removed once tokens flow (it takes the GIL)."""
         import llama_cpp
@@ -403,7 +345,7 @@ class Engine:
     def _stream(
         self,
         start: Callable[[GenerationStats], Iterator[Any]],
-        abort: threading.Event,
+        abort: Cancellation,
         chat: bool,
     ) -> Iterator[str]:
         stats = GenerationStats()
@@ -502,7 +444,6 @@ def _drop_oldest_turn(history: list[dict[str, str]]) -> int:
 
 
 def _sampling(params: dict[str, Any]) -> dict[str, Any]:
-    check_generation_params(params)
     out = dict(params)
     if "temperature" in out:
         out["temperature"] = float(out["temperature"])
@@ -513,13 +454,5 @@ def _without(options: dict[str, Any], *names: str) -> dict[str, Any]:
     return {k: v for k, v in options.items() if k not in names and k != "verbose"}
 
 
-def _replace(facts: ModelFacts, **changes: Any) -> ModelFacts:
-    from dataclasses import replace
-
-    return replace(facts, **changes)
-
-
 def _cancelled() -> Exception:
-    from .errors import JobCancelledError
-
     return JobCancelledError("cancelled")

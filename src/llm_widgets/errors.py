@@ -1,6 +1,22 @@
-"""Exceptions raised by llm_widgets."""
+"""Every exception llm_widgets raises, in one place."""
 
 from __future__ import annotations
+
+from typing import Literal, get_args
+
+DownloadErrorKind = Literal[
+    "not_found",  # no such repo, file or revision
+    "gated",  # the repo's conditions must be accepted first
+    "auth",  # the token was rejected (401)
+    "forbidden",  # the token lacks permission (403)
+    "server",  # the Hub answered with an error, or not like a Hub
+    "offline",  # the Hub cannot be reached, or HF_HUB_OFFLINE is set
+    "disk_full",  # not enough space in the cache
+    "disk",  # the cache cannot be written or read
+    "checksum",  # the bytes do not match the Hub's sha256
+    "unexpected",  # anything else (the message has the details)
+]
+DOWNLOAD_ERROR_KINDS: frozenset[str] = frozenset(get_args(DownloadErrorKind))
 
 
 class LLMWidgetsError(Exception):
@@ -16,11 +32,21 @@ class JobFailedError(LLMWidgetsError):
 
 
 class DownloadError(JobFailedError):
-    """A download failed. `kind` names the cause (see `DownloadErrorKind`)."""
+    """A download failed; `kind` names the cause (a `DownloadErrorKind`)."""
 
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(self, kind: DownloadErrorKind, message: str) -> None:
+        if kind not in DOWNLOAD_ERROR_KINDS:
+            raise ValueError(f"unknown download error kind {kind!r}")
         super().__init__(message)
-        self.kind = kind
+        self.kind: DownloadErrorKind = kind
+
+
+class ModelFileError(LLMWidgetsError, ValueError):
+    """The file cannot be a model llama.cpp loads: not a GGUF, truncated, unknown architecture."""
+
+
+class ModelTooLargeError(LLMWidgetsError, MemoryError):
+    """The model would not fit in the memory available now."""
 
 
 class ProtocolError(LLMWidgetsError, ValueError):
@@ -28,9 +54,13 @@ class ProtocolError(LLMWidgetsError, ValueError):
 
 
 __all__ = [
+    "DOWNLOAD_ERROR_KINDS",
     "DownloadError",
+    "DownloadErrorKind",
     "JobCancelledError",
     "JobFailedError",
     "LLMWidgetsError",
+    "ModelFileError",
+    "ModelTooLargeError",
     "ProtocolError",
 ]

@@ -3,18 +3,17 @@ Resume and Discard. Shown by ModelBrowser below the picked repo's files, or on i
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict
 from typing import Any
 
 import traitlets
 
 from . import _protocol, hub
-from ._inference import LoadJob
-from ._jobs import Job
+from ._format import format_bytes
 from ._protocol import Message
 from ._widget import STATIC, ServiceWidget
 from .errors import LLMWidgetsError
+from .jobs import FINAL_STATES, DownloadJob, Job, LoadJob
 from .service import LLMKernelService
 
 
@@ -38,10 +37,11 @@ class LocalLibrary(ServiceWidget):
 
     def __init__(self, *, service: LLMKernelService | None = None, **kwargs: Any) -> None:
         super().__init__(service=service, **kwargs)
-        self._subscribe(self.service.on_download_done(lambda _: self.refresh()))
+        self._loading: dict[str, str] = {}  # load job id -> file name, for the load's notices
+        self._subscribe(self.service.on_download_done(lambda _: self._rescan()))
         self._subscribe(self.service.on_progress(self._on_progress))
-        self._subscribe(self.service.on_model_loaded(lambda _: self.refresh()))
-        self._subscribe(self.service.on_model_unloaded(self.refresh))
+        self._subscribe(self.service.on_model_loaded(lambda _: self._rescan()))
+        self._subscribe(self.service.on_model_unloaded(self._rescan))
         self.refresh()
 
     @property
@@ -51,19 +51,20 @@ class LocalLibrary(ServiceWidget):
 
     def refresh(self) -> None:
         """Scan the cache again."""
+        self._in_event_order(self._rescan)
+
+    def _rescan(self) -> None:
         try:
             models = self.service.local_models()
         except Exception as exc:  # an unreadable cache is a message, not a traceback
             self.error = hub.redact(f"Cannot read the cache: {exc}")
             return
-        loaded = self.service.model
-        loaded_path = os.path.realpath(loaded.path) if loaded is not None else None
         with self.hold_sync():
             self.local = [
                 {k: v for k, v in asdict(m).items() if k != "extra"}
                 | {
                     "quant": m.quant or "",
-                    "loaded": not m.partial and os.path.realpath(m.path) == loaded_path,
+                    "loaded": not m.partial and self.service.is_loaded(m.path),
                 }
                 for m in models
             ]
@@ -72,18 +73,18 @@ class LocalLibrary(ServiceWidget):
     def delete(self, repo_id: str, filename: str) -> int:
         """Delete a downloaded model from the cache; returns the bytes freed."""
         freed = self.service.delete_model(repo_id, filename)
-        self.notify("success", f"Deleted {filename} ({freed / 1e6:.1f} MB freed)")
+        self.notify("success", f"Deleted {filename} ({format_bytes(freed)} freed)")
         self.refresh()
         return freed
 
     def discard(self, repo_id: str, filename: str) -> int:
         """Delete a partial download; returns the bytes freed."""
         freed = self.service.discard_partial(repo_id, filename)
-        self.notify("info", f"Discarded the partial {filename} ({freed / 1e6:.1f} MB)")
+        self.notify("info", f"Discarded the partial {filename} ({format_bytes(freed)})")
         self.refresh()
         return freed
 
-    def resume(self, repo_id: str, filename: str) -> Any:
+    def resume(self, repo_id: str, filename: str) -> DownloadJob:
         """Resume a partial download; returns its job."""
         job = self.service.start_download(repo_id, filename)
         self.notify("info", f"Resuming {filename}")
@@ -94,10 +95,14 @@ class LocalLibrary(ServiceWidget):
         path = self.service.cached_path(repo_id, filename)
         if path is None:
             raise LLMWidgetsError(f"{repo_id}/{filename} is not complete in the cache.")
-        job = self.service.load_model(path, **options)
-        self.notify("info", f"Loading {filename}…")
-        job._add_finalizer(lambda j: self._load_ended(j, filename))
-        return job
+
+        def start() -> LoadJob:
+            job = self.service.load_model(path, **options)
+            self._loading[job.id] = filename
+            self.notify("info", f"Loading {filename}…")
+            return job
+
+        return self._in_event_order(start)
 
     def unload(self) -> None:
         """Unload the kernel's model."""
@@ -111,9 +116,11 @@ class LocalLibrary(ServiceWidget):
             self.error = job.error or f"Loading {filename} failed."
             self.notify("error", self.error)
 
-    def _on_progress(self, job: Any) -> None:
-        if getattr(job, "kind", "") == "download" and job.state in ("cancelled", "failed"):
-            self.refresh()  # a partial appeared
+    def _on_progress(self, job: Job) -> None:
+        if isinstance(job, DownloadJob) and job.state in ("cancelled", "failed"):
+            self._rescan()  # a partial appeared
+        elif job.id in self._loading and job.state in FINAL_STATES:
+            self._load_ended(job, self._loading.pop(job.id))
 
     # -- front-end messages -------------------------------------------------------------------
 

@@ -4,61 +4,114 @@ manage the local library below them — several downloads at once, queued past t
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from concurrent.futures import CancelledError, Future
 from typing import Any
 
 import ipywidgets
 import traitlets
 
-from . import _protocol, hub
-from ._protocol import Message
+from . import _protocol
+from ._names import validate_repo_id
+from ._protocol import Message, bounds_text
 from ._widget import STATIC, ServiceWidget
-from .errors import LLMWidgetsError
+from .errors import DownloadError
+from .hub_search import HubSearch
 from .local_library import LocalLibrary
 from .model_card import ModelCard
+from .search import ModelSummary, explain_search_error
 from .service import LLMKernelService
+
+SEARCH_LIMIT = 100  # results a search shows
 
 
 class ModelBrowserPanel(ServiceWidget):
-    """The browser's search view: search box and results (see `ModelBrowser`)."""
+    """The browser's search view: search box and results (see `ModelBrowser`). Searches run
+    through a `HubSearch`, so the newest one wins; a picked repo goes to the `on_pick` callbacks."""
 
     _esm = STATIC / "model_browser.js"
     _css = STATIC / "model_browser.css"
     _schema = _protocol.MODEL_BROWSER
+    _bounded = ("max_concurrent_downloads",)
 
     query = traitlets.Unicode("", help="The last search.").tag(sync=True)
     status = traitlets.Unicode("idle", help="idle, searching, offline, error.").tag(sync=True)
     results: traitlets.List[dict[str, Any]] = traitlets.List(help="Search results.").tag(sync=True)
     selected_repo = traitlets.Unicode("", help="The picked repo.").tag(sync=True)
     files_status = traitlets.Unicode("idle", help="idle, loading, error.").tag(sync=True)
-    max_concurrent_downloads = traitlets.Int(2, help="Downloads at once.").tag(sync=True)
+    max_concurrent_downloads = traitlets.Int(
+        2, help=f"Downloads at once ({bounds_text('max_concurrent_downloads')})."
+    ).tag(sync=True)
 
-    def __init__(self, browser: ModelBrowser, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._browser = browser
+    def __init__(self, *, service: LLMKernelService | None = None, **kwargs: Any) -> None:
+        super().__init__(service=service, **kwargs)
         self.max_concurrent_downloads = self.service.max_concurrent_downloads
+        self.hub_search = HubSearch(self.service, limit=SEARCH_LIMIT)
+        self._pick_callbacks: list[Callable[[str], Any]] = []
+
+    def search(self, query: str) -> threading.Thread:
+        """Search in the background; returns the thread that shows the results (join it to
+        wait). A newer search supersedes this one."""
+        future = self.hub_search.start(query)
+        with self.hold_sync():
+            self.query, self.status, self.error = query, "searching", ""
+        thread = threading.Thread(
+            target=self._show_results, args=(future,), name="llm-widgets-browse", daemon=True
+        )
+        thread.start()
+        return thread
+
+    def on_pick(self, callback: Callable[[str], Any]) -> None:
+        """Call `callback(repo_id)` when a repo is picked in the view."""
+        self._pick_callbacks.append(callback)
+
+    def show_error(self, exc: BaseException, repo_id: str | None = None) -> None:
+        """Show why a search or a listing failed (an unreachable Hub turns the status offline)."""
+        error = explain_search_error(exc, self.service.endpoint, repo_id)
+        if isinstance(error, DownloadError) and error.kind == "offline":
+            self.status, self.error = "offline", f"{error} The local library below still works."
+        else:
+            self.error = str(error)
+
+    def _show_results(self, future: Future[list[ModelSummary]]) -> None:
+        try:
+            found = future.result()
+        except CancelledError:
+            return  # a newer search superseded this one
+        except Exception as exc:
+            if future is self.hub_search.current:
+                with self.hold_sync():
+                    self.results, self.status = [], "error"
+                    self.show_error(exc)
+            return
+        if future is not self.hub_search.current:
+            return
+        with self.hold_sync():
+            self.results = [_result_row(m) for m in found]
+            self.status, self.error = "idle", ""
 
     @traitlets.validate("max_concurrent_downloads")
     def _check_limit(self, proposal: dict[str, Any]) -> int:
-        value = int(proposal["value"])
-        if not 1 <= value <= 16:
-            self.error = "max_concurrent_downloads must be between 1 and 16."
-            return int(self.service.max_concurrent_downloads)
+        value = int(self._in_range(proposal, "max_concurrent_downloads"))
         self.service.max_concurrent_downloads = value
         return value
 
     def _on_search(self, message: Message) -> None:
-        self._browser.search(message["query"])
+        self.search(message["query"])
 
     def _on_pick(self, message: Message) -> None:
-        self._browser.pick(message["repo_id"])
+        for callback in self._pick_callbacks:
+            callback(message["repo_id"])
 
-    def _on_download(self, message: Message) -> None:
-        self.service.start_download(message["repo_id"], message["filename"])
 
-    def _on_cancel(self, message: Message) -> None:
-        job = self.service.find_download(message["repo_id"], message["filename"])
-        if job is not None:
-            job.cancel()
+def _result_row(m: ModelSummary) -> dict[str, Any]:
+    return {
+        "repo_id": m.repo_id,
+        "downloads": m.downloads,
+        "likes": m.likes,
+        "last_modified": m.last_modified,
+        "gated": m.gated,
+    }
 
 
 class ModelBrowser(ipywidgets.VBox):
@@ -68,8 +121,6 @@ class ModelBrowser(ipywidgets.VBox):
     hint; searches and listings run in worker threads and a newer search supersedes an older one.
     """
 
-    search_limit = 100  # results per search
-
     def __init__(
         self,
         query: str = "",
@@ -77,7 +128,7 @@ class ModelBrowser(ipywidgets.VBox):
         service: LLMKernelService | None = None,
         max_concurrent_downloads: int | None = None,
     ) -> None:
-        self.panel = ModelBrowserPanel(self, service=service)
+        self.panel = ModelBrowserPanel(service=service)
         self.service = self.panel.service
         if max_concurrent_downloads is not None:
             self.panel.max_concurrent_downloads = max_concurrent_downloads
@@ -85,10 +136,9 @@ class ModelBrowser(ipywidgets.VBox):
         self.library = LocalLibrary(service=self.service)
         super().__init__([self.panel, self.files_box, self.library])
         self._cards: list[ModelCard] = []
-        self._search_seq = 0
         self._pick_seq = 0
         self._lock = threading.Lock()
-        self._threads: list[threading.Thread] = []
+        self.panel.on_pick(self.pick)
         if query:
             self.search(query)
 
@@ -123,22 +173,20 @@ class ModelBrowser(ipywidgets.VBox):
 
     def search(self, query: str) -> threading.Thread:
         """Search in a worker thread; returns the thread (join it to wait)."""
-        if not isinstance(query, str) or len(query) > 200:
-            raise ValueError("query must be a string of at most 200 characters")
-        with self._lock:
-            self._search_seq += 1
-            seq = self._search_seq
-        self.panel.query, self.panel.status, self.panel.error = query, "searching", ""
-        return self._spawn(self._search, seq, query)
+        return self.panel.search(query)
 
     def pick(self, repo_id: str) -> threading.Thread:
         """List a repo's GGUF files as ModelCards, in a worker thread; returns the thread."""
-        hub.validate_repo_file(repo_id, "x")
+        validate_repo_id(repo_id)
         with self._lock:
             self._pick_seq += 1
             seq = self._pick_seq
         self.panel.selected_repo, self.panel.files_status = repo_id, "loading"
-        return self._spawn(self._pick, seq, repo_id)
+        thread = threading.Thread(
+            target=self._pick, args=(seq, repo_id), name="llm-widgets-browse", daemon=True
+        )
+        thread.start()
+        return thread
 
     def refresh_local(self) -> None:
         """Re-scan the local cache."""
@@ -154,50 +202,19 @@ class ModelBrowser(ipywidgets.VBox):
 
     # -- workers -------------------------------------------------------------------------------
 
-    def _spawn(self, target: Any, *args: Any) -> threading.Thread:
-        thread = threading.Thread(target=target, args=args, name="llm-widgets-browse", daemon=True)
-        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
-        thread.start()
-        return thread
-
-    def _search(self, seq: int, query: str) -> None:
-        try:
-            found = self.service.search_models(query, limit=self.search_limit)
-            results = [
-                {
-                    "repo_id": m.repo_id,
-                    "downloads": m.downloads,
-                    "likes": m.likes,
-                    "last_modified": m.last_modified,
-                    "gated": m.gated,
-                }
-                for m in found
-            ]
-            status, error = "idle", ""
-        except Exception as exc:
-            results, (status, error) = [], _explain(exc, self.service.endpoint)
-        if seq != self._search_seq:
-            return  # a newer search superseded this one
-        with self.panel.hold_sync():
-            self.panel.results, self.panel.status, self.panel.error = results, status, error
-
     def _pick(self, seq: int, repo_id: str) -> None:
         try:
             files = self.service.list_model_files(repo_id)
         except Exception as exc:
             if seq == self._pick_seq:
-                status, error = _explain(exc, self.service.endpoint, repo_id)
-                self.panel.files_status, self.panel.error = "error", error
-                if status == "offline":
-                    self.panel.status = "offline"
+                with self.panel.hold_sync():
+                    self.panel.files_status = "error"
+                    self.panel.show_error(exc, repo_id)
             return
         if seq != self._pick_seq:
             return
-        cards = []
-        for f in files:
-            card = ModelCard(repo_id, f.filename, service=self.service)
-            card.size = card.size or f.size  # the card's fit hint follows size and n_ctx
-            cards.append(card)
+        # the listing knows each size: the cards need not ask the Hub again
+        cards = [ModelCard(repo_id, f.filename, service=self.service, size=f.size) for f in files]
         old, self._cards = self._cards, cards
         self.files_box.children = tuple(cards)
         for card in old:
@@ -205,18 +222,3 @@ class ModelBrowser(ipywidgets.VBox):
         self.panel.files_status = "idle"
         if not files:
             self.panel.error = f"{repo_id} has no GGUF files."
-
-
-def _explain(exc: BaseException, endpoint: str, repo_id: str | None = None) -> tuple[str, str]:
-    """(status, message) for a search or listing failure."""
-    from huggingface_hub.errors import GatedRepoError
-
-    if isinstance(exc, GatedRepoError) and repo_id:
-        return "error", f"{repo_id} is gated: accept its conditions on the Hub and give a token."
-    error = hub.explain_error(
-        exc, repo_id=repo_id or "the Hub", filename="", revision=None, endpoint=endpoint
-    )
-    if error.kind == "offline":
-        return "offline", f"{error} The local library below still works."
-    message = str(error) if not isinstance(exc, LLMWidgetsError) else str(exc)
-    return "error", message

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import traitlets
 
 from . import _protocol
-from ._inference import LoadJob
-from ._jobs import Job
-from ._protocol import Message
+from ._cache import same_file
+from ._format import format_bytes
+from ._memory import ModelShape, fit_hint, shape_of
+from ._names import validate_repo_file
+from ._protocol import Message, bounds_text
 from ._widget import STATIC, ServiceWidget
-from .service import DownloadJob, LLMKernelService, download_key
+from .engine import ModelFacts, parse_quantization
+from .jobs import DownloadJob, Job, LoadJob, download_key
+from .service import LLMKernelService
 
 
 class ModelCard(ServiceWidget):
@@ -26,6 +31,7 @@ class ModelCard(ServiceWidget):
     _esm = STATIC / "model_card.js"
     _css = STATIC / "model_card.css"
     _schema = _protocol.MODEL_CARD
+    _bounded = ("n_ctx",)
 
     repo_id = traitlets.Unicode(help="The Hub repo, 'owner/name'.").tag(sync=True)
     filename = traitlets.Unicode(help="The file in the repo.").tag(sync=True)
@@ -51,7 +57,8 @@ class ModelCard(ServiceWidget):
     )
     fit_detail = traitlets.Unicode("", help="The numbers behind the fit hint.").tag(sync=True)
     n_ctx = traitlets.Int(
-        2048, help="Context size (tokens) that Load uses; 256 to 1048576, checked against RAM."
+        2048,
+        help=f"Context size (tokens) that Load uses; {bounds_text('n_ctx')}, checked against RAM.",
     ).tag(sync=True)
 
     def __init__(
@@ -63,11 +70,7 @@ class ModelCard(ServiceWidget):
         service: LLMKernelService | None = None,
         **kwargs: Any,
     ) -> None:
-        from .hub import validate_repo_file
-
         validate_repo_file(repo_id, filename, revision)
-        from .engine import parse_quantization
-
         super().__init__(
             service=service,
             repo_id=repo_id,
@@ -78,36 +81,43 @@ class ModelCard(ServiceWidget):
         )
         self._job: DownloadJob | None = None
         self._load_job: LoadJob | None = None
-        self._announced: tuple[str, str] | None = None  # (job id, state) last notified
-        self._shown: tuple[str, str] | None = None  # (job id, state) last shown
-        self._load_announced: tuple[str, str] | None = None
-        self._show_lock = threading.RLock()
+        self._shown: tuple[str, str] | None = None  # (job id, state) of the download shown
+        self._load_shown: tuple[str, str] | None = None  # (job id, state) of the load shown
+        self._shape: tuple[str, ModelShape | None] | None = None  # (path, its shape)
         self._subscribe(self.service.on_progress(self._on_job_event))
         self._subscribe(self.service.on_model_unloaded(self._on_unloaded))
-        job = self.service.find_download(repo_id, filename, revision or None)
+        self._in_event_order(self._show_initial)
+        if self.status == "idle" and not self.size:
+            self._probe_size()
+
+    def _show_initial(self) -> None:
+        job = self.service.find_download(self.repo_id, self.filename, self.revision or None)
         if job is not None:
             self._show(job, announce=False)
         else:
-            cached = self.service.cached_path(repo_id, filename, revision or None)
+            cached = self.service.cached_path(self.repo_id, self.filename, self.revision or None)
             if cached is not None:
                 size = Path(cached).stat().st_size
                 with self.hold_sync():
                     self.status, self.progress, self.path = "done", 100.0, cached
                     self.size = self.bytes_done = size
-        if self.status == "idle":
-            self._probe_size()
         loaded = self.service.model
-        if loaded is not None and self.path and _same_file(loaded.path, self.path):
-            self.load_status, self.load_progress = "loaded", 100.0
-            self.model_info = _facts_dict(loaded)
+        if loaded is not None and self.path and self.service.is_loaded(self.path):
+            self._show_loaded(loaded)
 
-    @traitlets.observe("size", "n_ctx")
+    @traitlets.observe("size", "n_ctx", "path")
     def _update_fit(self, change: dict[str, Any]) -> None:
-        """The RAM-fit hint follows the file's size and the context size Load will use."""
+        """The RAM-fit hint follows the file's size and the context size Load will use, with the
+        file's real shape once it is on disk (the same estimate Load checks)."""
         if self.size > 0:
-            from .library import fit_hint
+            self.fit, self.fit_detail = fit_hint(self.size, self.n_ctx, shape=self._file_shape())
 
-            self.fit, self.fit_detail = fit_hint(self.size, self.n_ctx)
+    def _file_shape(self) -> ModelShape | None:
+        if not self.path:
+            return None
+        if self._shape is None or self._shape[0] != self.path:
+            self._shape = (self.path, shape_of(self.path))
+        return self._shape[1]
 
     def _probe_size(self) -> None:
         """Ask the Hub for the file's size in the background, so the card shows it at once."""
@@ -117,10 +127,13 @@ class ModelCard(ServiceWidget):
                 size = self.service.file_size(self.repo_id, self.filename, self.revision or None)
             except Exception:  # offline or not found: the download will say so, with a message
                 return
-            if self.size == 0 and self.status == "idle":
-                self.size = size
+            self._in_event_order(lambda: self._show_probed_size(size))
 
         threading.Thread(target=probe, name="llm-widgets-probe", daemon=True).start()
+
+    def _show_probed_size(self, size: int) -> None:
+        if self.size == 0 and self.status == "idle":
+            self.size = size
 
     @property
     def job(self) -> DownloadJob | None:
@@ -134,14 +147,18 @@ class ModelCard(ServiceWidget):
 
     def start_download(self) -> DownloadJob:
         """Start (or join) the download of this file; returns the job at once."""
-        job = self.service.start_download(self.repo_id, self.filename, self.revision or None)
-        self._show(job)
-        return job
+
+        def start() -> DownloadJob:
+            job = self.service.start_download(self.repo_id, self.filename, self.revision or None)
+            self._show(job)
+            return job
+
+        return self._in_event_order(start)
 
     def cancel_download(self) -> None:
         """Cancel this card's download, keeping the partial file for a later resume."""
         job = self._job or self.service.find_download(*self.key)
-        if job is not None and not job.finished:
+        if job is not None:
             job.cancel()
 
     def load_model(self, **options: Any) -> LoadJob:
@@ -151,38 +168,39 @@ class ModelCard(ServiceWidget):
         n_ctx defaults to the card's `n_ctx`.
         """
         options.setdefault("n_ctx", self.n_ctx)
-        job = self._job or self.service.find_download(*self.key)
-        source: str | DownloadJob
-        if job is not None and not job.finished:
-            source = job
-        elif self.path:
-            source = self.path
-        else:
-            raise ValueError(
-                f"{self.repo_id}/{self.filename} is not downloaded yet: download it first."
-            )
-        load = self.service.load_model(source, **options)
-        self._show_load(load)
-        return load
+
+        def start() -> LoadJob:
+            job = self._job or self.service.find_download(*self.key)
+            source: str | DownloadJob
+            if job is not None and not job.finished:
+                source = job
+            elif self.path:
+                source = self.path
+            else:
+                raise ValueError(
+                    f"{self.repo_id}/{self.filename} is not downloaded yet: download it first."
+                )
+            load = self.service.load_model(source, **options)
+            self._show_load(load)
+            return load
+
+        return self._in_event_order(start)
 
     def unload_model(self) -> None:
         """Free the model if this card's file is the one loaded."""
-        if self.status == "idle":
-            self._probe_size()
-        loaded = self.service.model
-        if loaded is not None and self.path and _same_file(loaded.path, self.path):
+        if self.path and self.service.is_loaded(self.path):
             self.service.unload_model()
-        elif self._load_job is not None and not self._load_job.finished:
+        elif self._load_job is not None:
             self._load_job.cancel()
 
-    # -- service events -> traits ---------------------------------------------------------------
+    # -- service events -> traits (on the event thread) --------------------------------------
 
     def _on_job_event(self, job: Job) -> None:
         if isinstance(job, DownloadJob) and job.key == self.key:
             self._show(job)
         elif isinstance(job, LoadJob):
             if job is self._load_job or (
-                job.path is not None and self.path and _same_file(job.path, self.path)
+                job.path is not None and self.path and same_file(job.path, self.path)
             ):
                 self._show_load(job)
             elif job.state == "done" and self.load_status == "loaded":
@@ -197,76 +215,65 @@ class ModelCard(ServiceWidget):
         with self.hold_sync():
             self.load_status, self.load_progress, self.model_info = "unloaded", 0.0, {}
 
+    def _show_loaded(self, facts: ModelFacts | None) -> None:
+        with self.hold_sync():
+            self.load_status, self.load_progress = "loaded", 100.0
+            self.model_info = _facts_dict(facts)
+
     def _show_load(self, job: LoadJob) -> None:
-        with self._show_lock:
-            if job is not self._load_job:
-                self._load_job = job
-                job._add_finalizer(self._show_load)
-            state = job.state
-            entered = (job.id, state) != self._load_announced
-            self._load_announced = (job.id, state)
-            with self.hold_sync():
-                if state in ("queued", "running"):
-                    self.load_status = "loading"
-                    self.load_progress = job.progress
-                elif state == "done":
-                    self.load_status, self.load_progress = "loaded", 100.0
-                    self.model_info = _facts_dict(job.facts)
-                    if entered:  # a later event of the same state keeps a newer error
-                        self.error = ""
-                elif state == "failed":
-                    self.load_status, self.load_progress = "failed", 0.0
-                    self.error = job.error or "Loading the model failed."
-                else:
-                    self.load_status, self.load_progress = "unloaded", 0.0
-            if entered:
-                if state == "done":
-                    self.notify("success", f"{self.filename} is loaded")
-                elif state == "failed":
-                    self.notify("error", job.error or "Loading the model failed.")
+        self._load_job = job
+        state = job.state
+        entered = (job.id, state) != self._load_shown
+        self._load_shown = (job.id, state)
+        with self.hold_sync():
+            if state in ("queued", "running"):
+                self.load_status = "loading"
+                self.load_progress = job.progress
+            elif state == "done":
+                self._show_loaded(job.facts)
+                if entered:  # a later event of the same state keeps a newer error
+                    self.error = ""
+            elif state == "failed":
+                self.load_status, self.load_progress = "failed", 0.0
+                self.error = job.error or "Loading the model failed."
+            else:
+                self.load_status, self.load_progress = "unloaded", 0.0
+        if entered and state == "done":
+            self.notify("success", f"{self.filename} is loaded")
+        elif entered and state == "failed":
+            self.notify("error", job.error or "Loading the model failed.")
 
     def _show(self, job: DownloadJob, announce: bool = True) -> None:
-        # the job's finalizer and progress events run on other threads: reading the job's state
-        # under this lock means the last writer always shows the latest state
-        with self._show_lock:
-            if job is not self._job:
-                self._job = job
-                job._add_finalizer(self._show)  # final state is set before job.wait() returns
-            state = job.state
-            entered = (job.id, state) != self._shown
-            self._shown = (job.id, state)
-            with self.hold_sync():
-                self.status = state
-                self.is_downloading = state in ("queued", "running")
-                self.size = job.bytes_total
-                self.bytes_done = job.bytes_done
-                self.speed = float(job.speed) if state == "running" else 0.0
-                self.eta = float(job.eta) if job.eta is not None and state == "running" else -1.0
-                if state == "cancelled":
-                    self.progress = 0.0
-                else:
-                    self.progress = round(job.progress, 2)
-                self.path = job.path or ""
-                if state == "failed":
-                    self.error = job.error or "The download failed."
-                elif entered and state in ("queued", "running", "done"):
-                    self.error = ""  # only as the state changes: progress keeps a newer error
-            if announce:
-                self._announce(job)
+        self._job = job
+        state = job.state
+        entered = (job.id, state) != self._shown
+        self._shown = (job.id, state)
+        with self.hold_sync():
+            self.status = state
+            self.is_downloading = state in ("queued", "running")
+            self.size = job.bytes_total or self.size
+            self.bytes_done = job.bytes_done
+            self.speed = float(job.speed) if state == "running" else 0.0
+            self.eta = float(job.eta) if job.eta is not None and state == "running" else -1.0
+            self.progress = 0.0 if state == "cancelled" else round(job.progress, 2)
+            self.path = job.path or ""
+            if state == "failed":
+                self.error = job.error or "The download failed."
+            elif entered and state in ("queued", "running", "done"):
+                self.error = ""  # only as the state changes: progress keeps a newer error
+        if announce and entered:
+            self._announce(job, state)
 
-    def _announce(self, job: DownloadJob) -> None:
-        if self._announced == (job.id, job.state):
-            return
-        previous, self._announced = self._announced, (job.id, job.state)
+    def _announce(self, job: DownloadJob, state: str) -> None:
         name = f"{job.repo_id}/{job.filename}"
-        if job.state == "running" and previous != (job.id, "running"):
-            resumed = f" (resuming at {_mb(job.bytes_done)})" if job.bytes_done else ""
+        if state == "running":
+            resumed = f" (resuming at {format_bytes(job.bytes_done)})" if job.bytes_done else ""
             self.notify("info", f"Starting download of {name}{resumed}")
-        elif job.state == "cancelled":
+        elif state == "cancelled":
             self.notify("info", f"Download of {name} cancelled; the partial file is kept")
-        elif job.state == "done":
+        elif state == "done":
             self.notify("success", f"{name} is ready")
-        elif job.state == "failed":
+        elif state == "failed":
             self.notify("error", job.error or f"Download of {name} failed")
 
     # -- front-end messages ---------------------------------------------------------------------
@@ -283,30 +290,16 @@ class ModelCard(ServiceWidget):
     def _on_load(self, message: Message) -> None:
         self.load_model()
 
-    @traitlets.validate("n_ctx")
-    def _check_n_ctx(self, proposal: dict[str, Any]) -> int:
-        return int(self._in_range(proposal, 256, 1 << 20, "The context size (tokens)"))
-
     def _on_unload(self, message: Message) -> None:
         self.unload_model()
 
-
-def _same_file(a: str, b: str) -> bool:
-    try:
-        return Path(a).resolve() == Path(b).resolve()
-    except OSError:
-        return False
+    @traitlets.validate("n_ctx")
+    def _check_n_ctx(self, proposal: dict[str, Any]) -> int:
+        return int(self._in_range(proposal, "The context size (tokens)"))
 
 
-def _facts_dict(facts: Any) -> dict[str, Any]:
+def _facts_dict(facts: ModelFacts | None) -> dict[str, Any]:
+    """The loaded model's facts as plain values a view can show."""
     if facts is None:
         return {}
-    if hasattr(facts, "__dataclass_fields__"):
-        from dataclasses import asdict
-
-        return {k: v for k, v in asdict(facts).items() if isinstance(v, (str, int, float, bool))}
-    return dict(facts) if isinstance(facts, dict) else {}
-
-
-def _mb(n: int) -> str:
-    return f"{n / 1e6:.1f} MB"
+    return {k: v for k, v in asdict(facts).items() if isinstance(v, (str, int, float, bool))}

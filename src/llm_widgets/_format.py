@@ -1,0 +1,12 @@
+"""Numbers as people read them: one formatter per unit (decimal units, as the Hub shows sizes)."""
+
+from __future__ import annotations
+
+
+def format_bytes(n: float) -> str:
+    """1234567 -> '1.2 MB'."""
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    raise AssertionError("unreachable")  # pragma: no cover

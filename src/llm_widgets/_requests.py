@@ -1,0 +1,53 @@
+"""What a generation request may contain: sampling parameters and chat messages, checked once at
+the service's door (in the caller's thread, so a bad call raises there)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, cast
+
+GENERATION_PARAMS: dict[str, tuple[type | tuple[type, ...], float | None, float | None]] = {
+    "max_tokens": (int, 1, 1 << 20),
+    "temperature": ((int, float), 0.0, 5.0),
+    "top_p": ((int, float), 0.0, 1.0),
+    "top_k": (int, 0, 1 << 20),
+    "min_p": ((int, float), 0.0, 1.0),
+    "repeat_penalty": ((int, float), 0.0, 10.0),
+    "seed": (int, -1, 2**32 - 1),
+    "stop": ((str, list), None, None),
+}
+
+
+def check_generation_params(params: dict[str, Any]) -> None:
+    """Raise ValueError for an unknown or out-of-range generation parameter."""
+    for name, value in params.items():
+        if name not in GENERATION_PARAMS:
+            known = ", ".join(sorted(GENERATION_PARAMS))
+            raise ValueError(f"Unknown generation parameter {name!r} (known: {known}).")
+        kind, low, high = GENERATION_PARAMS[name]
+        if isinstance(value, bool) or not isinstance(value, kind):
+            raise ValueError(f"{name} has the wrong type: {type(value).__name__}.")
+        if (
+            name == "stop"
+            and isinstance(value, list)
+            and not all(isinstance(v, str) for v in value)
+        ):
+            raise ValueError("stop must be a string or a list of strings.")
+        if low is not None and high is not None and not low <= cast(float, value) <= high:
+            raise ValueError(f"{name} must be between {low} and {high}, got {value}.")
+
+
+def check_messages(messages: object) -> list[dict[str, str]]:
+    """Chat messages as plain role/content dicts, or ValueError saying which one is wrong."""
+    if not isinstance(messages, Sequence) or isinstance(messages, (str, bytes)) or not messages:
+        raise ValueError("messages must be a non-empty list of {'role', 'content'} dicts")
+    checked = []
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict) or not isinstance(m.get("role"), str):
+            raise ValueError(f"messages[{i}] must be a dict with a 'role' and a 'content'")
+        if m["role"] not in ("system", "user", "assistant"):
+            raise ValueError(f"messages[{i}]['role'] must be system, user or assistant")
+        if not isinstance(m.get("content"), str):
+            raise ValueError(f"messages[{i}]['content'] must be a str")
+        checked.append({"role": m["role"], "content": m["content"]})
+    return checked

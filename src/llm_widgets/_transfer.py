@@ -1,0 +1,408 @@
+"""The resumable transfer loop: one file from the Hub into its place in the cache.
+
+`hf_hub_download` neither resumes after a cancel nor verifies checksums, and reports progress only
+every 10 MiB; this loop is built from huggingface_hub's public pieces (`get_session`,
+`build_hf_headers`, `hf_raise_for_status`) instead. It streams into a stable partial file, resumes
+it with HTTP Range, hashes while writing, and moves the file to its blob name only once the
+checksum matches, so nothing incomplete ever looks complete. It reports progress by writing
+`TransferProgress.done` (the caller reads it on its own clock) and stops when its `Cancellation`
+is set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import queue
+import re
+import shutil
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import httpx2
+from filelock import FileLock, Timeout
+from huggingface_hub import get_session
+from huggingface_hub.errors import HfHubHTTPError
+from huggingface_hub.utils import build_hf_headers, hf_raise_for_status
+
+from ._cache import GIT_SHA1, CachePaths, link_pointer, write_ref
+from ._format import format_bytes
+from ._remote import RemoteFile, fetch_remote_file, status_of
+from .errors import DownloadError, JobCancelledError
+from .jobs import Cancellation
+
+
+@dataclass
+class TransferOptions:
+    """Knobs of the transfer loop."""
+
+    stall_timeout: float = 30.0
+    connect_timeout: float = 10.0
+    max_retries: int = 5
+    retry_backoff: float = 0.5
+    write_buffer: int = 1 << 20
+
+
+@dataclass
+class TransferProgress:
+    """Bytes of the file on disk so far: written by the transfer, read by whoever shows it."""
+
+    done: int = 0
+
+
+def ensure_free_space(directory: Path, needed: int, what: str) -> None:
+    """Raise DownloadError('disk_full') when `directory` has less than `needed` bytes free."""
+    directory.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(directory).free
+    if needed > free:
+        raise DownloadError(
+            "disk_full",
+            f"Not enough disk space for {what}: {format_bytes(needed)} needed, "
+            f"{format_bytes(free)} free in {directory}. Free some space or point HF_HOME "
+            "elsewhere.",
+        )
+
+
+class _Lock:
+    """An inter-process file lock taken while watching a cancel event."""
+
+    def __init__(self, path: Path, cancel: Cancellation) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = FileLock(str(path))
+        self._cancel = cancel
+
+    def __enter__(self) -> _Lock:
+        while True:
+            if self._cancel.is_set():
+                raise JobCancelledError("cancelled while waiting for another download of this file")
+            try:
+                self._lock.acquire(timeout=0.05)
+                return self
+            except Timeout:
+                continue
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self._lock.release()
+        except Exception:
+            pass
+
+
+def _hash_existing(path: Path, hasher: hashlib._Hash, limit: int) -> int:
+    done = 0
+    with path.open("rb") as f:
+        while done < limit:
+            block = f.read(min(4 << 20, limit - done))
+            if not block:
+                break
+            hasher.update(block)
+            done += len(block)
+    return done
+
+
+def _new_hasher(remote: RemoteFile) -> hashlib._Hash:
+    if remote.sha256:
+        return hashlib.sha256()
+    h = hashlib.sha1()
+    if GIT_SHA1.match(remote.etag):  # a git blob: sha1 over "blob <size>\0" + content
+        h.update(f"blob {remote.size}\0".encode())
+    return h
+
+
+class _BackgroundHasher:
+    """Hashes pieces on a helper thread, in batches, so hashing overlaps with the network and the
+    disk (hashlib releases the GIL); the thread ends with `hexdigest()` or `close()`."""
+
+    _BATCH = 4 << 20
+
+    def __init__(self, hasher: hashlib._Hash) -> None:
+        self._queue: queue.SimpleQueue[list[bytes] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self.restart(hasher)
+
+    def restart(self, hasher: hashlib._Hash) -> None:
+        """Drop what was hashed so far and start over with `hasher`."""
+        if self._thread is not None:
+            self.close()
+        self._hasher = hasher
+        self._pending: list[bytes] = []
+        self._pending_size = 0
+        self._thread = threading.Thread(target=self._run, name="llm-widgets-hash", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (batch := self._queue.get()) is not None:
+            for piece in batch:
+                self._hasher.update(piece)
+
+    def update(self, piece: bytes) -> None:
+        self._pending.append(piece)
+        self._pending_size += len(piece)
+        if self._pending_size >= self._BATCH:
+            self._queue.put(self._pending)
+            self._pending, self._pending_size = [], 0
+
+    def close(self) -> hashlib._Hash:
+        """Hash what is pending, stop the thread, and return the hasher."""
+        if self._thread is not None and self._thread.is_alive():
+            if self._pending:
+                self._queue.put(self._pending)
+            self._pending, self._pending_size = [], 0
+            self._queue.put(None)
+            self._thread.join()
+        return self._hasher
+
+
+def _same_origin(a: str, b: str) -> bool:
+    pa, pb = urlparse(a), urlparse(b)
+    return (pa.scheme, pa.hostname, pa.port) == (pb.scheme, pb.hostname, pb.port)
+
+
+def download_file(
+    remote: RemoteFile,
+    cache_dir: Path,
+    *,
+    endpoint: str,
+    token: str | bool | None = None,
+    cancel: Cancellation,
+    progress: TransferProgress,
+    options: TransferOptions | None = None,
+) -> tuple[Path, int]:
+    """Download `remote` into the cache; returns (path, bytes already present when it started).
+
+    Resumes a partial file left by an earlier cancel or crash, checks the checksum, and only then
+    moves the file to its blob name, so nothing incomplete ever looks complete.
+    """
+    opts = options or TransferOptions()
+    paths = CachePaths.for_file(
+        cache_dir, remote.repo_id, remote.filename, remote.etag, remote.commit
+    )
+    paths.blob.parent.mkdir(parents=True, exist_ok=True)
+    with _Lock(paths.lock, cancel):
+        write_ref(paths.storage, remote.revision, remote.commit)
+        if paths.blob.exists() and paths.blob.stat().st_size == remote.size:
+            link_pointer(paths.blob, paths.pointer)
+            progress.done = remote.size
+            return paths.pointer, remote.size
+        offset = paths.partial.stat().st_size if paths.partial.exists() else 0
+        if offset > remote.size:
+            paths.partial.unlink()
+            offset = 0
+        ensure_free_space(
+            paths.blob.parent, remote.size - offset, f"{remote.repo_id}/{remote.filename}"
+        )
+        paths.partial_info.write_text(
+            json.dumps(
+                {
+                    "repo_id": remote.repo_id,
+                    "filename": remote.filename,
+                    "revision": remote.revision,
+                    "commit": remote.commit,
+                    "etag": remote.etag,
+                    "size": remote.size,
+                }
+            )
+        )
+        hasher = _new_hasher(remote)
+        if offset:
+            offset = _hash_existing(paths.partial, hasher, offset)
+        resumed_from = progress.done = offset
+        transfer = _Transfer(remote, paths.partial, endpoint, token, cancel, progress, opts)
+        offset, hasher = transfer.run(offset, hasher)
+        digest = hasher.hexdigest()
+        if digest != remote.etag and (remote.sha256 or GIT_SHA1.match(remote.etag)):
+            paths.partial.unlink(missing_ok=True)
+            paths.partial_info.unlink(missing_ok=True)
+            algo = "sha256" if remote.sha256 else "git sha1"
+            raise DownloadError(
+                "checksum",
+                f"Checksum mismatch for {remote.repo_id}/{remote.filename}: expected {algo} "
+                f"{remote.etag}, got {digest}. The corrupt file was discarded; retry the download.",
+            )
+        os.chmod(paths.partial, 0o644 & ~_umask())
+        os.replace(paths.partial, paths.blob)
+        paths.partial_info.unlink(missing_ok=True)
+        link_pointer(paths.blob, paths.pointer)
+        return paths.pointer, resumed_from
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+class _Transfer:
+    """Moves one file's bytes into its partial file: ranged requests, retries, prompt cancel."""
+
+    def __init__(
+        self,
+        remote: RemoteFile,
+        partial: Path,
+        endpoint: str,
+        token: str | bool | None,
+        cancel: Cancellation,
+        progress: TransferProgress,
+        options: TransferOptions,
+    ) -> None:
+        self.remote, self.partial, self.endpoint, self.token = remote, partial, endpoint, token
+        self.cancel, self.progress, self.options = cancel, progress, options
+        self.location = remote.location
+        self.timeout = httpx2.Timeout(options.stall_timeout, connect=options.connect_timeout)
+
+    def run(self, offset: int, hasher: hashlib._Hash) -> tuple[int, hashlib._Hash]:
+        """Fetch from `offset` to the end; returns (bytes in the file, hasher over all of them)."""
+        background = _BackgroundHasher(hasher)
+        try:
+            with self.partial.open("ab", buffering=self.options.write_buffer) as out:
+                offset = self._loop(out, offset, background)
+            return offset, background.close()
+        finally:
+            background.close()
+
+    def _loop(self, out: Any, offset: int, hasher: _BackgroundHasher) -> int:
+        size, failures = self.remote.size, 0
+        while True:
+            self.cancel.raise_if_set()
+            before = offset
+            try:
+                offset = self._request(out, offset, hasher)
+                if offset >= size:
+                    return offset
+                raise httpx2.RemoteProtocolError("connection closed before the end of the file")
+            except (JobCancelledError, DownloadError):
+                raise
+            except Exception as exc:
+                out.flush()
+                offset = out.tell()  # every byte written is in the file (and hashed)
+                self.cancel.raise_if_set()
+                if status_of(exc) in (403, 410) and failures == 0:
+                    self.location = self._refreshed_location()  # an expired signed URL
+                elif not _retryable(exc):
+                    raise
+                failures = 0 if out.tell() > before else failures + 1
+                if failures > self.options.max_retries:
+                    raise DownloadError(
+                        "offline",
+                        f"The connection to {self.endpoint} kept failing while downloading "
+                        f"{self.remote.repo_id}/{self.remote.filename} ({type(exc).__name__}; gave "
+                        f"up after {self.options.max_retries} retries). Retry later: the partial "
+                        "file is kept.",
+                    ) from exc
+                pause = min(self.options.retry_backoff * 2 ** max(failures - 1, 0), 10.0)
+                if self.cancel.wait(pause):
+                    raise JobCancelledError("cancelled") from None
+
+    def _refreshed_location(self) -> str:
+        r = self.remote
+        return fetch_remote_file(
+            r.repo_id, r.filename, r.revision, endpoint=self.endpoint, token=self.token
+        ).location
+
+    def _headers(self, offset: int) -> dict[str, str]:
+        headers = build_hf_headers(token=self.token)
+        headers["Accept-Encoding"] = "identity"
+        if not _same_origin(self.location, self.endpoint):
+            headers.pop("authorization", None)  # never send the token off the Hub
+            headers.pop("Authorization", None)
+        if offset:
+            headers["Range"] = f"bytes={offset}-"
+        return headers
+
+    def _request(self, out: Any, offset: int, hasher: _BackgroundHasher) -> int:
+        """One GET from `offset`; returns the new offset (the file position) when it ends."""
+        remote = self.remote
+        with get_session().stream(
+            "GET", self.location, headers=self._headers(offset), timeout=self.timeout,
+            follow_redirects=True,
+        ) as response:  # fmt: skip
+            remove_hook = self.cancel.add_hook(_socket_closer(response))
+            restore_reads = _read_in_large_pieces(response)
+            try:
+                self.cancel.raise_if_set()
+                if response.status_code >= 400:
+                    response.read()
+                hf_raise_for_status(response)
+                if offset and not _starts_at(response, offset):
+                    out.seek(0)  # the server ignored the Range: start over
+                    out.truncate()
+                    hasher.restart(_new_hasher(remote))
+                    offset = self.progress.done = 0
+                for piece in response.iter_raw():
+                    self.cancel.raise_if_set()
+                    if offset + len(piece) > remote.size:
+                        raise DownloadError(
+                            "server",
+                            f"The server sent more than the {remote.size} bytes of "
+                            f"{remote.repo_id}/{remote.filename}.",
+                        )
+                    out.write(piece)
+                    hasher.update(piece)
+                    offset += len(piece)
+                    self.progress.done = offset
+            finally:
+                restore_reads()
+                remove_hook()
+                out.flush()
+        return offset
+
+
+READ_SIZE = 1 << 20  # bytes per socket read while a body streams
+
+
+def _read_in_large_pieces(response: httpx2.Response) -> Callable[[], None]:
+    """Let the connection behind `response` read its body in READ_SIZE pieces instead of
+    httpcore's 64 KiB: far fewer trips through h11 and Python per byte (measured on loopback:
+    about 2.5x the throughput). Only this connection, only until the returned undo is called;
+    if httpx's internals are not as expected nothing changes."""
+    stream: Any = response.stream
+    try:
+        connection = stream._stream._httpcore_stream._stream._connection
+    except AttributeError:
+        return lambda: None
+    if not isinstance(getattr(connection, "READ_NUM_BYTES", None), int):
+        return lambda: None
+    connection.READ_NUM_BYTES = READ_SIZE
+
+    def undo() -> None:
+        connection.__dict__.pop("READ_NUM_BYTES", None)  # back to the class default
+
+    return undo
+
+
+def _starts_at(response: httpx2.Response, offset: int) -> bool:
+    """Whether a ranged answer really starts at `offset` (a 200 or another start means restart)."""
+    if response.status_code != 206:
+        return False
+    match = re.match(r"bytes (\d+)-", response.headers.get("Content-Range", ""))
+    return match is not None and int(match.group(1)) == offset
+
+
+def _retryable(exc: BaseException) -> bool:
+    if isinstance(exc, httpx2.TransportError):
+        return True
+    status = status_of(exc)
+    if isinstance(exc, HfHubHTTPError) and status is not None:
+        return status in (408, 429) or status >= 500
+    return isinstance(exc, (ConnectionError, TimeoutError))
+
+
+def _socket_closer(response: httpx2.Response) -> Callable[[], None]:
+    """A function that unblocks a read on `response` from another thread (for prompt cancel)."""
+
+    def close() -> None:
+        stream = response.extensions.get("network_stream")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if sock is not None and response.http_version == "HTTP/1.1":
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    return close

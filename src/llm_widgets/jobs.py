@@ -1,0 +1,374 @@
+"""Jobs: every long-running piece of work, with one state machine
+(queued -> running -> done / cancelled / failed).
+
+A user holds a job to `cancel()`, `wait()`, `join()`, `await` or (generations) iterate it. The
+worker that runs a job uses the few methods under "for the worker": `mark_running`,
+`report_progress`, `finish`, and `cancellation`. A job announces itself on the service's event
+bus: "progress" as it moves, then at its end "progress", the events of its kind
+("download_done", "model_loaded", "completion_done", "error") and "job_end", all once, on the
+bus's one thread, in that order. Only after every listener has had them do `wait()`, `join()`,
+`await` and done-callbacks return, so widget state is final by then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable, Generator, Iterator
+from typing import TYPE_CHECKING, Any, Literal
+
+from . import _events
+from ._events import EventBus
+from ._names import DEFAULT_REVISION, split_parts
+from .errors import JobCancelledError, JobFailedError
+
+if TYPE_CHECKING:
+    from .engine import GenerationStats, ModelFacts
+
+logger = logging.getLogger("llm_widgets")
+
+JobState = Literal["queued", "running", "done", "cancelled", "failed"]
+FINAL_STATES: frozenset[str] = frozenset({"done", "cancelled", "failed"})
+
+
+class Cancellation:
+    """A cancel flag that workers poll or block on, with hooks that unblock their I/O at once."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._hooks: list[Callable[[], Any]] = []
+
+    def set(self) -> None:
+        """Raise the flag and run the hooks (a hook that fails is ignored: the flag counts)."""
+        self._event.set()
+        with self._lock:
+            hooks = list(self._hooks)
+        for hook in hooks:
+            try:
+                hook()
+            except Exception:
+                pass
+
+    def is_set(self) -> bool:
+        """Whether cancellation was asked for."""
+        return self._event.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Sleep up to `timeout` seconds, waking at once on cancel; True if cancelled."""
+        return self._event.wait(timeout)
+
+    def raise_if_set(self) -> None:
+        """Raise JobCancelledError if cancellation was asked for."""
+        if self._event.is_set():
+            raise JobCancelledError("cancelled")
+
+    def add_hook(self, hook: Callable[[], Any]) -> Callable[[], None]:
+        """Call `hook()` on cancel (e.g. to close a socket); returns a function that removes it."""
+        with self._lock:
+            self._hooks.append(hook)
+
+        def remove() -> None:
+            with self._lock:
+                if hook in self._hooks:
+                    self._hooks.remove(hook)
+
+        return remove
+
+
+class Job:
+    """A unit of background work: cancel it, wait for it, or await it."""
+
+    kind: str = "job"
+
+    def __init__(self) -> None:
+        self.id: str = uuid.uuid4().hex[:12]
+        self.error: str | None = None
+        self.created_at: float = time.time()
+        self.started_at: float | None = None
+        self.finished_at: float | None = None
+        self.cancellation = Cancellation()
+        self._state: JobState = "queued"
+        self._result: Any = None
+        self._exception: BaseException | None = None
+        self._lock = threading.Lock()
+        self._finished = threading.Event()
+        self._done_callbacks: list[Callable[[Job], Any]] = []
+        self._events: EventBus | None = None
+
+    @property
+    def state(self) -> JobState:
+        """One of "queued", "running", "done", "cancelled", "failed"."""
+        return self._state
+
+    @property
+    def finished(self) -> bool:
+        """True once the job has ended and every listener has been told."""
+        return self._finished.is_set()
+
+    @property
+    def cancel_requested(self) -> bool:
+        """True once `cancel()` was called."""
+        return self.cancellation.is_set()
+
+    def cancel(self) -> bool:
+        """Ask the job to stop; returns False if it had already ended."""
+        if self._state in FINAL_STATES:
+            return False
+        self.cancellation.set()
+        return True
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Block until the job ends, whatever its outcome; False if `timeout` ran out first."""
+        if self._state in FINAL_STATES and _events.on_dispatcher_thread():
+            return True  # a listener asking: the end is being announced to it right now
+        return self._finished.wait(timeout)
+
+    def wait(self, timeout: float | None = None) -> Any:
+        """Block until the job ends and return its result; raise if it failed or was cancelled."""
+        if not self.join(timeout):
+            raise TimeoutError(f"{self.kind} job {self.id} still {self._state} after {timeout} s")
+        if self._state == "cancelled":
+            raise JobCancelledError(f"{self.kind} job {self.id} was cancelled")
+        if self._state == "failed":
+            if self._exception is not None:
+                raise self._exception
+            raise JobFailedError(self.error or f"{self.kind} job {self.id} failed")
+        return self._result
+
+    def add_done_callback(self, callback: Callable[[Job], Any]) -> None:
+        """Call `callback(job)` when the job ends (at once if it already has)."""
+        with self._lock:
+            if not self._finished.is_set():
+                self._done_callbacks.append(callback)
+                return
+        callback(self)
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+
+        def resolve() -> None:
+            if not future.done():
+                future.set_result(None)
+
+        self.add_done_callback(lambda _: loop.call_soon_threadsafe(resolve))
+        yield from future.__await__()
+        return self.wait()
+
+    # -- for the worker that runs the job --------------------------------------------------
+
+    def bind(self, events: EventBus) -> None:
+        """Announce this job's progress and end on `events` (the service binds every job)."""
+        self._events = events
+
+    def mark_running(self) -> None:
+        """The job has started its real work."""
+        if self._state == "queued":
+            self._state = "running"
+            self.started_at = time.time()
+            self.report_progress()
+
+    def report_progress(self) -> None:
+        """Tell listeners the job moved ("progress", merged with one still waiting)."""
+        if self._events is not None:
+            self._events.emit("progress", self, coalesce_key=self.id)
+
+    def finish(
+        self,
+        state: JobState,
+        *,
+        result: Any = None,
+        error: str | None = None,
+        exception: BaseException | None = None,
+    ) -> None:
+        """End the job (once; later calls are ignored). Listeners get "progress" and the events
+        of its end; then waiters wake."""
+        if state not in FINAL_STATES:
+            raise ValueError(f"a job finishes as done, cancelled or failed, not {state!r}")
+        with self._lock:
+            if self._state in FINAL_STATES:
+                return
+            self._result, self.error, self._exception = result, error, exception
+            self.finished_at = time.time()
+            self._state = state
+        if self._events is None:
+            self._release()
+            return
+        self.report_progress()
+        for event, args in self._end_events():
+            self._events.emit(event, *args)
+        self._events.emit("job_end", self, then=self._release)
+
+    def _end_events(self) -> list[tuple[str, tuple[Any, ...]]]:
+        """The events that announce this job's end, after its last "progress"."""
+        return [("error", (self,))] if self._state == "failed" else []
+
+    def _release(self) -> None:
+        with self._lock:
+            if self._finished.is_set():
+                return
+            self._finished.set()
+            callbacks, self._done_callbacks = self._done_callbacks, []
+        for callback in callbacks:
+            try:
+                callback(self)
+            except Exception:
+                logger.exception("llm_widgets: a done-callback of %r raised", self)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.id} {self._state}>"
+
+
+def download_key(repo_id: str, filename: str, revision: str | None) -> tuple[str, str, str]:
+    """The identity of a download: the same key means the same file (any part of a split GGUF
+    names the whole model)."""
+    return (repo_id, split_parts(filename)[0], revision or DEFAULT_REVISION)
+
+
+class DownloadJob(Job):
+    """One model file being downloaded into the Hugging Face cache.
+
+    A split GGUF (`name-00001-of-00003.gguf`) is one job for all its parts, with one progress;
+    `path` is then the first part, which is what llama.cpp opens.
+    """
+
+    kind = "download"
+
+    def __init__(self, repo_id: str, filename: str, revision: str | None) -> None:
+        super().__init__()
+        self.files: list[str] = split_parts(filename)
+        self.repo_id = repo_id
+        self.filename = self.files[0]
+        self.revision = revision
+        self.bytes_done: int = 0
+        self.bytes_total: int = 0
+        self.resumed_from: int = 0
+        self.speed: float = 0.0
+        self.eta: float | None = None
+        self.path: str | None = None
+        self.commit: str | None = None
+        self.error_kind: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """(repo_id, filename, revision): one running job per key."""
+        return download_key(self.repo_id, self.filename, self.revision)
+
+    @property
+    def progress(self) -> float:
+        """Percent done, 0 to 100."""
+        if self.state == "done":
+            return 100.0
+        if not self.bytes_total:
+            return 0.0
+        return min(100.0, 100.0 * self.bytes_done / self.bytes_total)
+
+    def wait(self, timeout: float | None = None) -> str:
+        """Block until the file is in the cache and return its path; raise on failure or cancel."""
+        return str(super().wait(timeout))
+
+    def _end_events(self) -> list[tuple[str, tuple[Any, ...]]]:
+        done = [("download_done", (self,))] if self.state == "done" else []
+        return done + super()._end_events()
+
+
+class LoadJob(Job):
+    """Loading one GGUF file into llama.cpp."""
+
+    kind = "load"
+
+    def __init__(self, source: str) -> None:
+        super().__init__()
+        self.source = source
+        self.path: str | None = None
+        self.load_progress: float = 0.0
+        self.facts: ModelFacts | None = None
+
+    @property
+    def progress(self) -> float:
+        """Percent loaded, 0 to 100 (includes waiting for the download)."""
+        return 100.0 if self.state == "done" else self.load_progress
+
+    def _end_events(self) -> list[tuple[str, tuple[Any, ...]]]:
+        loaded = [("model_loaded", (self.facts,))] if self.state == "done" else []
+        return loaded + super()._end_events()
+
+
+_END = object()
+
+
+class GenerationJob(Job):
+    """One streamed completion: iterate it for text pieces, or wait for the whole text."""
+
+    kind = "generation"
+
+    def __init__(self, mode: Literal["completion", "chat"], request: Any, params: dict[str, Any]):
+        super().__init__()
+        self.mode = mode
+        self.request = request
+        self.params = params
+        self.options: dict[str, Any] = {}  # engine options that are not sampling parameters
+        self.text: str = ""
+        self.stats: GenerationStats | None = None
+        self._chunks: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._iterating = threading.Lock()
+
+    def __iter__(self) -> Iterator[str]:
+        """Yield text pieces as they are generated (one consumer at a time)."""
+        if not self._iterating.acquire(blocking=False):
+            raise RuntimeError("this generation is already being iterated")
+        try:
+            while True:
+                item = self._chunks.get()
+                if item is _END:
+                    self._chunks.put(_END)
+                    break
+                yield str(item)
+        finally:
+            self._iterating.release()
+        if self.state == "failed":
+            self.wait(0)
+
+    @property
+    def stop_reason(self) -> str | None:
+        """Why generation stopped: "stop", "length", "aborted", "error" (None while running)."""
+        return self.stats.stop_reason if self.stats is not None else None
+
+    def wait(self, timeout: float | None = None) -> str:
+        """Block until the generation ends and return the whole text (partial if aborted)."""
+        if not self.join(timeout):
+            raise TimeoutError(f"generation {self.id} still {self.state} after {timeout} s")
+        if self.state == "cancelled":
+            return self.text
+        return str(super().wait(0))
+
+    # -- for the worker ---------------------------------------------------------------------
+
+    def push(self, piece: str) -> None:
+        """Add a generated piece of text for the iterators."""
+        self.text += piece
+        self._chunks.put(piece)
+
+    def close_stream(self) -> None:
+        """No more pieces: iterators stop."""
+        self._chunks.put(_END)
+
+    def _end_events(self) -> list[tuple[str, tuple[Any, ...]]]:
+        return super()._end_events() + [("completion_done", (self,))]
+
+
+__all__ = [
+    "Cancellation",
+    "DownloadJob",
+    "FINAL_STATES",
+    "GenerationJob",
+    "Job",
+    "JobState",
+    "LoadJob",
+    "download_key",
+]
