@@ -1,7 +1,7 @@
 // Chat view: transcript with streamed answers, input, Send / Stop / Clear, sampling settings.
 import type { AnyModel, RenderProps } from "@anywidget/types";
 import type { ChatMessage, ChatRequest, ChatState, GenerationStats, Notice } from "./protocol";
-import { Notices, button, h, listen, showText, teardown } from "./ui";
+import { Notices, Requests, button, customMessages, h, listen, numberField, showText, teardown } from "./ui";
 import "./styles.css";
 
 type Model = AnyModel<ChatState>;
@@ -10,8 +10,7 @@ type Incoming =
   | { type: "transcript"; messages: ChatMessage[]; partial: string | null }
   | { type: "turn_start"; role: "user"; content: string }
   | { type: "chunk"; text: string }
-  | { type: "done"; stats: Partial<GenerationStats> }
-  | { type: "ack" };
+  | { type: "done"; stats: Partial<GenerationStats> };
 
 function statsText(stats: Partial<GenerationStats>): string {
   if (!stats || stats.completion_tokens === undefined) return "";
@@ -27,32 +26,23 @@ function statsText(stats: Partial<GenerationStats>): string {
 }
 
 function render(model: Model, el: HTMLElement): () => void {
-  const send = (msg: ChatRequest) => model.send(msg);
   const notices = new Notices();
+  const requests = new Requests(model, () => update());
+  const send = (msg: ChatRequest, busy?: HTMLButtonElement) => requests.send(msg, busy);
   const header = h("div", { class: "llmw-head" }, h("div", { class: "llmw-title" }, "Chat"));
   const modelName = h("span", { class: "llmw-badge" });
   header.append(modelName);
   const transcript = h("div", { class: "llmw-transcript", role: "log", "aria-live": "polite", "aria-label": "Transcript" });
   const input = h("textarea", { class: "llmw-input", "aria-label": "Message", rows: 2, placeholder: "Message the model — Enter sends, Shift+Enter for a new line" });
   const sendButton = button("Send", () => submit(), "llmw-primary");
-  const stopButton = button("Stop", () => send({ type: "stop" }));
-  const clearButton = button("Clear", () => send({ type: "clear" }));
+  const stopButton = requests.button("Stop", () => ({ type: "stop" }));
+  const clearButton = requests.button("Clear", () => ({ type: "clear" }));
   const stats = h("div", { class: "llmw-stats llmw-num", "aria-label": "Answer statistics" });
   const errorLine = h("div", { class: "llmw-error", role: "alert" });
 
-  const numberInput = (name: "temperature" | "top_p" | "max_tokens", label: string, step: string, min: number, max: number) => {
-    const field = h("input", { type: "number", step, min, max, "aria-label": label }) as HTMLInputElement;
-    field.value = String(model.get(name));
-    field.addEventListener("change", () => {
-      const value = Number(field.value);
-      if (Number.isFinite(value) && value >= min && value <= max) {
-        model.set(name, (name === "max_tokens" ? Math.round(value) : value) as never);
-        model.save_changes();
-      } else {
-        field.value = String(model.get(name));
-      }
-    });
-    return [h("label", {}, label), field] as const;
+  const numberInput = (name: "temperature" | "top_p" | "max_tokens", label: string, step: string) => {
+    const { field, refresh } = numberField(model, name, label, step, name === "max_tokens");
+    return { cells: [h("label", {}, label), field] as const, refresh };
   };
   const systemPrompt = h("textarea", { rows: 2, "aria-label": "System prompt" }) as HTMLTextAreaElement;
   systemPrompt.value = model.get("system_prompt");
@@ -60,9 +50,9 @@ function render(model: Model, el: HTMLElement): () => void {
     model.set("system_prompt", systemPrompt.value);
     model.save_changes();
   });
-  const temperature = numberInput("temperature", "Temperature", "0.05", 0, 2);
-  const topP = numberInput("top_p", "Top-p", "0.01", 0, 1);
-  const maxTokens = numberInput("max_tokens", "Max tokens", "1", 1, 32768);
+  const temperature = numberInput("temperature", "Temperature", "0.05");
+  const topP = numberInput("top_p", "Top-p", "0.01");
+  const maxTokens = numberInput("max_tokens", "Max tokens", "1");
   const trimHistory = h("input", { type: "checkbox", "aria-label": "Leave out the oldest turns when the context is full" }) as HTMLInputElement;
   trimHistory.checked = model.get("trim_history");
   trimHistory.addEventListener("change", () => {
@@ -78,9 +68,9 @@ function render(model: Model, el: HTMLElement): () => void {
       { class: "llmw-settings-grid" },
       h("label", {}, "System prompt"),
       systemPrompt,
-      ...temperature,
-      ...topP,
-      ...maxTokens,
+      ...temperature.cells,
+      ...topP.cells,
+      ...maxTokens.cells,
       h("label", {}, "Context full"),
       h("label", { class: "llmw-check" }, trimHistory, "leave out the oldest turns"),
     ),
@@ -119,7 +109,7 @@ function render(model: Model, el: HTMLElement): () => void {
   const submit = () => {
     const text = input.value;
     if (!text.trim() || model.get("status") === "generating" || open !== null) return;
-    send({ type: "send", text });
+    send({ type: "send", text }, sendButton);
     input.value = "";
   };
   input.addEventListener("keydown", (event: KeyboardEvent) => {
@@ -132,9 +122,6 @@ function render(model: Model, el: HTMLElement): () => void {
   const onMessage = (msg: Incoming) => {
     if (!msg || typeof msg !== "object") return;
     switch (msg.type) {
-      case "notice":
-        notices.add(msg.level, msg.text);
-        break;
       case "transcript":
         transcript.replaceChildren();
         open = null;
@@ -174,13 +161,13 @@ function render(model: Model, el: HTMLElement): () => void {
   };
   const syncSettings = () => {
     systemPrompt.value = model.get("system_prompt");
-    temperature[1].value = String(model.get("temperature"));
-    topP[1].value = String(model.get("top_p"));
-    maxTokens[1].value = String(model.get("max_tokens"));
+    temperature.refresh();
+    topP.refresh();
+    maxTokens.refresh();
     trimHistory.checked = model.get("trim_history");
   };
   const unlisten = listen(model, {
-    "msg:custom": onMessage,
+    "msg:custom": customMessages(notices, requests, onMessage),
     "change:status": update,
     "change:model_name": update,
     "change:error": update,
@@ -194,7 +181,7 @@ function render(model: Model, el: HTMLElement): () => void {
   update();
   empty();
   send({ type: "sync" });
-  return teardown(root, notices, unlisten);
+  return teardown(root, notices, requests, unlisten);
 }
 
 export default { render: ({ model, el }: RenderProps<ChatState>) => render(model, el) };

@@ -1,14 +1,15 @@
 // LocalLibrary view: the GGUFs in the Hugging Face cache with Delete (confirmed), Resume, Discard.
 import type { AnyModel, RenderProps } from "@anywidget/types";
 import type { LocalLibraryRequest, LocalLibraryState, LocalModel } from "./protocol";
-import { Notices, button, formatBytes, h, listen, showText, teardown } from "./ui";
+import { Notices, Requests, button, customMessages, formatBytes, h, listen, showText, teardown } from "./ui";
 import "./styles.css";
 
 type Model = AnyModel<LocalLibraryState>;
 
 function render(model: Model, el: HTMLElement): () => void {
-  const send = (msg: LocalLibraryRequest) => model.send(msg);
   const notices = new Notices();
+  const requests = new Requests(model);
+  const action = (label: string, msg: LocalLibraryRequest, className = "") => requests.button(label, () => msg, className);
   const table = h("table", { class: "llmw-table", "aria-label": "Local models" });
   const total = h("span", { class: "llmw-figures llmw-num" });
   const errorLine = h("div", { class: "llmw-error", role: "alert" });
@@ -18,7 +19,7 @@ function render(model: Model, el: HTMLElement): () => void {
     h("div", { class: "llmw-section" }, "Local library ", total),
     table,
     errorLine,
-    h("div", { class: "llmw-actions" }, button("Refresh", () => send({ type: "refresh" }))),
+    h("div", { class: "llmw-actions" }, action("Refresh", { type: "refresh" })),
     notices.el,
   );
   el.append(root);
@@ -27,7 +28,7 @@ function render(model: Model, el: HTMLElement): () => void {
     const cell = row.lastElementChild as HTMLElement;
     cell.replaceChildren(
       h("span", {}, "Delete this file? "),
-      button("Delete", () => send({ type: "delete", repo_id: m.repo_id, filename: m.filename }), "llmw-primary"),
+      action("Delete", { type: "delete", repo_id: m.repo_id, filename: m.filename }, "llmw-primary"),
       button("Keep", renderTable),
     );
   };
@@ -48,14 +49,14 @@ function render(model: Model, el: HTMLElement): () => void {
       );
       if (m.partial) {
         actions.append(
-          button("Resume", () => send({ type: "resume", repo_id: m.repo_id, filename: m.filename })),
-          button("Discard", () => send({ type: "discard", repo_id: m.repo_id, filename: m.filename })),
+          action("Resume", { type: "resume", repo_id: m.repo_id, filename: m.filename }),
+          action("Discard", { type: "discard", repo_id: m.repo_id, filename: m.filename }),
         );
       } else if (m.loaded) {
-        actions.append(h("span", { class: "llmw-badge llmw-badge-done" }, "Loaded"), button("Unload", () => send({ type: "unload" })));
+        actions.append(h("span", { class: "llmw-badge llmw-badge-done" }, "Loaded"), action("Unload", { type: "unload" }));
       } else {
         actions.append(
-          button("Load", () => send({ type: "load", repo_id: m.repo_id, filename: m.filename })),
+          action("Load", { type: "load", repo_id: m.repo_id, filename: m.filename }),
           button("Delete", () => confirmRow(row, m)),
         );
       }
@@ -69,14 +70,14 @@ function render(model: Model, el: HTMLElement): () => void {
     showText(errorLine, model.get("error"));
   };
   const unlisten = listen(model, {
-    "msg:custom": notices.onMessage,
+    "msg:custom": customMessages(notices, requests),
     "change:local": renderTable,
     "change:local_total": renderTable,
     "change:error": updateError,
   });
   renderTable();
   updateError();
-  return teardown(root, notices, unlisten);
+  return teardown(root, notices, requests, unlisten);
 }
 
 export default { render: ({ model, el }: RenderProps<LocalLibraryState>) => render(model, el) };

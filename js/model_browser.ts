@@ -2,17 +2,19 @@
 // (ModelCards) and the local library (LocalLibrary) are widgets of their own below it.
 import type { AnyModel, RenderProps } from "@anywidget/types";
 import type { ModelBrowserRequest, ModelBrowserState, SearchResult } from "./protocol";
-import { Notices, button, formatCount, h, listen, showText, teardown } from "./ui";
+import { Notices, Requests, customMessages, formatCount, h, listen, showText, teardown } from "./ui";
 import "./styles.css";
 
 type Model = AnyModel<ModelBrowserState>;
 
 function render(model: Model, el: HTMLElement): () => void {
-  const send = (msg: ModelBrowserRequest) => model.send(msg);
   const notices = new Notices();
+  const requests = new Requests(model);
+  const send = (msg: ModelBrowserRequest, busy?: HTMLButtonElement) => requests.send(msg, busy);
   const query = h("input", { type: "search", role: "searchbox", "aria-label": "Search models", placeholder: "Search GGUF models on the Hub" }) as HTMLInputElement;
   query.value = model.get("query");
-  const search = () => send({ type: "search", query: query.value });
+  const searchButton = requests.button("Search", () => ({ type: "search", query: query.value }) satisfies ModelBrowserRequest, "llmw-primary");
+  const search = () => send({ type: "search", query: query.value }, searchButton);
   query.addEventListener("keydown", (e: KeyboardEvent) => {
     if (e.key === "Enter") search();
   });
@@ -22,7 +24,7 @@ function render(model: Model, el: HTMLElement): () => void {
   const root = h(
     "div",
     { class: "llmw llmw-browser" },
-    h("div", { class: "llmw-search" }, query, button("Search", search, "llmw-primary")),
+    h("div", { class: "llmw-search" }, query, searchButton),
     status,
     errorLine,
     results,
@@ -61,7 +63,7 @@ function render(model: Model, el: HTMLElement): () => void {
     showText(errorLine, model.get("error"));
   };
   const unlisten = listen(model, {
-    "msg:custom": notices.onMessage,
+    "msg:custom": customMessages(notices, requests),
     "change:results": renderResults,
     "change:selected_repo": renderResults,
     "change:status": update,
@@ -69,7 +71,7 @@ function render(model: Model, el: HTMLElement): () => void {
   });
   renderResults();
   update();
-  return teardown(root, notices, unlisten);
+  return teardown(root, notices, requests, unlisten);
 }
 
 export default { render: ({ model, el }: RenderProps<ModelBrowserState>) => render(model, el) };

@@ -1,7 +1,7 @@
 // ModelCard view: one GGUF file — download with live progress, cancel, retry, load, unload.
 import type { AnyModel, RenderProps } from "@anywidget/types";
 import type { ModelCardRequest, ModelCardState } from "./protocol";
-import { Notices, button, formatBytes, formatEta, formatSpeed, h, listen, show, showText, teardown } from "./ui";
+import { Notices, Requests, customMessages, formatBytes, formatEta, formatSpeed, h, listen, numberField, show, showText, teardown } from "./ui";
 import "./styles.css";
 
 type Model = AnyModel<ModelCardState>;
@@ -22,8 +22,10 @@ function progressBar(label: string, fill: HTMLElement): HTMLDivElement {
 }
 
 export function renderCard(model: Model, el: HTMLElement): () => void {
-  const send = (type: ModelCardRequest["type"]) => model.send({ type });
   const notices = new Notices();
+  const requests = new Requests(model);
+  const action = (label: string, type: ModelCardRequest["type"], className = "") =>
+    requests.button(label, () => ({ type }) satisfies ModelCardRequest, className);
 
   const title = h("div", { class: "llmw-title" });
   const badge = h("span", { class: "llmw-badge" });
@@ -37,22 +39,14 @@ export function renderCard(model: Model, el: HTMLElement): () => void {
   const errorLine = h("div", { class: "llmw-error", role: "alert" });
   const info = h("div", { class: "llmw-info" });
   const buttons = {
-    download: button("Download", () => send("download"), "llmw-primary"),
-    cancel: button("Cancel", () => send("cancel")),
-    retry: button("Retry", () => send("retry"), "llmw-primary"),
-    load: button("Load", () => send("load"), "llmw-primary"),
-    unload: button("Unload", () => send("unload")),
+    download: action("Download", "download", "llmw-primary"),
+    cancel: action("Cancel", "cancel"),
+    retry: action("Retry", "retry", "llmw-primary"),
+    load: action("Load", "load", "llmw-primary"),
+    unload: action("Unload", "unload"),
   };
-  const nCtx = h("input", { type: "number", min: 256, max: 1048576, step: 256, "aria-label": "Context size (tokens)" }) as HTMLInputElement;
-  nCtx.addEventListener("change", () => {
-    const value = Math.round(Number(nCtx.value));
-    if (Number.isFinite(value) && value >= 256 && value <= 1048576) {
-      model.set("n_ctx", value);
-      model.save_changes();
-    } else {
-      nCtx.value = String(model.get("n_ctx"));
-    }
-  });
+  const context = numberField(model, "n_ctx", "Context size (tokens)", "256", true);
+  const nCtx = context.field;
   const contextField = h("label", { class: "llmw-context", title: "Tokens the model can see at once: more needs more memory" }, "Context ", nCtx);
   const root = h(
     "div",
@@ -129,18 +123,18 @@ export function renderCard(model: Model, el: HTMLElement): () => void {
     show(buttons.load, status === "done" && (load === "unloaded" || load === "failed"));
     show(buttons.unload, load === "loaded" || load === "loading");
     show(contextField, status === "done" && (load === "unloaded" || load === "failed"));
-    if (document.activeElement !== nCtx) nCtx.value = String(model.get("n_ctx"));
+    context.refresh();
   };
 
   const names = [
     "status", "progress", "is_downloading", "error", "size", "bytes_done", "speed", "eta", "path",
     "load_status", "load_progress", "model_info", "repo_id", "filename", "quant", "fit", "fit_detail", "n_ctx",
   ];
-  const handlers: Record<string, (...args: any[]) => void> = { "msg:custom": notices.onMessage };
+  const handlers: Record<string, (...args: any[]) => void> = { "msg:custom": customMessages(notices, requests) };
   for (const name of names) handlers[`change:${name}`] = update;
   const unlisten = listen(model, handlers);
   update();
-  return teardown(root, notices, unlisten);
+  return teardown(root, notices, requests, unlisten);
 }
 
 export default { render: ({ model, el }: RenderProps<ModelCardState>) => renderCard(model, el) };

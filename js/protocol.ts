@@ -4,6 +4,7 @@ export type DownloadStatus = "idle" | "queued" | "running" | "done" | "cancelled
 export type LoadStatus = "unloaded" | "loading" | "loaded" | "failed";
 
 export interface ModelCardState {
+  limits: Limits;
   repo_id: string;
   filename: string;
   revision: string;
@@ -28,6 +29,7 @@ export interface ModelCardState {
 export type ModelCardRequest = { type: "download" | "cancel" | "retry" | "load" | "unload" };
 
 export interface ChatState {
+  limits: Limits;
   status: "idle" | "generating";
   error: string;
   system_prompt: string;
@@ -83,6 +85,7 @@ export interface LocalModel {
 }
 
 export interface ModelBrowserState {
+  limits: Limits;
   query: string;
   status: "idle" | "searching" | "offline" | "error";
   results: SearchResult[];
@@ -97,6 +100,7 @@ export type ModelBrowserRequest =
   | { type: "pick"; repo_id: string };
 
 export interface LocalLibraryState {
+  limits: Limits;
   local: LocalModel[];
   local_total: number;
   error: string;
@@ -108,3 +112,9 @@ export type LocalLibraryRequest =
   | { type: "refresh" };
 
 export type Notice = { type: "notice"; level: "info" | "success" | "error"; text: string };
+
+/** Python's answer to a message that carried a `request_id`. */
+export type Ack = { type: "ack"; request_id: string; ok: boolean; error: string };
+
+/** Bounds of the numbers a view edits, declared once in Python (`_protocol.TRAIT_BOUNDS`). */
+export type Limits = Record<string, [number, number]>;

@@ -1,5 +1,6 @@
 // Small DOM helpers shared by the widgets: element creation, notices, number formatting.
 import type { AnyModel } from "@anywidget/types";
+import type { Ack } from "./protocol";
 
 type Attrs = Record<string, string | number | boolean | undefined>;
 
@@ -76,12 +77,107 @@ export function listen(model: AnyModel<any>, handlers: Record<string, (...args: 
   };
 }
 
-/** What a view returns to anywidget: removes its listeners, its notices' timers and its DOM. */
-export function teardown(root: HTMLElement, notices: Notices, unlisten: () => void): () => void {
+const ACK_TIMEOUT_MS = 10000; // a button stays busy at most this long without an answer
+
+/**
+ * Requests to the kernel that carry a `request_id`: the button that sent one stays disabled
+ * (`aria-busy`) until the kernel's `ack` arrives, so a double click cannot send it twice.
+ */
+export class Requests {
+  private pending = new Map<string, () => void>();
+  private count = 0;
+  private readonly prefix = Math.random().toString(36).slice(2, 10);
+
+  constructor(
+    private readonly model: AnyModel<any>,
+    private readonly onSettle: () => void = () => {},
+  ) {}
+
+  send(msg: object, busy?: HTMLButtonElement): void {
+    const id = `${this.prefix}-${++this.count}`;
+    if (busy) {
+      busy.disabled = true;
+      busy.setAttribute("aria-busy", "true");
+    }
+    const timer = window.setTimeout(() => settle(), ACK_TIMEOUT_MS);
+    const settle = () => {
+      window.clearTimeout(timer);
+      this.pending.delete(id);
+      if (busy) {
+        busy.removeAttribute("aria-busy");
+        busy.disabled = false;
+      }
+      this.onSettle();
+    };
+    this.pending.set(id, settle);
+    this.model.send({ ...msg, request_id: id });
+  }
+
+  /** A button whose click sends `message()` and that is busy until the kernel answers. */
+  button(label: string, message: () => object, className = ""): HTMLButtonElement {
+    const b = button(label, () => this.send(message(), b), className);
+    return b;
+  }
+
+  /** A "msg:custom" handler that settles a request when its `ack` arrives. */
+  readonly onMessage = (msg: unknown): void => {
+    const ack = msg as Partial<Ack> | null;
+    if (ack && ack.type === "ack" && typeof ack.request_id === "string") this.pending.get(ack.request_id)?.();
+  };
+
+  dispose(): void {
+    for (const settle of [...this.pending.values()]) settle();
+  }
+}
+
+/** The bounds the kernel declares for a number the view edits (the widget's `limits` trait). */
+export function bounds(model: AnyModel<any>, name: string): [number, number] {
+  const limit = (model.get("limits") || {})[name];
+  return Array.isArray(limit) && limit.length === 2 ? [Number(limit[0]), Number(limit[1])] : [-Infinity, Infinity];
+}
+
+/**
+ * A number input bound to the trait `name`: a value within the kernel's bounds is saved, any
+ * other is put back (Python checks again). Returns the input; `refresh()` shows the trait.
+ */
+export function numberField(model: AnyModel<any>, name: string, label: string, step: string, integer: boolean) {
+  const [min, max] = bounds(model, name);
+  const field = h("input", { type: "number", step, "aria-label": label }) as HTMLInputElement;
+  if (Number.isFinite(min)) field.min = String(min);
+  if (Number.isFinite(max)) field.max = String(max);
+  const refresh = () => {
+    if (document.activeElement !== field) field.value = String(model.get(name));
+  };
+  field.addEventListener("change", () => {
+    const value = integer ? Math.round(Number(field.value)) : Number(field.value);
+    const [low, high] = bounds(model, name);
+    if (Number.isFinite(value) && value >= low && value <= high) {
+      model.set(name, value);
+      model.save_changes();
+    } else {
+      field.value = String(model.get(name));
+    }
+  });
+  field.value = String(model.get(name));
+  return { field, refresh };
+}
+
+/** What a view returns to anywidget: removes its listeners, timers, pending requests and DOM. */
+export function teardown(root: HTMLElement, notices: Notices, requests: Requests, unlisten: () => void): () => void {
   return () => {
     unlisten();
     notices.dispose();
+    requests.dispose();
     root.remove();
+  };
+}
+
+/** One "msg:custom" handler for notices and request answers (and the view's own messages). */
+export function customMessages(notices: Notices, requests: Requests, own: (msg: any) => void = () => {}) {
+  return (msg: unknown): void => {
+    notices.onMessage(msg);
+    requests.onMessage(msg);
+    own(msg);
   };
 }
 

@@ -1,5 +1,5 @@
-"""What a generation request may contain: sampling parameters and chat messages, checked once at
-the service's door (in the caller's thread, so a bad call raises there)."""
+"""What a request to the model may contain: load options, sampling parameters and chat messages,
+checked once at the service's door (in the caller's thread, so a bad call raises there)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,20 @@ GENERATION_PARAMS: dict[str, tuple[type | tuple[type, ...], float | None, float 
     "seed": (int, -1, 2**32 - 1),
     "stop": ((str, list), None, None),
 }
+
+
+N_CTX_RANGE = (16, 1 << 20)  # what load_model accepts (the card's field is narrower)
+
+
+def check_load_options(n_ctx: object, n_threads: object) -> None:
+    """Raise ValueError unless n_ctx and n_threads are what llama.cpp can take."""
+    low, high = N_CTX_RANGE
+    if isinstance(n_ctx, bool) or not isinstance(n_ctx, int) or not low <= n_ctx <= high:
+        raise ValueError(f"n_ctx must be an int between {low} and {high}, got {n_ctx!r}")
+    if n_threads is not None and (
+        isinstance(n_threads, bool) or not isinstance(n_threads, int) or n_threads < 1
+    ):
+        raise ValueError(f"n_threads must be a positive int, got {n_threads!r}")
 
 
 def check_generation_params(params: dict[str, Any]) -> None:

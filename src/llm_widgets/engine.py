@@ -19,7 +19,7 @@ from typing import Any
 import gguf
 
 from ._gguf import GGUFFormatError, read_header
-from ._memory import ModelShape, fit_hint
+from ._memory import DEFAULT_N_CTX, ModelShape, fit_hint
 from .errors import JobCancelledError, LLMWidgetsError, ModelFileError, ModelTooLargeError
 from .jobs import Cancellation
 
@@ -120,6 +120,14 @@ def check_fits(facts: ModelFacts, n_ctx: int, shape: ModelShape | None) -> None:
         )
 
 
+def _llama_cpp() -> Any:
+    """The llama_cpp module, imported on first use: loading its shared library takes a moment
+    that a notebook which only downloads should not pay at `import llm_widgets`."""
+    import llama_cpp
+
+    return llama_cpp
+
+
 # ggml_log_level in ggml.h: NONE 0, DEBUG 1, INFO 2, WARN 3, ERROR 4, CONT 5 (continues a line)
 _LOG_LEVELS = {1: logging.DEBUG, 2: logging.INFO, 3: logging.WARNING, 4: logging.ERROR}
 _LOG_CONT = 5
@@ -132,8 +140,7 @@ def _route_llama_logs() -> None:
     global _llama_log_callback
     if _llama_log_callback is not None:
         return
-    import llama_cpp
-
+    llama_cpp = _llama_cpp()
     log = logging.getLogger("llm_widgets.llama_cpp")
     lock = threading.Lock()
     line: list[Any] = [logging.DEBUG, ""]  # the level and text of the line being assembled
@@ -180,15 +187,13 @@ class Engine:
         self,
         path: str | os.PathLike[str],
         *,
-        n_ctx: int = 2048,
+        n_ctx: int = DEFAULT_N_CTX,
         n_threads: int | None = None,
         seed: int | None = None,
         progress: Callable[[float], bool] | None = None,
         **llama_options: Any,
     ) -> ModelFacts:
         """Check, then load a GGUF; `progress(fraction)` returning False cancels."""
-        from llama_cpp import Llama
-
         facts, meta = _inspect(path)
         check_fits(facts, n_ctx, ModelShape.from_metadata(meta))
         if progress is not None and not progress(0.05):
@@ -204,7 +209,7 @@ class Engine:
         options.update(llama_options)
         started = time.perf_counter()
         try:
-            llm = Llama(model_path=facts.path, **options)
+            llm = _llama_cpp().Llama(model_path=facts.path, **options)
             _route_llama_logs()
         except Exception as exc:
             raise ModelFileError(
@@ -330,8 +335,7 @@ class Engine:
     def _watch_abort(self, abort: Cancellation | None) -> None:
         """While the prompt is evaluated, llama.cpp polls `abort` between graph nodes, so a long
         prompt can be interrupted; the callback is removed once tokens flow (it takes the GIL)."""
-        import llama_cpp
-
+        llama_cpp = _llama_cpp()
         if abort is None:
             if self._abort_cb is not None and self._llm is not None:
                 llama_cpp.llama_set_abort_callback(

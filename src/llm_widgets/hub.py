@@ -71,6 +71,34 @@ def redact(text: str, token: str | None = None) -> str:
     return _TOKEN_LIKE.sub("hf_***", text)
 
 
+def file_size(
+    repo_id: str,
+    filename: str,
+    revision: str | None,
+    *,
+    endpoint: str,
+    token: str | bool | None = None,
+) -> int:
+    """The size on the Hub of a file (all parts of a split GGUF), from its metadata; raises
+    DownloadError with what to do when it cannot be had."""
+    try:
+        return sum(
+            fetch_remote_file(
+                repo_id, name, revision, endpoint=endpoint, token=token, timeout=5
+            ).size
+            for name in split_parts(filename)
+        )
+    except Exception as exc:
+        raise explain_error(
+            exc,
+            repo_id=repo_id,
+            filename=filename,
+            revision=revision,
+            endpoint=endpoint,
+            token=token,
+        ) from None
+
+
 def explain_error(
     exc: BaseException,
     *,
@@ -177,6 +205,7 @@ __all__ = [
     "ensure_reachable",
     "explain_error",
     "fetch_remote_file",
+    "file_size",
     "is_offline",
     "redact",
     "resolve_cache_dir",

@@ -12,7 +12,7 @@ import traitlets
 from . import _protocol
 from ._cache import same_file
 from ._format import format_bytes
-from ._memory import ModelShape, fit_hint, shape_of
+from ._memory import DEFAULT_N_CTX, ModelShape, fit_hint, shape_of
 from ._names import validate_repo_file
 from ._protocol import Message, bounds_text
 from ._widget import STATIC, ServiceWidget
@@ -57,7 +57,7 @@ class ModelCard(ServiceWidget):
     )
     fit_detail = traitlets.Unicode("", help="The numbers behind the fit hint.").tag(sync=True)
     n_ctx = traitlets.Int(
-        2048,
+        DEFAULT_N_CTX,
         help=f"Context size (tokens) that Load uses; {bounds_text('n_ctx')}, checked against RAM.",
     ).tag(sync=True)
 

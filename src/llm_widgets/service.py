@@ -17,8 +17,9 @@ from typing import Any
 from . import hub, library, search
 from ._download_runner import DownloadRunner
 from ._events import EventBus
+from ._memory import DEFAULT_N_CTX
 from ._model_runner import ModelRunner
-from ._requests import check_generation_params, check_messages
+from ._requests import check_generation_params, check_load_options, check_messages
 from .engine import ModelFacts
 from .errors import LLMWidgetsError
 from .jobs import DownloadJob, GenerationJob, Job, LoadJob, download_key
@@ -206,23 +207,9 @@ class LLMKernelService:
         """The size of a file on the Hub (all parts of a split GGUF), from its metadata; raises
         DownloadError with what to do when it cannot be had."""
         hub.validate_repo_file(repo_id, filename, revision)
-        endpoint = self.endpoint
-        try:
-            return sum(
-                hub.fetch_remote_file(
-                    repo_id, name, revision, endpoint=endpoint, token=self.__token, timeout=5
-                ).size
-                for name in hub.split_parts(filename)
-            )
-        except Exception as exc:
-            raise hub.explain_error(
-                exc,
-                repo_id=repo_id,
-                filename=filename,
-                revision=revision,
-                endpoint=endpoint,
-                token=self.__token,
-            ) from None
+        return hub.file_size(
+            repo_id, filename, revision, endpoint=self.endpoint, token=self.__token
+        )
 
     def cached_path(self, repo_id: str, filename: str, revision: str | None = None) -> str | None:
         """The local path of a file complete in the cache, or None."""
@@ -298,7 +285,7 @@ class LLMKernelService:
         self,
         source: str | os.PathLike[str] | DownloadJob,
         *,
-        n_ctx: int = 2048,
+        n_ctx: int = DEFAULT_N_CTX,
         n_threads: int | None = None,
         **llama_options: Any,
     ) -> LoadJob:
@@ -307,10 +294,7 @@ class LLMKernelService:
         The file is checked first (GGUF header, architecture, fits in RAM). One model is in memory
         per kernel: loading another unloads the current one. Returns the job at once.
         """
-        if isinstance(n_ctx, bool) or not isinstance(n_ctx, int) or not 16 <= n_ctx <= 1 << 20:
-            raise ValueError(f"n_ctx must be an int between 16 and 1048576, got {n_ctx!r}")
-        if n_threads is not None and (not isinstance(n_threads, int) or n_threads < 1):
-            raise ValueError(f"n_threads must be a positive int, got {n_threads!r}")
+        check_load_options(n_ctx, n_threads)
         if isinstance(source, DownloadJob):
             label = f"{source.repo_id}/{source.filename}"
         elif isinstance(source, (str, os.PathLike)):
