@@ -212,3 +212,27 @@ def test_an_error_shown_while_downloading_is_not_wiped_by_the_next_progress_even
     assert card.error.startswith("Ignored")
     job.wait(30)
     assert card.status == "done" and card.error == ""  # a new state clears it
+
+
+def test_the_card_says_does_not_fit_exactly_when_load_refuses(
+    service: LLMKernelService, local_hub: LocalHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llm_widgets import ModelTooLargeError, _memory
+    from llm_widgets.testing.tiny_gguf import write_tiny_gguf
+
+    model = write_tiny_gguf(tmp_path / "tiny.gguf")
+    local_hub.add_file(REPO, FILE, model)
+    card = ModelCard(REPO, FILE)
+    card.start_download().wait(30)
+    need = _memory.estimate_memory_bytes(card.size, card.n_ctx, _memory.shape_of(card.path))
+    monkeypatch.setattr(_memory, "available_memory_bytes", lambda: need - 1)
+    card.n_ctx = card.n_ctx + 256  # the hint follows the context...
+    card.n_ctx = card.n_ctx - 256  # ...and back, now with the smaller memory
+    assert card.fit == "does not fit"
+    with pytest.raises(ModelTooLargeError):
+        card.load_model().wait(30)
+    monkeypatch.setattr(_memory, "available_memory_bytes", lambda: need)
+    card.n_ctx = card.n_ctx + 256
+    card.n_ctx = card.n_ctx - 256
+    assert card.fit == "tight"
+    assert card.load_model().wait(30).n_ctx == card.n_ctx

@@ -20,6 +20,8 @@ logger = logging.getLogger("llm_widgets")
 
 SPEED_WINDOW = 0.25  # seconds of bytes behind one speed sample
 SPEED_SMOOTHING = 0.3  # weight of the newest sample in the smoothed speed
+IDLE_DECAY = 0.5  # the speed shown halves with every window in which no byte arrived...
+IDLE_ZERO = 1.0  # ...and is 0 once none arrived for this many seconds
 
 
 @dataclass
@@ -31,6 +33,7 @@ class _Transfer:
     base: int = 0  # bytes of the parts of a split model before the one in transfer
     sample_time: float = field(default_factory=time.monotonic)
     sample_bytes: int = -1
+    last_arrival: float = field(default_factory=time.monotonic)
 
     def tick(self, now: float) -> None:
         """Update the job's bytes, speed and ETA from the transfer's counter."""
@@ -42,12 +45,14 @@ class _Transfer:
         if now - self.sample_time < SPEED_WINDOW:
             return
         instant = max(0.0, (done - self.sample_bytes) / (now - self.sample_time))
-        if job.speed == 0.0 or instant == 0.0:
-            job.speed = instant if instant else job.speed * (1 - SPEED_SMOOTHING)
-        else:
-            job.speed = SPEED_SMOOTHING * instant + (1 - SPEED_SMOOTHING) * job.speed
-        if job.speed < 1.0:
+        if instant > 0:
+            self.last_arrival = now
+            smoothed = SPEED_SMOOTHING * instant + (1 - SPEED_SMOOTHING) * job.speed
+            job.speed = smoothed if job.speed else instant
+        elif now - self.last_arrival >= IDLE_ZERO:
             job.speed = 0.0
+        else:
+            job.speed *= IDLE_DECAY
         self.sample_time, self.sample_bytes = now, done
         left = job.bytes_total - done
         job.eta = left / job.speed if job.speed > 0 and instant > 0 else None

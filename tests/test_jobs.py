@@ -1,0 +1,127 @@
+"""Jobs and events: a job's end reaches listeners once, on the event thread, before waiters wake."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pytest
+
+from llm_widgets import DownloadJob, Job, JobCancelledError, LLMKernelService
+from llm_widgets._events import EventBus
+from llm_widgets.testing import LocalHub, wait_until
+
+REPO = "acme/tiny-GGUF"
+FILE = "tiny.Q4_K_M.gguf"
+
+
+def test_a_download_end_is_announced_once_in_order_before_wait_returns(
+    service: LLMKernelService, local_hub: LocalHub
+) -> None:
+    local_hub.add_file(REPO, FILE, os.urandom(500_000))
+    seen: list[tuple[str, str, str]] = []
+
+    def record(event: str):  # noqa: ANN202
+        return lambda job: seen.append((event, job.state, threading.current_thread().name))
+
+    service.on_progress(record("progress"))
+    service.on_download_done(record("download_done"))
+    service.on_error(record("error"))
+    job = service.start_download(REPO, FILE)
+    job.wait(30)
+    # everything was delivered before wait() returned: nothing is added after
+    delivered = list(seen)
+    service.events.flush()
+    assert seen == delivered
+    assert [e for e in seen if e[0] != "progress"] == [
+        ("download_done", "done", "llm-widgets-events")
+    ]
+    assert seen[-2:][0] == ("progress", "done", "llm-widgets-events")  # then download_done
+    assert {name for _, _, name in seen} == {"llm-widgets-events"}
+
+
+def test_a_failed_job_is_announced_by_one_error_event(
+    service: LLMKernelService, local_hub: LocalHub
+) -> None:
+    errors: list[Job] = []
+    service.on_error(errors.append)
+    job = service.start_download(REPO, "missing.gguf")
+    with pytest.raises(Exception, match="not found"):
+        job.wait(30)
+    assert errors == [job] and job.state == "failed"
+
+
+def test_a_listener_may_wait_for_the_job_it_is_told_about(
+    service: LLMKernelService, local_hub: LocalHub
+) -> None:
+    local_hub.add_file(REPO, FILE, os.urandom(10_000))
+    results: list[str] = []
+    service.on_download_done(lambda job: results.append(job.wait(1)))  # on the event thread
+    path = service.start_download(REPO, FILE).wait(10)
+    assert results == [path]
+
+
+def test_a_job_without_a_bus_ends_at_once() -> None:
+    job = Job()
+    ended: list[Job] = []
+    job.add_done_callback(ended.append)
+    job.mark_running()
+    job.finish("done", result=42)
+    job.finish("failed", error="too late")  # a job ends once
+    assert job.wait(0) == 42 and ended == [job] and job.state == "done"
+    assert not job.cancel()
+
+
+def test_cancel_wakes_a_worker_blocked_on_the_cancellation() -> None:
+    job = Job()
+    hooked: list[bool] = []
+    job.cancellation.add_hook(lambda: hooked.append(True))
+    threading.Timer(0.05, job.cancel).start()
+    started = time.monotonic()
+    assert job.cancellation.wait(5)
+    assert time.monotonic() - started < 1 and hooked == [True]
+    with pytest.raises(JobCancelledError):
+        job.cancellation.raise_if_set()
+
+
+def test_event_bus_call_runs_in_order_and_returns_or_raises() -> None:
+    bus = EventBus()
+    order: list[str] = []
+    bus.subscribe("x", lambda: (time.sleep(0.05), order.append("event")))
+    bus.emit("x")
+    assert bus.call(lambda: order.append("call") or threading.current_thread().name) == (
+        "llm-widgets-events"
+    )
+    assert order == ["event", "call"]
+    with pytest.raises(ZeroDivisionError):
+        bus.call(lambda: 1 / 0)
+    bus.close()
+    assert bus.call(lambda: "inline after close") == "inline after close"
+
+
+def test_progress_keeps_moving_while_no_bytes_arrive(
+    local_hub: LocalHub, cache_dir: os.PathLike[str]
+) -> None:
+    # a server stall: the bytes on disk show, the speed falls to 0 and the ETA becomes unknown
+    local_hub.add_file(REPO, FILE, os.urandom(2_000_000))
+    local_hub.faults.throttle_bps = 1_000_000
+    local_hub.faults.stall_after_bytes = 800_000
+    local_hub.faults.stall_seconds = 6.0
+    svc = LLMKernelService(endpoint=local_hub.url, cache_dir=cache_dir)
+    svc.transfer_options.stall_timeout = 30.0
+    events: list[tuple[int, float, float | None]] = []
+    svc.on_progress(lambda j: events.append((j.bytes_done, j.speed, j.eta)))
+    try:
+        job: DownloadJob = svc.start_download(REPO, FILE)
+        wait_until(lambda: job.bytes_done >= 800_000, timeout=10)
+        assert any(speed > 0 and eta is not None for _, speed, eta in events)
+        stalled_at = len(events)
+        wait_until(lambda: job.speed == 0.0, timeout=5)
+        svc.events.flush()
+        during = events[stalled_at:]
+        assert len(during) >= 3, "progress is published on a clock while nothing arrives"
+        assert job.bytes_done == 800_000 and job.eta is None
+        assert during[-1] == (800_000, 0.0, None)
+    finally:
+        svc.shutdown()
