@@ -113,6 +113,7 @@ class DownloadRunner:
                 revision=job.revision,
                 endpoint=endpoint,
                 token=token,
+                cache_dir=cache_dir,
             )
             logger.debug("download %s failed: %s", job.id, error)
             job.error_kind = error.kind

@@ -154,10 +154,8 @@ class EventBus:
                     self._by_key.pop((item.event, item.key), None)
                 subs = [item.call] if item.call else list(self._subs.get(item.event, ()))
                 self._busy = True
-            for callback in subs:
-                _deliver(item.event, callback, item.args)
-            for after in item.then:
-                _deliver(item.event, after, ())
+            _deliver_all(item, subs)
+            del item, subs  # hold nothing (a closed widget, say) while waiting for the next
 
 
 class _Call(Generic[T]):
@@ -186,6 +184,13 @@ class _Call(Generic[T]):
 def on_dispatcher_thread() -> bool:
     """Whether the calling thread is an EventBus dispatcher (delivering events right now)."""
     return getattr(_local, "dispatching", False)
+
+
+def _deliver_all(item: _Pending, subs: list[Callback]) -> None:
+    for callback in subs:
+        _deliver(item.event, callback, item.args)
+    for after in item.then:
+        _deliver(item.event, after, ())
 
 
 def _deliver(event: str, callback: Callback, args: tuple[Any, ...]) -> None:

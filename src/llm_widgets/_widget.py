@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -19,6 +20,18 @@ logger = logging.getLogger("llm_widgets")
 
 STATIC = Path(__file__).parent / "static"
 T = TypeVar("T")
+
+
+def bundled(name: str) -> str | Path:
+    """A front-end file built into the package, as text. anywidget keeps every instance of a
+    widget whose `_esm`/`_css` is a file path alive forever (to reload it when the file changes),
+    so closed widgets were never freed; with the text they are. With ANYWIDGET_HMR=1 (developing
+    the front end) the path is given, for live reload."""
+    path = STATIC / name
+    if os.environ.get("ANYWIDGET_HMR"):
+        return path
+    text = path.read_text(encoding="utf-8")
+    return text if "\n" in text else text + "\n"  # anywidget reads one line as a file name
 
 
 class ServiceWidget(anywidget.AnyWidget):

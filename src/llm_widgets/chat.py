@@ -10,7 +10,7 @@ import traitlets
 
 from . import _protocol
 from ._protocol import Message, bounds_text
-from ._widget import STATIC, ServiceWidget
+from ._widget import ServiceWidget, bundled
 from .engine import GenerationStats, ModelFacts
 from .errors import LLMWidgetsError
 from .jobs import GenerationJob
@@ -27,8 +27,8 @@ class Chat(ServiceWidget):
     only when `persist_transcript` is True.
     """
 
-    _esm = STATIC / "chat.js"
-    _css = STATIC / "chat.css"
+    _esm = bundled("chat.js")
+    _css = bundled("chat.css")
     _schema = _protocol.CHAT
     _bounded = ("temperature", "top_p", "max_tokens")
 

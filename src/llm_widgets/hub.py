@@ -11,6 +11,7 @@ import errno
 import re
 import socket
 import urllib.request
+from pathlib import Path
 from urllib.parse import urlparse
 
 import httpx2
@@ -107,9 +108,11 @@ def explain_error(
     revision: str | None,
     endpoint: str,
     token: str | bool | None = None,
+    cache_dir: Path | None = None,
 ) -> DownloadError:
     """Turn any download failure into a DownloadError whose message says what to do (`token` as
-    huggingface_hub takes it; a string token is masked out of the message)."""
+    huggingface_hub takes it; a string token is masked out of the message). A local disk problem
+    is told apart from the network: both are OSErrors."""
     if isinstance(exc, DownloadError):
         return exc
     where = f"{repo_id}/{filename}"
@@ -170,27 +173,51 @@ def explain_error(
             f"{where} is not in the local cache and HF_HUB_OFFLINE is set, so it cannot be "
             "downloaded. Unset HF_HUB_OFFLINE to download.",
         )
-    if isinstance(exc, (httpx2.TransportError, LocalEntryNotFoundError, socket.error)) and not (
-        isinstance(exc, OSError) and exc.errno == errno.ENOSPC
-    ):
+    if isinstance(exc, OSError) and exc.errno in _DISK_FULL:
+        return DownloadError(
+            "disk_full",
+            f"The disk is full while writing {where} to {exc.filename or cache_dir or 'the cache'}."
+            " Free some space and retry: the partial download is kept and resumes.",
+        )
+    if isinstance(exc, OSError) and exc.errno in _DISK_PROBLEMS:
+        return _disk_error(exc, where, cache_dir)
+    if isinstance(exc, (httpx2.TransportError, LocalEntryNotFoundError, socket.error)):
         return DownloadError(
             "offline",
             f"Cannot reach {endpoint} ({type(exc).__name__}). Check the network connection "
             "(or HF_ENDPOINT) and retry; a partial download is kept and resumes.",
         )
-    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return DownloadError(
-            "disk_full",
-            f"The disk is full while writing {where} ({exc.filename or ''}). Free some space "
-            "and retry: the partial download is kept and resumes.",
-        )
-    if isinstance(exc, PermissionError):
-        return DownloadError(
-            "disk", f"Cannot write to the cache: {exc}. Check HF_HOME / HF_HUB_CACHE."
-        )
     return DownloadError(
         "unexpected",
         redact(f"Downloading {where} failed: {type(exc).__name__}: {exc}", token),
+    )
+
+
+_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+# errno -> what is wrong with the local cache, in words
+_DISK_PROBLEMS = {
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EIO: "an I/O error (a failing disk, or a network file system that went away)",
+    errno.ENOTDIR: "a file stands where a folder should be",
+    errno.EISDIR: "a folder stands where a file should be",
+    errno.ENAMETOOLONG: "the path is too long for this file system",
+}
+
+
+def _disk_error(exc: OSError, where: str, cache_dir: Path | None) -> DownloadError:
+    path = exc.filename or cache_dir or "the cache"
+    if exc.errno == errno.EIO:
+        advice = "Check the disk, then retry; or point HF_HOME (or HF_HUB_CACHE) elsewhere."
+    else:
+        advice = (
+            "Point HF_HOME (or HF_HUB_CACHE) at a folder you can write to, or fix that folder's "
+            "permissions, then retry."
+        )
+    return DownloadError(
+        "disk",
+        f"Cannot store {where} in the cache at {path}: {_DISK_PROBLEMS[exc.errno or 0]}. {advice}",
     )
 
 

@@ -11,7 +11,7 @@ import traitlets
 from . import _protocol, hub
 from ._format import format_bytes
 from ._protocol import Message
-from ._widget import STATIC, ServiceWidget
+from ._widget import ServiceWidget, bundled
 from .errors import LLMWidgetsError
 from .jobs import FINAL_STATES, DownloadJob, Job, LoadJob
 from .service import LLMKernelService
@@ -26,8 +26,8 @@ class LocalLibrary(ServiceWidget):
     are cancelled, and models as they are loaded and unloaded.
     """
 
-    _esm = STATIC / "local_library.js"
-    _css = STATIC / "local_library.css"
+    _esm = bundled("local_library.js")
+    _css = bundled("local_library.css")
     _schema = _protocol.LOCAL_LIBRARY
 
     local: traitlets.List[dict[str, Any]] = traitlets.List(help="GGUFs in the cache.").tag(

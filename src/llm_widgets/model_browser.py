@@ -14,7 +14,7 @@ import traitlets
 from . import _protocol
 from ._names import validate_repo_id
 from ._protocol import Message, bounds_text
-from ._widget import STATIC, ServiceWidget
+from ._widget import ServiceWidget, bundled
 from .errors import DownloadError
 from .hub_search import HubSearch
 from .local_library import LocalLibrary
@@ -29,8 +29,8 @@ class ModelBrowserPanel(ServiceWidget):
     """The browser's search view: search box and results (see `ModelBrowser`). Searches run
     through a `HubSearch`, so the newest one wins; a picked repo goes to the `on_pick` callbacks."""
 
-    _esm = STATIC / "model_browser.js"
-    _css = STATIC / "model_browser.css"
+    _esm = bundled("model_browser.js")
+    _css = bundled("model_browser.css")
     _schema = _protocol.MODEL_BROWSER
     _bounded = ("max_concurrent_downloads",)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import weakref
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from ._format import format_bytes
 from ._memory import DEFAULT_N_CTX, ModelShape, fit_hint, shape_of
 from ._names import validate_repo_file
 from ._protocol import Message, bounds_text
-from ._widget import STATIC, ServiceWidget
+from ._widget import ServiceWidget, bundled
 from .engine import ModelFacts, parse_quantization
 from .jobs import DownloadJob, Job, LoadJob, download_key
 from .service import LLMKernelService
@@ -28,8 +29,8 @@ class ModelCard(ServiceWidget):
     (`card.start_download()`) or by a click.
     """
 
-    _esm = STATIC / "model_card.js"
-    _css = STATIC / "model_card.css"
+    _esm = bundled("model_card.js")
+    _css = bundled("model_card.css")
     _schema = _protocol.MODEL_CARD
     _bounded = ("n_ctx",)
 
@@ -120,20 +121,19 @@ class ModelCard(ServiceWidget):
         return self._shape[1]
 
     def _probe_size(self) -> None:
-        """Ask the Hub for the file's size in the background, so the card shows it at once."""
+        """Ask the Hub for the file's size in the background, so the card shows it at once (the
+        thread holds no reference to the card: a card closed meanwhile is freed)."""
+        service, card = self.service, weakref.ref(self)
+        where = (self.repo_id, self.filename, self.revision or None)
 
         def probe() -> None:
             try:
-                size = self.service.file_size(self.repo_id, self.filename, self.revision or None)
+                size = service.file_size(*where)
             except Exception:  # offline or not found: the download will say so, with a message
                 return
-            self._in_event_order(lambda: self._show_probed_size(size))
+            service.events.call(lambda: _show_probed_size(card, size))
 
         threading.Thread(target=probe, name="llm-widgets-probe", daemon=True).start()
-
-    def _show_probed_size(self, size: int) -> None:
-        if self.size == 0 and self.status == "idle":
-            self.size = size
 
     @property
     def job(self) -> DownloadJob | None:
@@ -296,6 +296,12 @@ class ModelCard(ServiceWidget):
     @traitlets.validate("n_ctx")
     def _check_n_ctx(self, proposal: dict[str, Any]) -> int:
         return int(self._in_range(proposal, "The context size (tokens)"))
+
+
+def _show_probed_size(card: weakref.ref[ModelCard], size: int) -> None:
+    shown = card()
+    if shown is not None and shown.size == 0 and shown.status == "idle":
+        shown.size = size
 
 
 def _facts_dict(facts: ModelFacts | None) -> dict[str, Any]:

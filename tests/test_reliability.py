@@ -1,0 +1,62 @@
+"""What a hostile tester found: each test failed before its fix."""
+
+from __future__ import annotations
+
+import errno
+import gc
+import os
+import weakref
+from pathlib import Path
+
+from llm_widgets import Chat, LLMKernelService, LocalLibrary, ModelBrowser, ModelCard
+from llm_widgets.hub import explain_error
+from llm_widgets.testing import LocalHub
+
+REPO = "acme/tiny-GGUF"
+FILE = "tiny.Q4_K_M.gguf"
+
+
+def test_closed_widgets_are_freed(service: LLMKernelService, local_hub: LocalHub) -> None:
+    local_hub.add_file(REPO, FILE, os.urandom(1000))
+    browser = ModelBrowser()
+    widgets = [ModelCard(REPO, FILE) for _ in range(20)]
+    widgets += [Chat(service), LocalLibrary(), browser, browser.panel, browser.library]
+    refs = [weakref.ref(w) for w in widgets]
+    for widget in widgets:
+        widget.close()
+    del widgets, widget, browser
+    service.events.flush()
+    gc.collect()
+    alive = [type(r()).__name__ for r in refs if r() is not None]
+    assert alive == [], f"closed widgets still alive: {alive}"
+
+
+def test_a_read_only_cache_is_a_disk_error_not_offline() -> None:
+    for code, words in (
+        (errno.EROFS, "read-only"),
+        (errno.EACCES, "permission"),
+        (errno.EIO, "I/O error"),
+    ):
+        exc = OSError(code, os.strerror(code), "/cache/models--acme--x/blobs/abc.incomplete")
+        error = explain_error(
+            exc, repo_id=REPO, filename=FILE, revision=None, endpoint="https://hub.example"
+        )
+        assert error.kind == "disk", (code, str(error))
+        assert words in str(error) and "/cache/models--acme--x" in str(error)
+        assert "HF_HOME" in str(error) and "Cannot reach" not in str(error)
+
+
+def test_a_cache_that_cannot_be_created_is_reported_with_its_path(
+    local_hub: LocalHub, tmp_path: Path
+) -> None:
+    local_hub.add_file(REPO, FILE, os.urandom(1000))
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache should be")
+    svc = LLMKernelService(endpoint=local_hub.url, cache_dir=blocker / "hub")
+    try:
+        job = svc.start_download(REPO, FILE)
+        job.join(30)
+        assert job.state == "failed" and job.error_kind == "disk", job.error
+        assert str(blocker) in (job.error or "") and "HF_HOME" in (job.error or "")
+    finally:
+        svc.shutdown()
