@@ -93,3 +93,9 @@ def test_a_message_with_a_request_id_is_answered_with_an_ack(service: LLMKernelS
     assert acks[0] == {"type": "ack", "request_id": "view-1", "ok": True, "error": ""}
     assert acks[1]["request_id"] == "view-2" and not acks[1]["ok"]
     assert "repo_id" in acks[1]["error"] and library.error == acks[1]["error"]
+
+
+def test_every_trait_a_view_edits_is_synced_and_declared() -> None:
+    for name, _, widget in WIDGETS:
+        assert widget._editable <= ts_state(name), widget.__name__
+        assert set(widget._bounded) <= widget._editable, widget.__name__

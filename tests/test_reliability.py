@@ -60,3 +60,32 @@ def test_a_cache_that_cannot_be_created_is_reported_with_its_path(
         assert str(blocker) in (job.error or "") and "HF_HOME" in (job.error or "")
     finally:
         svc.shutdown()
+
+
+def test_the_page_cannot_set_what_only_python_sets(
+    service: LLMKernelService, local_hub: LocalHub, tmp_path: Path
+) -> None:
+    local_hub.add_file(REPO, FILE, os.urandom(1000))
+    card = ModelCard(REPO, FILE)
+    card.start_download().wait(30)
+    path = card.path
+    secret = tmp_path / "not-a-model.gguf"
+    secret.write_bytes(b"x")
+    card.set_state({"path": str(secret), "status": "done", "load_status": "loaded"})
+    assert card.path == path and card.load_status == "unloaded"
+    assert "path is set by the kernel" in card.error and "status" in card.error
+
+
+def test_wrong_types_from_the_page_become_errors(service: LLMKernelService) -> None:
+    card = ModelCard(REPO, FILE)
+    card.set_state({"n_ctx": "4096"})
+    assert card.n_ctx == 2048 and "n_ctx" in card.error and "int" in card.error
+    chat = Chat(service)
+    chat.set_state({"temperature": "hot"})
+    assert chat.temperature == 0.7 and "temperature" in chat.error
+    chat.set_state({"temperature": 0.2, "system_prompt": "Be brief."})  # what the view edits
+    assert chat.temperature == 0.2 and chat.system_prompt == "Be brief."
+    panel = ModelBrowser().panel
+    panel.set_state({"max_concurrent_downloads": 2.5})
+    assert panel.max_concurrent_downloads == 2 and "max_concurrent_downloads" in panel.error
+    assert service.max_concurrent_downloads == 2

@@ -44,7 +44,8 @@ class ServiceWidget(anywidget.AnyWidget):
     """
 
     _schema: ClassVar[Schema] = {}
-    _bounded: ClassVar[tuple[str, ...]] = ()  # traits the view edits, bounded by TRAIT_BOUNDS
+    _editable: ClassVar[frozenset[str]] = frozenset()  # the only traits the view may change
+    _bounded: ClassVar[tuple[str, ...]] = ()  # those of them bounded by TRAIT_BOUNDS
 
     error = traitlets.Unicode("", help="The last error message; empty when none.").tag(sync=True)
     limits = traitlets.Dict(
@@ -75,6 +76,28 @@ class ServiceWidget(anywidget.AnyWidget):
         if hasattr(self, "_unsubscribers"):
             self._unsubscribers.clear()
         super().close()
+
+    def set_state(self, sync_data: dict[str, Any]) -> None:
+        """Apply a state update from the front end: only the traits its view edits, each checked
+        like a Python assignment. Anything else, or a value of the wrong type, is put back in the
+        view and reported in `error` (never a traceback in the kernel)."""
+        refused: list[str] = []
+        problems: list[str] = []
+        for name, value in sync_data.items():
+            if name not in self.keys:
+                continue
+            if name not in self._editable:
+                refused.append(name)
+                problems.append(f"{name} is set by the kernel, not by the page")
+                continue
+            try:
+                super().set_state({name: value})
+            except traitlets.TraitError as exc:
+                refused.append(name)
+                problems.append(_first_sentence(str(exc)))
+        if refused:
+            self.send_state(refused)  # the views show the kernel's values again
+            self.error = "Ignored a change from the page: " + "; ".join(problems) + "."
 
     # -- for subclasses -----------------------------------------------------------------------
 
@@ -129,3 +152,7 @@ class ServiceWidget(anywidget.AnyWidget):
         self.notify("error", text)
         if request_id is not None and len(request_id) <= 64:
             self._post({"type": "ack", "request_id": request_id, "ok": False, "error": text})
+
+
+def _first_sentence(text: str) -> str:
+    return text.split(". ")[0].rstrip(".")

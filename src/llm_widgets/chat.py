@@ -30,6 +30,7 @@ class Chat(ServiceWidget):
     _esm = bundled("chat.js")
     _css = bundled("chat.css")
     _schema = _protocol.CHAT
+    _editable = frozenset({"system_prompt", "temperature", "top_p", "max_tokens", "trim_history"})
     _bounded = ("temperature", "top_p", "max_tokens")
 
     status = traitlets.Unicode("idle", help="idle or generating.").tag(sync=True)

@@ -32,6 +32,7 @@ class ModelBrowserPanel(ServiceWidget):
     _esm = bundled("model_browser.js")
     _css = bundled("model_browser.css")
     _schema = _protocol.MODEL_BROWSER
+    _editable = frozenset({"max_concurrent_downloads"})
     _bounded = ("max_concurrent_downloads",)
 
     query = traitlets.Unicode("", help="The last search.").tag(sync=True)

@@ -32,6 +32,7 @@ class ModelCard(ServiceWidget):
     _esm = bundled("model_card.js")
     _css = bundled("model_card.css")
     _schema = _protocol.MODEL_CARD
+    _editable = frozenset({"n_ctx"})
     _bounded = ("n_ctx",)
 
     repo_id = traitlets.Unicode(help="The Hub repo, 'owner/name'.").tag(sync=True)
