@@ -90,7 +90,7 @@ export function renderCard(model: Model, el: HTMLElement): () => void {
     const active = status === "running" || status === "queued";
     const figureParts =
       status === "running"
-        ? [`${formatBytes(done)} of ${formatBytes(size)}`, formatSpeed(model.get("speed")), formatEta(model.get("eta"))]
+        ? [`${formatBytes(done)} of ${formatBytes(size)}`, model.get("detail") || formatSpeed(model.get("speed")), formatEta(model.get("eta"))]
         : status === "cancelled"
           ? [STATUS_TEXT.cancelled]
           : status === "queued"
@@ -127,7 +127,7 @@ export function renderCard(model: Model, el: HTMLElement): () => void {
   };
 
   const names = [
-    "status", "progress", "is_downloading", "error", "size", "bytes_done", "speed", "eta", "path",
+    "status", "progress", "is_downloading", "error", "size", "bytes_done", "speed", "eta", "detail", "path",
     "load_status", "load_progress", "model_info", "repo_id", "filename", "quant", "fit", "fit_detail", "n_ctx",
   ];
   const handlers: Record<string, (...args: any[]) => void> = { "msg:custom": customMessages(notices, requests) };

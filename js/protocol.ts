@@ -16,6 +16,7 @@ export interface ModelCardState {
   bytes_done: number;
   speed: number;
   eta: number;
+  detail: string;
   path: string;
   load_status: LoadStatus;
   load_progress: number;

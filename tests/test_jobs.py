@@ -123,5 +123,6 @@ def test_progress_keeps_moving_while_no_bytes_arrive(
         assert len(during) >= 3, "progress is published on a clock while nothing arrives"
         assert job.bytes_done == 800_000 and job.eta is None
         assert during[-1] == (800_000, 0.0, None)
+        wait_until(lambda: job.detail == "stalled — waiting for the server", timeout=5)
     finally:
         svc.shutdown()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from llm_widgets import Chat, LLMKernelService, LocalLibrary, ModelBrowser, ModelCard
 from llm_widgets.hub import explain_error
-from llm_widgets.testing import LocalHub
+from llm_widgets.testing import LocalHub, wait_until
 
 REPO = "acme/tiny-GGUF"
 FILE = "tiny.Q4_K_M.gguf"
@@ -89,3 +89,29 @@ def test_wrong_types_from_the_page_become_errors(service: LLMKernelService) -> N
     panel.set_state({"max_concurrent_downloads": 2.5})
     assert panel.max_concurrent_downloads == 2 and "max_concurrent_downloads" in panel.error
     assert service.max_concurrent_downloads == 2
+
+
+def test_a_busy_server_on_the_metadata_request_is_retried_and_said(
+    service: LLMKernelService, local_hub: LocalHub
+) -> None:
+    data = os.urandom(200_000)
+    local_hub.add_file(REPO, FILE, data)
+    service.transfer_options.retry_backoff = 0.3
+    local_hub.faults.status_for = {REPO: 503}
+    card = ModelCard(REPO, FILE)
+    job = card.start_download()
+    wait_until(lambda: card.detail == "server busy — retrying", timeout=10)
+    assert job.state == "running"
+    local_hub.faults.status_for = {}
+    assert Path(job.wait(30)).read_bytes() == data
+    assert card.detail == "" and card.status == "done"
+
+
+def test_a_server_busy_for_longer_than_the_retries_fails_with_its_status(
+    service: LLMKernelService, local_hub: LocalHub
+) -> None:
+    local_hub.add_file(REPO, FILE, os.urandom(1000))
+    local_hub.faults.status_for = {REPO: 503}
+    job = service.start_download(REPO, FILE)
+    job.join(30)
+    assert job.state == "failed" and job.error_kind == "server" and "503" in (job.error or "")

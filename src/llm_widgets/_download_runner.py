@@ -9,7 +9,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from . import hub
 from ._events import PROGRESS_INTERVAL
@@ -22,6 +24,7 @@ SPEED_WINDOW = 0.25  # seconds of bytes behind one speed sample
 SPEED_SMOOTHING = 0.3  # weight of the newest sample in the smoothed speed
 IDLE_DECAY = 0.5  # the speed shown halves with every window in which no byte arrived...
 IDLE_ZERO = 1.0  # ...and is 0 once none arrived for this many seconds
+STALL_SHOWN = 3.0  # seconds without a byte before a card says the transfer is stalled
 
 
 @dataclass
@@ -36,9 +39,11 @@ class _Transfer:
     last_arrival: float = field(default_factory=time.monotonic)
 
     def tick(self, now: float) -> None:
-        """Update the job's bytes, speed and ETA from the transfer's counter."""
+        """Update the job's bytes, speed, ETA and what it waits for from the transfer."""
         job = self.job
         job.bytes_done = done = self.base + self.progress.done
+        quiet = now - self.last_arrival >= STALL_SHOWN and job.bytes_total > 0
+        job.detail = self.progress.waiting or ("stalled — waiting for the server" if quiet else "")
         if self.sample_bytes < 0:
             self.sample_time, self.sample_bytes = now, done
             return
@@ -174,15 +179,21 @@ class DownloadRunner:
         job.mark_running()
         if hub.is_offline():
             raise hub.DownloadError("offline", "HF_HUB_OFFLINE is set: the Hub is not contacted.")
-        remotes = [
-            hub.fetch_remote_file(job.repo_id, name, job.revision, endpoint=endpoint, token=token)
-            for name in job.files
-        ]
-        job.commit = remotes[0].commit
-        job.bytes_total = sum(r.size for r in remotes)
         transfer = _Transfer(job)
+        access: dict[str, Any] = {"endpoint": endpoint, "token": token}
         self._track(transfer)
         try:
+            remotes = [
+                hub.fetch_with_retries(
+                    partial(hub.fetch_remote_file, job.repo_id, name, job.revision, **access),
+                    cancel=job.cancellation,
+                    progress=transfer.progress,
+                    options=self.options,
+                )
+                for name in job.files
+            ]
+            job.commit = remotes[0].commit
+            job.bytes_total = sum(r.size for r in remotes)
             paths = []
             for remote in remotes:
                 path, resumed = hub.download_file(
@@ -201,6 +212,7 @@ class DownloadRunner:
             job.path = str(paths[0])
         finally:
             self._untrack(transfer)
+            job.detail = ""
 
     def _track(self, transfer: _Transfer) -> None:
         with self._slots:

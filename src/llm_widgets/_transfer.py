@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 import httpx2
@@ -36,6 +36,8 @@ from ._format import format_bytes
 from ._remote import RemoteFile, fetch_remote_file, status_of
 from .errors import DownloadError, JobCancelledError
 from .jobs import Cancellation
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -51,9 +53,55 @@ class TransferOptions:
 
 @dataclass
 class TransferProgress:
-    """Bytes of the file on disk so far: written by the transfer, read by whoever shows it."""
+    """Written by the transfer, read by whoever shows it: bytes of the file on disk so far, and
+    what the transfer waits for now ("" while bytes flow)."""
 
     done: int = 0
+    waiting: str = ""
+
+
+class _Backoff:
+    """Retries within `options.max_retries`: waits longer after each failure (waking at once on
+    cancel) and says why in `progress.waiting` meanwhile."""
+
+    def __init__(
+        self, options: TransferOptions, cancel: Cancellation, progress: TransferProgress
+    ) -> None:
+        self.options, self.cancel, self.progress = options, cancel, progress
+        self.failures = 0
+
+    def wait(self, exc: BaseException) -> bool:
+        """After a retryable failure: pause and return True, or False once the budget is spent."""
+        self.failures += 1
+        if self.failures > self.options.max_retries:
+            return False
+        pause = min(self.options.retry_backoff * 2 ** (self.failures - 1), 10.0)
+        self.progress.waiting = _retry_reason(exc)
+        try:
+            if self.cancel.wait(pause):
+                raise JobCancelledError("cancelled") from None
+        finally:
+            self.progress.waiting = ""
+        return True
+
+
+def fetch_with_retries(
+    fetch: Callable[[], T],
+    *,
+    cancel: Cancellation,
+    progress: TransferProgress,
+    options: TransferOptions,
+) -> T:
+    """`fetch()` (a metadata request, say), retried like the transfer on a busy or flaky server;
+    a server that cannot be reached at all is reported at once."""
+    backoff = _Backoff(options, cancel, progress)
+    while True:
+        cancel.raise_if_set()
+        try:
+            return fetch()
+        except Exception as exc:
+            if isinstance(exc, httpx2.ConnectError) or not _retryable(exc) or not backoff.wait(exc):
+                raise
 
 
 def ensure_free_space(directory: Path, needed: int, what: str) -> None:
@@ -267,13 +315,14 @@ class _Transfer:
             background.close()
 
     def _loop(self, out: Any, offset: int, hasher: _BackgroundHasher) -> int:
-        size, failures = self.remote.size, 0
+        backoff = _Backoff(self.options, self.cancel, self.progress)
+        refreshed = False
         while True:
             self.cancel.raise_if_set()
             before = offset
             try:
                 offset = self._request(out, offset, hasher)
-                if offset >= size:
+                if offset >= self.remote.size:
                     return offset
                 raise httpx2.RemoteProtocolError("connection closed before the end of the file")
             except (JobCancelledError, DownloadError):
@@ -282,12 +331,15 @@ class _Transfer:
                 out.flush()
                 offset = out.tell()  # every byte written is in the file (and hashed)
                 self.cancel.raise_if_set()
-                if status_of(exc) in (403, 410) and failures == 0:
+                if offset > before:
+                    backoff.failures = 0  # it moved: a fresh budget for the next failure
+                if status_of(exc) in (403, 410) and not refreshed:
+                    refreshed = True
                     self.location = self._refreshed_location()  # an expired signed URL
-                elif not _retryable(exc):
+                    continue
+                if not _retryable(exc):
                     raise
-                failures = 0 if out.tell() > before else failures + 1
-                if failures > self.options.max_retries:
+                if not backoff.wait(exc):
                     raise DownloadError(
                         "offline",
                         f"The connection to {self.endpoint} kept failing while downloading "
@@ -295,9 +347,6 @@ class _Transfer:
                         f"up after {self.options.max_retries} retries). Retry later: the partial "
                         "file is kept.",
                     ) from exc
-                pause = min(self.options.retry_backoff * 2 ** max(failures - 1, 0), 10.0)
-                if self.cancel.wait(pause):
-                    raise JobCancelledError("cancelled") from None
 
     def _refreshed_location(self) -> str:
         r = self.remote
@@ -382,6 +431,16 @@ def _starts_at(response: httpx2.Response, offset: int) -> bool:
         return False
     match = re.match(r"bytes (\d+)-", response.headers.get("Content-Range", ""))
     return match is not None and int(match.group(1)) == offset
+
+
+def _retry_reason(exc: BaseException) -> str:
+    """What a card says while the transfer waits to retry after `exc`."""
+    if isinstance(exc, (httpx2.TimeoutException, TimeoutError)):
+        return "stalled — retrying"
+    status = status_of(exc)
+    if status is not None and (status >= 500 or status in (408, 429)):
+        return "server busy — retrying"
+    return "connection lost — retrying"
 
 
 def _retryable(exc: BaseException) -> bool:

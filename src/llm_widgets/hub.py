@@ -35,7 +35,13 @@ from ._names import (
     validate_revision,
 )
 from ._remote import RemoteFile, fetch_remote_file, is_offline, resolve_endpoint, status_of
-from ._transfer import TransferOptions, TransferProgress, download_file, ensure_free_space
+from ._transfer import (
+    TransferOptions,
+    TransferProgress,
+    download_file,
+    ensure_free_space,
+    fetch_with_retries,
+)
 from .errors import DownloadError
 
 _TOKEN_LIKE = re.compile(r"hf_[A-Za-z0-9]{8,}")
@@ -232,6 +238,7 @@ __all__ = [
     "ensure_reachable",
     "explain_error",
     "fetch_remote_file",
+    "fetch_with_retries",
     "file_size",
     "is_offline",
     "redact",

@@ -250,6 +250,7 @@ class DownloadJob(Job):
         self.resumed_from: int = 0
         self.speed: float = 0.0
         self.eta: float | None = None
+        self.detail: str = ""  # what the transfer waits for now, e.g. "server busy — retrying"
         self.path: str | None = None
         self.commit: str | None = None
         self.error_kind: str | None = None

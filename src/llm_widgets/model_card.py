@@ -47,6 +47,9 @@ class ModelCard(ServiceWidget):
     bytes_done = traitlets.Int(0, help="Bytes on disk so far.").tag(sync=True)
     speed = traitlets.Float(0.0, help="Download speed in bytes/s.").tag(sync=True)
     eta = traitlets.Float(-1.0, help="Seconds left; -1 when unknown.").tag(sync=True)
+    detail = traitlets.Unicode(
+        "", help="What the download waits for now ('server busy — retrying', …); '' while it flows."
+    ).tag(sync=True)
     path = traitlets.Unicode("", help="Local path once the file is complete.").tag(sync=True)
     load_status = traitlets.Unicode("unloaded", help="unloaded, loading, loaded, failed.").tag(
         sync=True
@@ -256,6 +259,7 @@ class ModelCard(ServiceWidget):
             self.bytes_done = job.bytes_done
             self.speed = float(job.speed) if state == "running" else 0.0
             self.eta = float(job.eta) if job.eta is not None and state == "running" else -1.0
+            self.detail = job.detail if state == "running" else ""
             self.progress = 0.0 if state == "cancelled" else round(job.progress, 2)
             self.path = job.path or ""
             if state == "failed":
