@@ -8,6 +8,8 @@ import os
 import weakref
 from pathlib import Path
 
+import pytest
+
 from llm_widgets import Chat, LLMKernelService, LocalLibrary, ModelBrowser, ModelCard
 from llm_widgets.hub import explain_error
 from llm_widgets.testing import LocalHub, wait_until
@@ -115,3 +117,25 @@ def test_a_server_busy_for_longer_than_the_retries_fails_with_its_status(
     job = service.start_download(REPO, FILE)
     job.join(30)
     assert job.state == "failed" and job.error_kind == "server" and "503" in (job.error or "")
+
+
+def test_a_download_does_not_start_into_space_a_running_one_still_needs(
+    service: LLMKernelService, local_hub: LocalHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    mb = 1_000_000
+    local_hub.add_file(REPO, "a.gguf", os.urandom(20 * mb))
+    local_hub.add_file(REPO, "b.gguf", os.urandom(20 * mb))
+    local_hub.faults.throttle_bps = 8 * mb
+    real = shutil.disk_usage
+    monkeypatch.setattr(
+        "llm_widgets._transfer.shutil.disk_usage", lambda p: real(p)._replace(free=30 * mb)
+    )
+    first = service.start_download(REPO, "a.gguf")
+    wait_until(lambda: first.bytes_done > 0)
+    second = service.start_download(REPO, "b.gguf")
+    second.join(10)
+    assert second.state == "failed" and second.error_kind == "disk_full"
+    assert "already running" in (second.error or "")
+    first.cancel()

@@ -74,6 +74,7 @@ class DownloadRunner:
         self._in_use = 0
         self._closed = False
         self._transfers: dict[str, _Transfer] = {}
+        self._space = hub.DiskSpace()
         self._clock: threading.Thread | None = None
         self._stop_clock = threading.Event()
 
@@ -204,6 +205,7 @@ class DownloadRunner:
                     cancel=job.cancellation,
                     progress=transfer.progress,
                     options=self.options,
+                    space=self._space,
                 )
                 paths.append(path)
                 job.resumed_from += resumed

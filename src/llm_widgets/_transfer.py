@@ -19,7 +19,8 @@ import re
 import shutil
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -104,17 +105,61 @@ def fetch_with_retries(
                 raise
 
 
-def ensure_free_space(directory: Path, needed: int, what: str) -> None:
-    """Raise DownloadError('disk_full') when `directory` has less than `needed` bytes free."""
+def ensure_free_space(directory: Path, needed: int, what: str, reserved: int = 0) -> None:
+    """Raise DownloadError('disk_full') unless `directory` has `needed` bytes free beyond the
+    `reserved` ones (what downloads already running there still have to write)."""
     directory.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(directory).free
-    if needed > free:
+    if needed + reserved > free:
+        running = (
+            f" ({format_bytes(reserved)} of it is kept for the downloads already running)"
+            if reserved
+            else ""
+        )
         raise DownloadError(
             "disk_full",
             f"Not enough disk space for {what}: {format_bytes(needed)} needed, "
-            f"{format_bytes(free)} free in {directory}. Free some space or point HF_HOME "
-            "elsewhere.",
+            f"{format_bytes(free)} free in {directory}{running}. Free some space or point "
+            "HF_HOME elsewhere.",
         )
+
+
+@dataclass
+class _Claim:
+    device: int
+    size: int
+    progress: TransferProgress
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.size - self.progress.done)
+
+
+class DiskSpace:
+    """The disk space promised to running transfers: a download starts only when the disk has
+    room for it and for what the others on the same disk still have to write."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._claims: list[_Claim] = []
+
+    @contextmanager
+    def claim(
+        self, directory: Path, size: int, progress: TransferProgress, what: str
+    ) -> Iterator[None]:
+        """Hold room for the rest of a `size`-byte file (`progress.done` of it already there)."""
+        directory.mkdir(parents=True, exist_ok=True)
+        device = directory.stat().st_dev
+        with self._lock:
+            reserved = sum(c.remaining for c in self._claims if c.device == device)
+            ensure_free_space(directory, size - progress.done, what, reserved)
+            claim = _Claim(device, size, progress)
+            self._claims.append(claim)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._claims.remove(claim)
 
 
 class _Lock:
@@ -221,11 +266,13 @@ def download_file(
     cancel: Cancellation,
     progress: TransferProgress,
     options: TransferOptions | None = None,
+    space: DiskSpace | None = None,
 ) -> tuple[Path, int]:
     """Download `remote` into the cache; returns (path, bytes already present when it started).
 
     Resumes a partial file left by an earlier cancel or crash, checks the checksum, and only then
-    moves the file to its blob name, so nothing incomplete ever looks complete.
+    moves the file to its blob name, so nothing incomplete ever looks complete. With `space`, the
+    room it needs is claimed beside the other running downloads'.
     """
     opts = options or TransferOptions()
     paths = CachePaths.for_file(
@@ -242,27 +289,20 @@ def download_file(
         if offset > remote.size:
             paths.partial.unlink()
             offset = 0
-        ensure_free_space(
-            paths.blob.parent, remote.size - offset, f"{remote.repo_id}/{remote.filename}"
-        )
-        paths.partial_info.write_text(
-            json.dumps(
-                {
-                    "repo_id": remote.repo_id,
-                    "filename": remote.filename,
-                    "revision": remote.revision,
-                    "commit": remote.commit,
-                    "etag": remote.etag,
-                    "size": remote.size,
-                }
-            )
-        )
-        hasher = _new_hasher(remote)
-        if offset:
-            offset = _hash_existing(paths.partial, hasher, offset)
-        resumed_from = progress.done = offset
-        transfer = _Transfer(remote, paths.partial, endpoint, token, cancel, progress, opts)
-        offset, hasher = transfer.run(offset, hasher)
+        progress.done = offset
+        what = f"{remote.repo_id}/{remote.filename}"
+        with (space or DiskSpace()).claim(paths.blob.parent, remote.size, progress, what):
+            paths.partial_info.write_text(json.dumps(_partial_info(remote)))
+            hasher = _new_hasher(remote)
+            if offset:
+                offset = _hash_existing(paths.partial, hasher, offset)
+            resumed_from = progress.done = offset
+            transfer = _Transfer(remote, paths.partial, endpoint, token, cancel, progress, opts)
+            try:
+                offset, hasher = transfer.run(offset, hasher)
+            except BaseException:
+                progress.done = _size_on_disk(paths.partial)  # not what sat in a write buffer
+                raise
         digest = hasher.hexdigest()
         if digest != remote.etag and (remote.sha256 or GIT_SHA1.match(remote.etag)):
             paths.partial.unlink(missing_ok=True)
@@ -278,6 +318,25 @@ def download_file(
         paths.partial_info.unlink(missing_ok=True)
         link_pointer(paths.blob, paths.pointer)
         return paths.pointer, resumed_from
+
+
+def _partial_info(remote: RemoteFile) -> dict[str, object]:
+    """What the sidecar of a partial file records, for the library and for resuming."""
+    return {
+        "repo_id": remote.repo_id,
+        "filename": remote.filename,
+        "revision": remote.revision,
+        "commit": remote.commit,
+        "etag": remote.etag,
+        "size": remote.size,
+    }
+
+
+def _size_on_disk(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _umask() -> int:

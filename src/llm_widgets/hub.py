@@ -36,6 +36,7 @@ from ._names import (
 )
 from ._remote import RemoteFile, fetch_remote_file, is_offline, resolve_endpoint, status_of
 from ._transfer import (
+    DiskSpace,
     TransferOptions,
     TransferProgress,
     download_file,
@@ -229,6 +230,7 @@ def _disk_error(exc: OSError, where: str, cache_dir: Path | None) -> DownloadErr
 
 __all__ = [
     "DEFAULT_REVISION",
+    "DiskSpace",
     "RemoteFile",
     "TransferOptions",
     "TransferProgress",
