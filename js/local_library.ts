@@ -44,10 +44,13 @@ function render(model: Model, el: HTMLElement): () => void {
         {},
         h("td", {}, `${m.repo_id}/${m.filename}`),
         h("td", {}, m.quant || ""),
-        h("td", { class: "llmw-num" }, m.partial ? `${formatBytes(m.bytes_done)} of ${formatBytes(m.size)} (partial)` : formatBytes(m.size)),
+        h("td", { class: "llmw-num" }, m.stale ? `${formatBytes(m.bytes_done)} (stale partial)` : m.partial ? `${formatBytes(m.bytes_done)} of ${formatBytes(m.size)} (partial)` : formatBytes(m.size)),
         actions,
       );
-      if (m.partial) {
+      if (m.stale) {
+        row.title = "A partial download nothing can resume (the file changed, or its download was killed)";
+        actions.append(action("Discard", { type: "discard", repo_id: m.repo_id, filename: m.filename }));
+      } else if (m.partial) {
         actions.append(
           action("Resume", { type: "resume", repo_id: m.repo_id, filename: m.filename }),
           action("Discard", { type: "discard", repo_id: m.repo_id, filename: m.filename }),

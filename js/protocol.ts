@@ -80,8 +80,10 @@ export interface LocalModel {
   size: number;
   quant: string;
   partial: boolean;
+  stale: boolean;
   bytes_done: number;
   path: string;
+  revision: string;
   loaded: boolean;
 }
 

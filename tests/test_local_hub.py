@@ -27,8 +27,8 @@ REPO = "org/model-GGUF"
 @pytest.fixture
 def hub(local_hub: LocalHub) -> LocalHub:
     local_hub.add_file(REPO, "model.Q4_0.gguf", os.urandom(300_000))
-    local_hub.add_file(REPO, "README.md", "# hello\n")
-    local_hub.add_file(REPO, "sub/dir/config.json", '{"a": 1}')
+    local_hub.add_file(REPO, "README.md", text="# hello\n")
+    local_hub.add_file(REPO, "sub/dir/config.json", text='{"a": 1}')
     return local_hub
 
 

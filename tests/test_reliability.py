@@ -12,7 +12,7 @@ import pytest
 
 from llm_widgets import Chat, LLMKernelService, LocalLibrary, ModelBrowser, ModelCard
 from llm_widgets.hub import explain_error
-from llm_widgets.testing import LocalHub, wait_until
+from llm_widgets.testing import LocalHub, capture_messages, send_from_frontend, wait_until
 
 REPO = "acme/tiny-GGUF"
 FILE = "tiny.Q4_K_M.gguf"
@@ -139,3 +139,63 @@ def test_a_download_does_not_start_into_space_a_running_one_still_needs(
     assert second.state == "failed" and second.error_kind == "disk_full"
     assert "already running" in (second.error or "")
     first.cancel()
+
+
+def test_local_hub_serves_a_path_given_as_text_and_refuses_a_missing_one(
+    local_hub: LocalHub, tmp_path: Path
+) -> None:
+    model = tmp_path / "model.gguf"
+    model.write_bytes(b"GGUF" + os.urandom(100))
+    sha = local_hub.add_file(REPO, "model.gguf", str(model))  # the README's air-gapped recipe
+    assert (local_hub.root / REPO / "model.gguf").read_bytes() == model.read_bytes()
+    with pytest.raises(FileNotFoundError, match="text="):
+        local_hub.add_file(REPO, "other.gguf", "/no/such/model.gguf")
+    assert local_hub.add_file(REPO, "README.md", text="# hi\n") != sha
+
+
+def test_the_library_lists_upper_case_ggufs_and_every_partial_it_can_only_discard(
+    service: LLMKernelService, local_hub: LocalHub, cache_dir: Path
+) -> None:
+    local_hub.add_file(REPO, "Shout.Q4_0.GGUF", os.urandom(50_000))
+    service.start_download(REPO, "Shout.Q4_0.GGUF").wait(30)
+    # a partial of an older version of a file that is now complete in a newer one
+    local_hub.add_file(REPO, FILE, os.urandom(3_000_000))
+    local_hub.faults.throttle_bps = 2_000_000
+    old = service.start_download(REPO, FILE)
+    wait_until(lambda: old.bytes_done > 0)
+    old.cancel()
+    old.join(10)
+    local_hub.faults.throttle_bps = None
+    local_hub.add_file(REPO, FILE, os.urandom(100_000))
+    service.start_download(REPO, FILE).wait(30)
+    # and an orphan with no record of what it was (a killed process's)
+    orphan = cache_dir / "models--acme--tiny-GGUF" / "blobs" / "0123abcd.incomplete"
+    orphan.write_bytes(b"x" * 1000)
+
+    library = LocalLibrary()
+    rows = {(m["filename"], m["stale"]) for m in library.models}
+    assert ("Shout.Q4_0.GGUF", False) in rows and (FILE, False) in rows
+    assert (FILE, True) in rows and ("0123abcd.incomplete", True) in rows
+    assert library.discard(REPO, "0123abcd.incomplete") == 1000 and not orphan.exists()
+    assert library.discard(REPO, FILE) > 0
+    assert {(m["filename"], m["stale"]) for m in library.models} == {
+        ("Shout.Q4_0.GGUF", False),
+        (FILE, False),
+    }
+
+
+def test_library_errors_clear_on_success_and_a_file_already_gone_is_said_so(
+    service: LLMKernelService, local_hub: LocalHub
+) -> None:
+    local_hub.add_file(REPO, FILE, os.urandom(10_000))
+    path = Path(service.start_download(REPO, FILE).wait(30))
+    library = LocalLibrary()
+    sent = capture_messages(library)
+    send_from_frontend(library, {"type": "load", "repo_id": REPO, "filename": "nope.gguf"})
+    assert "not complete in the cache" in library.error
+    path.resolve().unlink()  # deleted behind the library's back
+    path.unlink()
+    send_from_frontend(library, {"type": "delete", "repo_id": REPO, "filename": FILE})
+    assert library.error == ""
+    assert any("already gone" in m.get("text", "") for _, m in sent)
+    assert library.models == []

@@ -4,7 +4,7 @@ discard."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +41,13 @@ class LocalModel:
     partial: bool = False
     bytes_done: int = 0
     revision: str = ""
+    stale: bool = False  # a partial nothing resumes any more (only Discard helps)
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 def local_models(cache_dir: Path) -> list[LocalModel]:
-    """Every GGUF in the cache: complete files (huggingface_hub's cache scan) and partials."""
+    """Every GGUF in the cache, complete (huggingface_hub's cache scan) or partial, and every
+    partial download nothing can resume any more (`stale`: only Discard helps)."""
     found: dict[tuple[str, str], LocalModel] = {}
     try:
         info = scan_cache_dir(cache_dir)
@@ -57,7 +59,7 @@ def local_models(cache_dir: Path) -> list[LocalModel]:
         for rev in sorted(repo.revisions, key=lambda r: r.last_modified, reverse=True):
             for f in rev.files:
                 name = f.file_path.relative_to(rev.snapshot_path).as_posix()
-                if name.endswith(".gguf") and (repo.repo_id, name) not in found:
+                if is_gguf(name) and (repo.repo_id, name) not in found:
                     found[(repo.repo_id, name)] = LocalModel(
                         repo.repo_id,
                         name,
@@ -66,27 +68,51 @@ def local_models(cache_dir: Path) -> list[LocalModel]:
                         parse_quantization(name),
                         revision=rev.commit_hash,
                     )
-    for sidecar in cache_dir.glob("models--*/blobs/*.incomplete.json"):
+    stale: list[LocalModel] = []
+    for partial in _partials(cache_dir):
+        key = (partial.repo_id, partial.filename)
+        if partial.stale or key in found:  # no sidecar, or the file is complete in a newer version
+            stale.append(replace(partial, stale=True))
+        elif is_gguf(partial.filename):
+            found[key] = partial
+    models = list(_group_split_parts(found).values()) + stale
+    return sorted(models, key=lambda m: (m.repo_id.lower(), m.filename, m.stale))
+
+
+def is_gguf(name: str) -> bool:
+    """Whether a file name says GGUF (in any case)."""
+    return name.lower().endswith(".gguf")
+
+
+def _partials(cache_dir: Path) -> list[LocalModel]:
+    """Partial downloads: ours (with a sidecar saying what they are) and orphans without one
+    (e.g. huggingface_hub's own, left by a killed process), named by their blob."""
+    out = []
+    for partial in cache_dir.glob("models--*/blobs/*.incomplete"):
+        repo_id = partial.parent.parent.name.removeprefix("models--").replace("--", "/")
         try:
-            meta = json.loads(sidecar.read_text())
-            partial = sidecar.with_suffix("")
-            done = partial.stat().st_size if partial.exists() else 0
+            done = partial.stat().st_size
+            meta = json.loads(partial.with_name(partial.name + ".json").read_text())
+        except FileNotFoundError:
+            orphan = LocalModel(repo_id, partial.name, done, str(partial), partial=True)
+            out.append(replace(orphan, bytes_done=done, stale=True))
+            continue
         except (OSError, ValueError):
             continue
-        key = (str(meta.get("repo_id")), str(meta.get("filename")))
-        if key in found or not key[1].endswith(".gguf"):
-            continue
-        found[key] = LocalModel(
-            key[0],
-            key[1],
-            int(meta.get("size") or 0),
-            str(partial),
-            parse_quantization(key[1]),
-            partial=True,
-            bytes_done=done,
-            revision=str(meta.get("revision") or ""),
+        name = str(meta.get("filename"))
+        out.append(
+            LocalModel(
+                str(meta.get("repo_id") or repo_id),
+                name,
+                int(meta.get("size") or 0),
+                str(partial),
+                parse_quantization(name),
+                partial=True,
+                bytes_done=done,
+                revision=str(meta.get("revision") or ""),
+            )
         )
-    return sorted(_group_split_parts(found).values(), key=lambda m: (m.repo_id.lower(), m.filename))
+    return out
 
 
 def _group_split_parts(
@@ -138,21 +164,24 @@ def delete_file(cache_dir: Path, repo_id: str, filename: str) -> int:
 
 
 def discard_partial(cache_dir: Path, repo_id: str, filename: str) -> int:
-    """Delete a partial download of `filename`; returns the bytes freed."""
+    """Delete the partial downloads of `filename` (or the orphaned partial blob of that name);
+    returns the bytes freed."""
     freed, matched = 0, False
-    for sidecar in storage_folder(cache_dir, repo_id).glob("blobs/*.incomplete.json"):
+    storage = storage_folder(cache_dir, repo_id)
+    for partial in storage.glob("blobs/*.incomplete"):
+        sidecar = partial.with_name(partial.name + ".json")
         try:
-            meta = json.loads(sidecar.read_text())
+            name = json.loads(sidecar.read_text()).get("filename")
+        except FileNotFoundError:
+            name = partial.name
         except (OSError, ValueError):
             continue
-        if meta.get("filename") not in split_parts(filename):
+        if name != filename and name not in split_parts(filename):
             continue
         matched = True
-        partial = sidecar.with_suffix("")
-        if partial.exists():
-            freed += partial.stat().st_size
-            partial.unlink()
-        sidecar.unlink()
+        freed += partial.stat().st_size
+        partial.unlink()
+        sidecar.unlink(missing_ok=True)
     if not matched:
         raise FileNotFoundError(f"No partial download of {repo_id}/{filename}.")
     return freed

@@ -46,7 +46,8 @@ class LocalLibrary(ServiceWidget):
 
     @property
     def models(self) -> list[dict[str, Any]]:
-        """The listed models (repo_id, filename, size, quant, partial, bytes_done, path, loaded)."""
+        """The listed models (repo_id, filename, size, quant, partial, stale, bytes_done, path,
+        loaded)."""
         return [dict(m) for m in self.local]
 
     def refresh(self) -> None:
@@ -72,21 +73,36 @@ class LocalLibrary(ServiceWidget):
 
     def delete(self, repo_id: str, filename: str) -> int:
         """Delete a downloaded model from the cache; returns the bytes freed."""
-        freed = self.service.delete_model(repo_id, filename)
-        self.notify("success", f"Deleted {filename} ({format_bytes(freed)} freed)")
-        self.refresh()
+        try:
+            freed = self.service.delete_model(repo_id, filename)
+        except FileNotFoundError:
+            return self._already_gone(filename)
+        self._done(f"Deleted {filename} ({format_bytes(freed)} freed)")
         return freed
 
     def discard(self, repo_id: str, filename: str) -> int:
         """Delete a partial download; returns the bytes freed."""
-        freed = self.service.discard_partial(repo_id, filename)
-        self.notify("info", f"Discarded the partial {filename} ({format_bytes(freed)})")
-        self.refresh()
+        try:
+            freed = self.service.discard_partial(repo_id, filename)
+        except FileNotFoundError:
+            return self._already_gone(filename)
+        self._done(f"Discarded the partial {filename} ({format_bytes(freed)})")
         return freed
+
+    def _done(self, text: str) -> None:
+        """An action succeeded: say so, clear an older error, show the cache as it is now."""
+        self.error = ""
+        self.notify("success", text)
+        self.refresh()
+
+    def _already_gone(self, filename: str) -> int:
+        self._done(f"{filename} was already gone")
+        return 0
 
     def resume(self, repo_id: str, filename: str) -> DownloadJob:
         """Resume a partial download; returns its job."""
         job = self.service.start_download(repo_id, filename)
+        self.error = ""
         self.notify("info", f"Resuming {filename}")
         return job
 
@@ -140,4 +156,5 @@ class LocalLibrary(ServiceWidget):
         self.unload()
 
     def _on_refresh(self, message: Message) -> None:
+        self.error = ""
         self.refresh()

@@ -152,17 +152,30 @@ class LocalHub:
     # -- content ------------------------------------------------------------------------------
 
     def add_file(
-        self, repo_id: str, path_in_repo: str, data: bytes | str | os.PathLike[str]
+        self,
+        repo_id: str,
+        path_in_repo: str,
+        data: bytes | str | os.PathLike[str] | None = None,
+        *,
+        text: str | None = None,
     ) -> str:
-        """Put a file into a repo (bytes, text, or a file to copy); returns its sha256."""
+        """Put a file into a repo and return its sha256: `data` is its bytes, or the path (str or
+        PathLike) of a file to serve; text content goes in `text=`."""
+        if (data is None) == (text is None):
+            raise TypeError("add_file takes the file's bytes or path, or text=, (exactly one)")
+        if data is not None and not isinstance(data, bytes) and not os.path.isfile(data):
+            raise FileNotFoundError(
+                f"No file at {os.fspath(data)!r} to serve as {repo_id}/{path_in_repo} "
+                "(for text content, pass text=...)."
+            )
         target = self._repo_dir(repo_id) / path_in_repo
         if self._resolve(repo_id, path_in_repo) is None and target.exists():
             raise ValueError(f"bad path {path_in_repo!r}")
         target.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(data, bytes):
             target.write_bytes(data)
-        elif isinstance(data, str):
-            target.write_text(data)
+        elif data is None:
+            target.write_text(text or "")
         else:
             try:
                 if target.exists():
