@@ -36,6 +36,8 @@ function render(model: Model, el: HTMLElement): () => void {
   const input = h("textarea", { class: "llmw-input", "aria-label": "Message", rows: 2, placeholder: "Message the model — Enter sends, Shift+Enter for a new line" });
   const sendButton = button("Send", () => submit(), "llmw-primary");
   const stopButton = requests.button("Stop", () => ({ type: "stop" }));
+  const stopRunningButton = requests.button("Stop the running answer", () => ({ type: "stop_running" }));
+  const waiting = h("div", { class: "llmw-figures", role: "status" });
   const clearButton = requests.button("Clear", () => ({ type: "clear" }));
   const stats = h("div", { class: "llmw-stats llmw-num", "aria-label": "Answer statistics" });
   const errorLine = h("div", { class: "llmw-error", role: "alert" });
@@ -81,9 +83,10 @@ function render(model: Model, el: HTMLElement): () => void {
     header,
     transcript,
     stats,
+    waiting,
     errorLine,
     input,
-    h("div", { class: "llmw-actions" }, sendButton, stopButton, clearButton),
+    h("div", { class: "llmw-actions" }, sendButton, stopButton, clearButton, stopRunningButton),
     settings,
     notices.el,
   );
@@ -154,6 +157,9 @@ function render(model: Model, el: HTMLElement): () => void {
     const generating = model.get("status") === "generating" || open !== null;
     sendButton.disabled = generating;
     stopButton.disabled = !generating;
+    const detail = model.get("status") === "generating" ? model.get("detail") : "";
+    showText(waiting, detail ? `Your message is queued: ${detail}.` : "");
+    stopRunningButton.hidden = detail !== "waiting for the running answer";
     const name = model.get("model_name");
     modelName.textContent = name || "no model loaded";
     showText(errorLine, model.get("error"));
@@ -169,6 +175,7 @@ function render(model: Model, el: HTMLElement): () => void {
   const unlisten = listen(model, {
     "msg:custom": customMessages(notices, requests, onMessage),
     "change:status": update,
+    "change:detail": update,
     "change:model_name": update,
     "change:error": update,
     "change:last_stats": update,

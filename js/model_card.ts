@@ -44,6 +44,7 @@ export function renderCard(model: Model, el: HTMLElement): () => void {
     retry: action("Retry", "retry", "llmw-primary"),
     load: action("Load", "load", "llmw-primary"),
     unload: action("Unload", "unload"),
+    stopRunning: action("Stop the running answer", "stop_running"),
   };
   const context = numberField(model, "n_ctx", "Context size (tokens)", "256", true);
   const nCtx = context.field;
@@ -109,26 +110,28 @@ export function renderCard(model: Model, el: HTMLElement): () => void {
     showText(errorLine, model.get("error"));
 
     const facts = model.get("model_info") || {};
-    show(info, load === "loaded");
+    const loadDetail = load === "loading" ? model.get("load_detail") : "";
+    show(info, load === "loaded" || Boolean(loadDetail));
     info.textContent =
       load === "loaded"
         ? [facts.architecture, facts.n_ctx ? `context ${facts.n_ctx}` : "", facts.chat_format]
             .filter(Boolean)
             .join(" · ")
-        : "";
+        : loadDetail ? `Load ${loadDetail}` : "";
 
     show(buttons.download, status === "idle" || status === "cancelled");
     show(buttons.cancel, active);
     show(buttons.retry, status === "failed");
     show(buttons.load, status === "done" && (load === "unloaded" || load === "failed"));
     show(buttons.unload, load === "loaded" || load === "loading");
+    show(buttons.stopRunning, loadDetail === "waiting for the running answer");
     show(contextField, status === "done" && (load === "unloaded" || load === "failed"));
     context.refresh();
   };
 
   const names = [
     "status", "progress", "is_downloading", "error", "size", "bytes_done", "speed", "eta", "detail", "path",
-    "load_status", "load_progress", "model_info", "repo_id", "filename", "quant", "fit", "fit_detail", "n_ctx",
+    "load_status", "load_progress", "load_detail", "model_info", "repo_id", "filename", "quant", "fit", "fit_detail", "n_ctx",
   ];
   const handlers: Record<string, (...args: any[]) => void> = { "msg:custom": customMessages(notices, requests) };
   for (const name of names) handlers[`change:${name}`] = update;

@@ -20,6 +20,7 @@ export interface ModelCardState {
   path: string;
   load_status: LoadStatus;
   load_progress: number;
+  load_detail: string;
   model_info: Record<string, string | number | boolean>;
   quant: string;
   fit: string;
@@ -27,11 +28,12 @@ export interface ModelCardState {
   n_ctx: number;
 }
 
-export type ModelCardRequest = { type: "download" | "cancel" | "retry" | "load" | "unload" };
+export type ModelCardRequest = { type: "download" | "cancel" | "retry" | "load" | "unload" | "stop_running" };
 
 export interface ChatState {
   limits: Limits;
   status: "idle" | "generating";
+  detail: string;
   error: string;
   system_prompt: string;
   temperature: number;
@@ -63,6 +65,7 @@ export interface GenerationStats {
 export type ChatRequest =
   | { type: "send"; text: string }
   | { type: "stop" }
+  | { type: "stop_running" }
   | { type: "clear" }
   | { type: "sync" };
 

@@ -10,7 +10,7 @@ import pytest
 
 from llm_widgets import Chat, LLMKernelService, ModelCard
 from llm_widgets.errors import LLMWidgetsError
-from llm_widgets.testing import LocalHub, capture_messages, send_from_frontend
+from llm_widgets.testing import LocalHub, capture_messages, send_from_frontend, wait_until
 from llm_widgets.testing.tiny_gguf import CHATML_TEMPLATE, write_tiny_gguf
 
 REPO, FILE = "acme/tiny-GGUF", "tiny.F32.gguf"
@@ -267,3 +267,48 @@ def test_the_chat_keeps_going_past_the_context_and_says_so(
             break
     # the refusal is instant (no evaluation): the widget still ends the turn it just started
     assert "context holds 256" in chat.error and chat.status == "idle"
+
+
+def test_a_turn_sent_while_the_model_loads_waits_for_it(
+    service: LLMKernelService, tiny: Path
+) -> None:
+    load = service.load_model(tiny, n_ctx=4096)
+    chat = Chat(service)
+    chat.max_tokens = 8
+    job = chat.send("Hello")  # no model yet: the turn waits for the load
+    assert job.wait(30) is not None and load.state == "done"
+    assert chat.status == "idle" and chat.messages[-1]["role"] == "assistant"
+
+
+def test_a_queued_turn_says_what_it_waits_for_and_can_stop_the_running_one(
+    smollm2: LLMKernelService,
+) -> None:
+    first, second = Chat(smollm2), Chat(smollm2)
+    first.max_tokens = second.max_tokens = 400
+    running = first.send("Count from 1 to 500, one number per line.")
+    wait_until(lambda: len(running.text) > 0, timeout=30)
+    queued = second.send("Say hi.")
+    wait_until(lambda: second.detail == "waiting for the running answer", timeout=10)
+    assert second.status == "generating" and queued.state == "queued"
+    send_from_frontend(second, {"type": "stop_running"})
+    assert running.join(10) and running.stop_reason == "aborted"
+    queued.wait(60)
+    assert second.detail == "" and second.messages[-1]["role"] == "assistant"
+
+
+def test_a_load_behind_a_running_answer_says_so(
+    smollm2: LLMKernelService, tiny: Path, local_hub: LocalHub
+) -> None:
+    local_hub.add_file(REPO, FILE, tiny)
+    card = ModelCard(REPO, FILE)
+    card.start_download().wait(30)
+    chat = Chat(smollm2)
+    chat.max_tokens = 400
+    running = chat.send("Count from 1 to 500, one number per line.")
+    wait_until(lambda: len(running.text) > 0, timeout=30)
+    load = card.load_model()
+    wait_until(lambda: card.load_detail == "waiting for the running answer", timeout=10)
+    assert card.load_status == "loading"
+    send_from_frontend(card, {"type": "stop_running"})
+    load.wait(30)
+    assert card.load_status == "loaded" and card.load_detail == ""

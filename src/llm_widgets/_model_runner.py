@@ -7,7 +7,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -78,9 +78,14 @@ class ModelRunner:
             )
             job.finish("failed", error=hub.redact(message), exception=as_failure(exc, message))
 
-    def generate(self, job: GenerationJob) -> None:
-        """Stream the job's completion, pushing pieces to the job and the chunk event."""
+    def generate(self, job: GenerationJob, after: Sequence[LoadJob] = ()) -> None:
+        """Stream the job's completion, pushing pieces to the job and the chunk event (once the
+        loads in `after`, started before it, have ended)."""
         try:
+            for load in after:
+                _say(job, "waiting for the model to load")
+                while not load.join(0.05):
+                    job.cancellation.raise_if_set()
             with self.turn(job):
                 engine = self.require_engine()
                 job.mark_running()
@@ -146,6 +151,7 @@ class ModelRunner:
                     while self._busy is not None or self._line[0] is not me:
                         if me.cancel_requested:
                             raise JobCancelledError("cancelled while waiting for the model")
+                        _say(me, _waiting_for(self._busy))
                         self._turns.wait(0.5)
                 except BaseException:
                     self._line.remove(me)
@@ -155,6 +161,7 @@ class ModelRunner:
                 self._busy = me
         finally:
             remove_hook()
+        _say(me, "")
         try:
             yield
         finally:
@@ -200,6 +207,22 @@ class ModelRunner:
         return engine.load(
             path, n_ctx=n_ctx, n_threads=n_threads, progress=progress, **llama_options
         )
+
+
+def _waiting_for(holder: Job | None) -> str:
+    """What a job in line for the engine waits for, in words."""
+    if isinstance(holder, GenerationJob):
+        return "waiting for the running answer"
+    if isinstance(holder, LoadJob):
+        return "waiting for the model to load"
+    return "queued"
+
+
+def _say(job: Job, detail: str) -> None:
+    """Set what `job` waits for, telling listeners when it changes."""
+    if job.detail != detail:
+        job.detail = detail
+        job.report_progress()
 
 
 def as_failure(exc: BaseException, message: str) -> BaseException:

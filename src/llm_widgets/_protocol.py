@@ -143,11 +143,13 @@ MODEL_CARD: Schema = {
     "retry": {},
     "load": {},
     "unload": {},
+    "stop_running": {},
 }
 
 CHAT: Schema = {
     "send": {"text": Field(str, non_empty=True, max_length=MAX_MESSAGE)},
     "stop": {},
+    "stop_running": {},
     "clear": {},
     "sync": {},
 }

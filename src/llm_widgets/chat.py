@@ -13,7 +13,7 @@ from ._protocol import Message, bounds_text
 from ._widget import ServiceWidget, bundled
 from .engine import GenerationStats, ModelFacts
 from .errors import LLMWidgetsError
-from .jobs import GenerationJob
+from .jobs import GenerationJob, Job
 from .model_card import ModelCard
 from .service import LLMKernelService
 
@@ -33,7 +33,14 @@ class Chat(ServiceWidget):
     _editable = frozenset({"system_prompt", "temperature", "top_p", "max_tokens", "trim_history"})
     _bounded = ("temperature", "top_p", "max_tokens")
 
-    status = traitlets.Unicode("idle", help="idle or generating.").tag(sync=True)
+    status = traitlets.Unicode("idle", help="idle or generating (a turn is under way).").tag(
+        sync=True
+    )
+    detail = traitlets.Unicode(
+        "",
+        help="What the turn waits for ('waiting for the running answer', 'waiting for the model "
+        "to load'); '' while it streams or when idle.",
+    ).tag(sync=True)
     system_prompt = traitlets.Unicode(
         "You are a helpful assistant.", help="The system message of every turn."
     ).tag(sync=True)
@@ -77,6 +84,7 @@ class Chat(ServiceWidget):
         self._job: GenerationJob | None = None
         self._buffer: list[str] = []  # chunks not sent to the views yet
         self._last_flush = 0.0
+        self._subscribe(self.service.on_progress(self._on_progress))
         self._subscribe(self.service.on_completion_chunk(self._on_chunk))
         self._subscribe(self.service.on_completion_done(self._on_done))
         self._subscribe(self.service.on_model_loaded(self._on_model))
@@ -101,7 +109,7 @@ class Chat(ServiceWidget):
             raise ValueError("send() needs a non-empty message")
         if self._job is not None and not self._job.finished:
             raise LLMWidgetsError("The model is still answering: stop() it first.")
-        if self.service.model is None:
+        if self.service.model is None and self.service.loading is None:
             hint = " Click Load on the model card first." if self._card is not None else ""
             raise LLMWidgetsError("No model is loaded." + hint)
         return self._in_event_order(lambda: self._start_turn(text))
@@ -127,6 +135,10 @@ class Chat(ServiceWidget):
         self._post({"type": "turn_start", "role": "user", "content": text})
         return job
 
+    def stop_running(self) -> None:
+        """Stop whatever answer is running now (another Chat's, say); queued turns stay."""
+        self.service.abort(queued=False)
+
     def stop(self) -> None:
         """Stop the answer being generated; what came so far is kept."""
         if self._job is not None and not self._job.finished:
@@ -141,7 +153,7 @@ class Chat(ServiceWidget):
         self._job, self._buffer = None, []  # a stopped answer still ending is ignored
         self._messages, self._window = [], 0
         with self.hold_sync():
-            self.last_stats, self.status = {}, "idle"
+            self.last_stats, self.status, self.detail = {}, "idle", ""
             self._sync_transcript()
         self._post({"type": "transcript", "messages": []})
 
@@ -149,6 +161,10 @@ class Chat(ServiceWidget):
 
     def _on_model(self, facts: ModelFacts | None) -> None:
         self.model_name = facts.name if facts is not None else ""
+
+    def _on_progress(self, job: Job) -> None:
+        if job is self._job and not job.finished:
+            self.detail = job.detail
 
     def _on_chunk(self, job: GenerationJob, text: str) -> None:
         if job is not self._job:
@@ -185,7 +201,7 @@ class Chat(ServiceWidget):
         stats = _stats_dict(job.stats)
         with self.hold_sync():
             self.last_stats = stats
-            self.status = "idle"
+            self.status, self.detail = "idle", ""
             self._sync_transcript()
         self._post({"type": "done", "stats": stats})
 
@@ -209,6 +225,9 @@ class Chat(ServiceWidget):
 
     def _on_stop(self, message: Message) -> None:
         self.stop()
+
+    def _on_stop_running(self, message: Message) -> None:
+        self.stop_running()
 
     def _on_clear(self, message: Message) -> None:
         self.clear()

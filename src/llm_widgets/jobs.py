@@ -88,6 +88,7 @@ class Job:
     def __init__(self) -> None:
         self.id: str = uuid.uuid4().hex[:12]
         self.error: str | None = None
+        self.detail: str = ""  # what the job waits for now, in words ("" while it just works)
         self.created_at: float = time.time()
         self.started_at: float | None = None
         self.finished_at: float | None = None
@@ -250,7 +251,6 @@ class DownloadJob(Job):
         self.resumed_from: int = 0
         self.speed: float = 0.0
         self.eta: float | None = None
-        self.detail: str = ""  # what the transfer waits for now, e.g. "server busy — retrying"
         self.path: str | None = None
         self.commit: str | None = None
         self.error_kind: str | None = None

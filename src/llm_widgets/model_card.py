@@ -55,6 +55,9 @@ class ModelCard(ServiceWidget):
         sync=True
     )
     load_progress = traitlets.Float(0.0, help="Model load progress, 0 to 100.").tag(sync=True)
+    load_detail = traitlets.Unicode(
+        "", help="What the load waits for ('waiting for the running answer', …); '' otherwise."
+    ).tag(sync=True)
     model_info = traitlets.Dict(help="Facts about the loaded model.").tag(sync=True)
     quant = traitlets.Unicode("", help="The quantization named in the file name.").tag(sync=True)
     fit = traitlets.Unicode("", help="RAM fit hint: fits, tight, does not fit ('' = unknown).").tag(
@@ -230,6 +233,7 @@ class ModelCard(ServiceWidget):
         entered = (job.id, state) != self._load_shown
         self._load_shown = (job.id, state)
         with self.hold_sync():
+            self.load_detail = job.detail if state in ("queued", "running") else ""
             if state in ("queued", "running"):
                 self.load_status = "loading"
                 self.load_progress = job.progress
@@ -297,6 +301,9 @@ class ModelCard(ServiceWidget):
 
     def _on_unload(self, message: Message) -> None:
         self.unload_model()
+
+    def _on_stop_running(self, message: Message) -> None:
+        self.service.abort(queued=False)  # the answer a queued load waits for
 
     @traitlets.validate("n_ctx")
     def _check_n_ctx(self, proposal: dict[str, Any]) -> int:

@@ -277,6 +277,13 @@ class LLMKernelService:
         """Facts about the loaded model, or None."""
         return self._models.facts
 
+    @property
+    def loading(self) -> LoadJob | None:
+        """The load in progress (queued or running), if any."""
+        with self._lock:
+            loads = [j for j in self._jobs.values() if isinstance(j, LoadJob) and not j.finished]
+        return loads[-1] if loads else None
+
     def is_loaded(self, path: str | os.PathLike[str]) -> bool:
         """Whether `path` is the file of the loaded model (through any symlink)."""
         return self._models.is_loaded(path)
@@ -337,17 +344,24 @@ class LLMKernelService:
         job.options = {"trim_history": trim_history}
         return self._generate(job)
 
-    def abort(self) -> list[GenerationJob]:
-        """Stop the running generation (and drop queued ones); the model stays loaded."""
+    def abort(self, *, queued: bool = True) -> list[GenerationJob]:
+        """Stop the running generation, and drop the queued ones unless `queued=False`; the
+        model stays loaded. Returns the jobs stopped."""
         with self._lock:
             jobs = [
-                j for j in self._jobs.values() if isinstance(j, GenerationJob) and not j.finished
+                j
+                for j in self._jobs.values()
+                if isinstance(j, GenerationJob)
+                and not j.finished
+                and (queued or j.state == "running")
             ]
         return [j for j in jobs if j.cancel()]
 
     def _generate(self, job: GenerationJob) -> GenerationJob:
         check_generation_params(job.params)
-        self._spawn(job, lambda: self._models.generate(job))
+        with self._lock:  # an answer asked for while a model loads waits for that model
+            loads = [j for j in self._jobs.values() if isinstance(j, LoadJob) and not j.finished]
+        self._spawn(job, lambda: self._models.generate(job, after=loads))
         return job
 
     # -- jobs and threads -----------------------------------------------------------------------
