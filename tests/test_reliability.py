@@ -199,3 +199,23 @@ def test_library_errors_clear_on_success_and_a_file_already_gone_is_said_so(
     assert library.error == ""
     assert any("already gone" in m.get("text", "") for _, m in sent)
     assert library.models == []
+
+
+@pytest.mark.slow
+def test_a_short_soak_keeps_every_invariant() -> None:
+    from llm_widgets.testing.soak import run_soak
+
+    report = run_soak(rounds=2, cards=4, round_seconds=3.0, seed=7)
+    assert report.ok, report.summary()
+    assert report.clicks > 20 and sum(report.faults.values()) > 3 and report.files_checked == 4
+
+
+def test_downloads_of_the_same_size_hold_their_own_space(
+    service: LLMKernelService, local_hub: LocalHub
+) -> None:
+    for i in range(3):  # equal sizes: each claim of disk space is released on its own
+        local_hub.add_file(REPO, f"part{i}.gguf", os.urandom(300_000))
+    local_hub.faults.throttle_bps = 1_000_000
+    jobs = [service.start_download(REPO, f"part{i}.gguf") for i in range(3)]
+    for job in jobs:
+        job.wait(30)

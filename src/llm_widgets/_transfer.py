@@ -52,7 +52,7 @@ class TransferOptions:
     write_buffer: int = 1 << 20
 
 
-@dataclass
+@dataclass(eq=False)
 class TransferProgress:
     """Written by the transfer, read by whoever shows it: bytes of the file on disk so far, and
     what the transfer waits for now ("" while bytes flow)."""
@@ -124,7 +124,7 @@ def ensure_free_space(directory: Path, needed: int, what: str, reserved: int = 0
         )
 
 
-@dataclass
+@dataclass(eq=False)  # each claim is itself: two of the same size are not one
 class _Claim:
     device: int
     size: int
