@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from . import hub, library, search
 from ._download_runner import DownloadRunner
@@ -23,6 +23,8 @@ from ._requests import check_generation_params, check_load_options, check_messag
 from .engine import ModelFacts
 from .errors import LLMWidgetsError
 from .jobs import DownloadJob, GenerationJob, Job, LoadJob, download_key
+
+J = TypeVar("J", bound=Job)
 
 # DownloadJob and download_key are also importable from here, where they used to live
 __all__ = ["DownloadJob", "LLMKernelService", "download_key"]
@@ -280,8 +282,7 @@ class LLMKernelService:
     @property
     def loading(self) -> LoadJob | None:
         """The load in progress (queued or running), if any."""
-        with self._lock:
-            loads = [j for j in self._jobs.values() if isinstance(j, LoadJob) and not j.finished]
+        loads = self._unfinished(LoadJob)
         return loads[-1] if loads else None
 
     def is_loaded(self, path: str | os.PathLike[str]) -> bool:
@@ -347,24 +348,21 @@ class LLMKernelService:
     def abort(self, *, queued: bool = True) -> list[GenerationJob]:
         """Stop the running generation, and drop the queued ones unless `queued=False`; the
         model stays loaded. Returns the jobs stopped."""
-        with self._lock:
-            jobs = [
-                j
-                for j in self._jobs.values()
-                if isinstance(j, GenerationJob)
-                and not j.finished
-                and (queued or j.state == "running")
-            ]
-        return [j for j in jobs if j.cancel()]
+        jobs = self._unfinished(GenerationJob)
+        return [j for j in jobs if (queued or j.state == "running") and j.cancel()]
 
     def _generate(self, job: GenerationJob) -> GenerationJob:
         check_generation_params(job.params)
-        with self._lock:  # an answer asked for while a model loads waits for that model
-            loads = [j for j in self._jobs.values() if isinstance(j, LoadJob) and not j.finished]
+        loads = self._unfinished(LoadJob)  # an answer asked for while a model loads waits for it
         self._spawn(job, lambda: self._models.generate(job, after=loads))
         return job
 
     # -- jobs and threads -----------------------------------------------------------------------
+
+    def _unfinished(self, kind: type[J]) -> list[J]:
+        """The jobs of one kind that have not ended, oldest first."""
+        with self._lock:
+            return [j for j in self._jobs.values() if isinstance(j, kind) and not j.finished]
 
     def _spawn(self, job: Job, work: Callable[[], None]) -> None:
         """Register `job`, bind it to the events, and run `work` in a worker thread of its own."""
