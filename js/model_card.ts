@@ -97,7 +97,7 @@ export function renderCard(model: Model, el: HTMLElement): () => void {
           : status === "queued"
             ? ["Waiting for a free download slot"]
             : status === "done"
-              ? [model.get("path") ? "In the Hugging Face cache" : ""]
+              ? ["In the Hugging Face cache"]
               : [];
     figures.textContent = figureParts.filter(Boolean).join(" · ");
 
@@ -114,7 +114,7 @@ export function renderCard(model: Model, el: HTMLElement): () => void {
     show(info, load === "loaded" || Boolean(loadDetail));
     info.textContent =
       load === "loaded"
-        ? [facts.architecture, facts.n_ctx ? `context ${facts.n_ctx}` : "", facts.chat_format]
+        ? [facts.architecture, facts.n_ctx ? `context ${facts.n_ctx}` : "", facts.gpu_layers ? `GPU (${facts.gpu_layers} layers)` : "CPU", facts.chat_format]
             .filter(Boolean)
             .join(" · ")
         : loadDetail ? `Load ${loadDetail}` : "";
@@ -130,7 +130,7 @@ export function renderCard(model: Model, el: HTMLElement): () => void {
   };
 
   const names = [
-    "status", "progress", "is_downloading", "error", "size", "bytes_done", "speed", "eta", "detail", "path",
+    "status", "progress", "is_downloading", "error", "size", "bytes_done", "speed", "eta", "detail",
     "load_status", "load_progress", "load_detail", "model_info", "repo_id", "filename", "quant", "fit", "fit_detail", "n_ctx",
   ];
   const handlers: Record<string, (...args: any[]) => void> = { "msg:custom": customMessages(notices, requests) };

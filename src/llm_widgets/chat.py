@@ -91,6 +91,12 @@ class Chat(ServiceWidget):
         self._subscribe(self.service.on_model_unloaded(lambda: self._on_model(None)))
         self._on_model(self.service.model)
 
+    def __repr__(self) -> str:
+        """What a host without a live view shows."""
+        turns = len(getattr(self, "_messages", ()))
+        model = self.model_name or "no model loaded"
+        return f"Chat({model} · {turns} message{'s' * (turns != 1)} · {self.status})"
+
     # -- Python API ---------------------------------------------------------------------------
 
     @property

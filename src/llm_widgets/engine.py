@@ -44,6 +44,7 @@ class ModelFacts:
     quantization: str | None = None
     n_layer: int = 0
     load_seconds: float = 0.0
+    gpu_layers: int = 0  # layers offloaded to a GPU; 0: the model runs on the CPU
 
 
 @dataclass
@@ -69,6 +70,18 @@ def parse_quantization(filename: str) -> str | None:
     """The quantization named in a GGUF file name (Q4_K_M, Q8_0, IQ2_XS, F16, ...), or None."""
     matches = _QUANT.findall(os.path.basename(filename))
     return matches[-1].upper() if matches else None
+
+
+def offloaded_layers(requested: int | None, gpu: bool, facts: ModelFacts) -> int:
+    """How many layers go to the GPU: all of them where llama.cpp can offload (a GPU runtime,
+    Colab's say) unless `n_gpu_layers` asks otherwise (0 keeps the model on the CPU); none on a
+    CPU-only build."""
+    if not gpu:
+        return 0
+    layers = facts.n_layer + 1  # the output layer too
+    if requested is None or requested < 0:
+        return layers
+    return min(requested, layers)
 
 
 def inspect_gguf(path: str | os.PathLike[str]) -> ModelFacts:
@@ -207,6 +220,9 @@ class Engine:
         if not facts.has_chat_template and "chat_format" not in llama_options:
             options["chat_format"] = "chatml"  # a clear fallback; llama-cpp-python's is llama-2
         options.update(llama_options)
+        options["n_gpu_layers"] = offloaded_layers(
+            options.get("n_gpu_layers"), bool(_llama_cpp().llama_supports_gpu_offload()), facts
+        )
         started = time.perf_counter()
         try:
             llm = _llama_cpp().Llama(model_path=facts.path, **options)
@@ -227,6 +243,7 @@ class Engine:
             n_ctx=llm.n_ctx(),
             chat_format=chat_format,
             load_seconds=round(time.perf_counter() - started, 4),
+            gpu_layers=options["n_gpu_layers"],
         )
         if progress is not None:
             progress(1.0)

@@ -14,7 +14,6 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
-import httpx2
 from huggingface_hub.errors import (
     EntryNotFoundError,
     GatedRepoError,
@@ -26,6 +25,7 @@ from huggingface_hub.errors import (
 from huggingface_hub.utils import get_token
 
 from ._cache import cached_file, resolve_cache_dir, storage_folder
+from ._http import httpx
 from ._names import (
     DEFAULT_REVISION,
     split_parts,
@@ -188,7 +188,7 @@ def explain_error(
         )
     if isinstance(exc, OSError) and exc.errno in _DISK_PROBLEMS:
         return _disk_error(exc, where, cache_dir)
-    if isinstance(exc, (httpx2.TransportError, LocalEntryNotFoundError, socket.error)):
+    if isinstance(exc, (httpx.TransportError, LocalEntryNotFoundError, socket.error)):
         return DownloadError(
             "offline",
             f"Cannot reach {endpoint} ({type(exc).__name__}). Check the network connection "

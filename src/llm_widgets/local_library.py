@@ -37,6 +37,7 @@ class LocalLibrary(ServiceWidget):
 
     def __init__(self, *, service: LLMKernelService | None = None, **kwargs: Any) -> None:
         super().__init__(service=service, **kwargs)
+        self._rows: list[dict[str, Any]] = []  # what `local` shows, with each local path
         self._loading: dict[str, str] = {}  # load job id -> file name, for the load's notices
         self._subscribe(self.service.on_download_done(lambda _: self._rescan()))
         self._subscribe(self.service.on_progress(self._on_progress))
@@ -44,11 +45,16 @@ class LocalLibrary(ServiceWidget):
         self._subscribe(self.service.on_model_unloaded(self._rescan))
         self.refresh()
 
+    def __repr__(self) -> str:
+        """What a host without a live view shows."""
+        rows = getattr(self, "_rows", ())
+        return f"LocalLibrary({len(rows)} models · {format_bytes(self.local_total)})"
+
     @property
     def models(self) -> list[dict[str, Any]]:
         """The listed models (repo_id, filename, size, quant, partial, stale, bytes_done, path,
         loaded)."""
-        return [dict(m) for m in self.local]
+        return [dict(m) for m in self._rows]
 
     def refresh(self) -> None:
         """Scan the cache again."""
@@ -61,7 +67,7 @@ class LocalLibrary(ServiceWidget):
             self.error = hub.redact(f"Cannot read the cache: {exc}")
             return
         with self.hold_sync():
-            self.local = [
+            self._rows = [
                 {k: v for k, v in asdict(m).items() if k != "extra"}
                 | {
                     "quant": m.quant or "",
@@ -69,6 +75,8 @@ class LocalLibrary(ServiceWidget):
                 }
                 for m in models
             ]
+            # the view needs no local path (it names the user's home, and is saved in notebooks)
+            self.local = [{k: v for k, v in row.items() if k != "path"} for row in self._rows]
             self.local_total = sum(m.bytes_done if m.partial else m.size for m in models)
 
     def delete(self, repo_id: str, filename: str) -> int:

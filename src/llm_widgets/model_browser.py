@@ -62,6 +62,11 @@ class ModelBrowserPanel(ServiceWidget):
         thread.start()
         return thread
 
+    def __repr__(self) -> str:
+        """What a host without a live view shows."""
+        found = f"{len(self.results)} results for {self.query!r}" if self.query else "no search"
+        return f"ModelBrowser({found} · {self.status})"
+
     def on_pick(self, callback: Callable[[str], Any]) -> None:
         """Call `callback(repo_id)` when a repo is picked in the view."""
         self._pick_callbacks.append(callback)
@@ -142,6 +147,12 @@ class ModelBrowser(ipywidgets.VBox):
         self.panel.on_pick(self.pick)
         if query:
             self.search(query)
+
+    def __repr__(self) -> str:
+        """What a host without a live view shows."""
+        cards = getattr(self, "_cards", ())
+        picked = f" · {self.panel.selected_repo}: {len(cards)} files" if cards else ""
+        return repr(self.panel)[:-1] + picked + ")"
 
     # -- what the view shows, for scripts ------------------------------------------------------
 

@@ -50,7 +50,9 @@ class ModelCard(ServiceWidget):
     detail = traitlets.Unicode(
         "", help="What the download waits for now ('server busy — retrying', …); '' while it flows."
     ).tag(sync=True)
-    path = traitlets.Unicode("", help="Local path once the file is complete.").tag(sync=True)
+    path = traitlets.Unicode(
+        "", help="Local path once the file is complete (kept in Python: it names the user's home)."
+    )
     load_status = traitlets.Unicode("unloaded", help="unloaded, loading, loaded, failed.").tag(
         sync=True
     )
@@ -141,6 +143,16 @@ class ModelCard(ServiceWidget):
             service.events.call(lambda: _show_probed_size(card, size))
 
         threading.Thread(target=probe, name="llm-widgets-probe", daemon=True).start()
+
+    def __repr__(self) -> str:
+        """What a host without a live view shows (a terminal, nbconvert to text, a preview)."""
+        state = {"done": "downloaded", "running": f"downloading {self.progress:.0f}%"}.get(
+            self.status, self.status
+        )
+        parts = [self.repo_id, self.filename, format_bytes(self.size) if self.size else "", state]
+        if self.load_status != "unloaded":
+            parts.append(self.load_status)
+        return f"ModelCard({' · '.join(p for p in parts if p)})"
 
     @property
     def job(self) -> DownloadJob | None:
@@ -320,4 +332,5 @@ def _facts_dict(facts: ModelFacts | None) -> dict[str, Any]:
     """The loaded model's facts as plain values a view can show."""
     if facts is None:
         return {}
-    return {k: v for k, v in asdict(facts).items() if isinstance(v, (str, int, float, bool))}
+    plain = (str, int, float, bool)
+    return {k: v for k, v in asdict(facts).items() if isinstance(v, plain) and k != "path"}
