@@ -1,7 +1,7 @@
 // Chat view: transcript with streamed answers, input, Send / Stop / Clear, sampling settings.
 import type { AnyModel, RenderProps } from "@anywidget/types";
 import type { ChatMessage, ChatRequest, ChatState, GenerationStats, Notice } from "./protocol";
-import { Notices, Requests, button, customMessages, h, listen, numberField, showText, teardown } from "./ui";
+import { Notices, Requests, button, connectionLine, customMessages, h, listen, numberField, resyncWhenQuiet, showText, teardown } from "./ui";
 import "./styles.css";
 
 type Model = AnyModel<ChatState>;
@@ -90,7 +90,10 @@ function render(model: Model, el: HTMLElement): () => void {
     settings,
     notices.el,
   );
+  root.append(connectionLine(root, requests));
   el.append(root);
+  // an answer whose chunks stop arriving (a host that drops background messages): ask again
+  const watch = resyncWhenQuiet(requests, () => model.get("status") === "generating" && !model.get("detail"), 2500);
 
   let open: HTMLElement | null = null; // the assistant turn being streamed
 
@@ -124,6 +127,7 @@ function render(model: Model, el: HTMLElement): () => void {
 
   const onMessage = (msg: Incoming) => {
     if (!msg || typeof msg !== "object") return;
+    watch.heard();
     switch (msg.type) {
       case "transcript":
         transcript.replaceChildren();
@@ -187,8 +191,7 @@ function render(model: Model, el: HTMLElement): () => void {
   });
   update();
   empty();
-  send({ type: "sync" });
-  return teardown(root, notices, requests, unlisten);
+  return teardown(root, notices, requests, () => (unlisten(), watch.stop()));
 }
 
 export default { render: ({ model, el }: RenderProps<ChatState>) => render(model, el) };

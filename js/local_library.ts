@@ -1,7 +1,7 @@
 // LocalLibrary view: the GGUFs in the Hugging Face cache with Delete (confirmed), Resume, Discard.
 import type { AnyModel, RenderProps } from "@anywidget/types";
 import type { LocalLibraryRequest, LocalLibraryState, LocalModel } from "./protocol";
-import { Notices, Requests, button, customMessages, formatBytes, h, listen, showText, teardown } from "./ui";
+import { Notices, Requests, button, connectionLine, customMessages, formatBytes, h, listen, showText, teardown } from "./ui";
 import "./styles.css";
 
 type Model = AnyModel<LocalLibraryState>;
@@ -22,6 +22,7 @@ function render(model: Model, el: HTMLElement): () => void {
     h("div", { class: "llmw-actions" }, action("Refresh", { type: "refresh" })),
     notices.el,
   );
+  root.append(connectionLine(root, requests));
   el.append(root);
 
   const confirmRow = (row: HTMLTableRowElement, m: LocalModel) => {

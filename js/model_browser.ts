@@ -2,7 +2,7 @@
 // (ModelCards) and the local library (LocalLibrary) are widgets of their own below it.
 import type { AnyModel, RenderProps } from "@anywidget/types";
 import type { ModelBrowserRequest, ModelBrowserState, SearchResult } from "./protocol";
-import { Notices, Requests, customMessages, formatCount, h, listen, showText, teardown } from "./ui";
+import { Notices, Requests, connectionLine, customMessages, formatCount, h, listen, showText, teardown } from "./ui";
 import "./styles.css";
 
 type Model = AnyModel<ModelBrowserState>;
@@ -30,6 +30,7 @@ function render(model: Model, el: HTMLElement): () => void {
     results,
     notices.el,
   );
+  root.append(connectionLine(root, requests));
   el.append(root);
 
   const renderResults = () => {

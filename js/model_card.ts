@@ -1,7 +1,7 @@
 // ModelCard view: one GGUF file — download with live progress, cancel, retry, load, unload.
 import type { AnyModel, RenderProps } from "@anywidget/types";
 import type { ModelCardRequest, ModelCardState } from "./protocol";
-import { Notices, Requests, customMessages, formatBytes, formatEta, formatSpeed, h, listen, numberField, show, showText, teardown } from "./ui";
+import { Notices, Requests, connectionLine, customMessages, formatBytes, formatEta, formatSpeed, h, listen, numberField, resyncWhenQuiet, show, showText, teardown } from "./ui";
 import "./styles.css";
 
 type Model = AnyModel<ModelCardState>;
@@ -62,9 +62,12 @@ export function renderCard(model: Model, el: HTMLElement): () => void {
     h("div", { class: "llmw-actions" }, ...Object.values(buttons), contextField),
     notices.el,
   );
+  root.append(connectionLine(root, requests));
   el.append(root);
+  const watch = resyncWhenQuiet(requests, () => ["queued", "running"].includes(model.get("status")), 1200);
 
   const update = () => {
+    watch.heard();
     const status = model.get("status") || "idle";
     const load = model.get("load_status") || "unloaded";
     const progress = Math.max(0, Math.min(100, model.get("progress") || 0));
@@ -137,7 +140,7 @@ export function renderCard(model: Model, el: HTMLElement): () => void {
   for (const name of names) handlers[`change:${name}`] = update;
   const unlisten = listen(model, handlers);
   update();
-  return teardown(root, notices, requests, unlisten);
+  return teardown(root, notices, requests, () => (unlisten(), watch.stop()));
 }
 
 export default { render: ({ model, el }: RenderProps<ModelCardState>) => renderCard(model, el) };

@@ -27,7 +27,7 @@ export interface ModelCardState {
   n_ctx: number;
 }
 
-export type ModelCardRequest = { type: "download" | "cancel" | "retry" | "load" | "unload" | "stop_running" };
+export type ModelCardRequest = { type: "sync" | "download" | "cancel" | "retry" | "load" | "unload" | "stop_running" };
 
 export interface ChatState {
   limits: Limits;
@@ -100,6 +100,7 @@ export interface ModelBrowserState {
 }
 
 export type ModelBrowserRequest =
+  | { type: "sync" }
   | { type: "search"; query: string }
   | { type: "pick"; repo_id: string };
 
@@ -113,7 +114,8 @@ export interface LocalLibraryState {
 export type LocalLibraryRequest =
   | { type: "delete" | "discard" | "resume" | "load"; repo_id: string; filename: string }
   | { type: "unload" }
-  | { type: "refresh" };
+  | { type: "refresh" }
+  | { type: "sync" };
 
 export type Notice = { type: "notice"; level: "info" | "success" | "error"; text: string };
 

@@ -78,39 +78,59 @@ export function listen(model: AnyModel<any>, handlers: Record<string, (...args: 
 }
 
 const ACK_TIMEOUT_MS = 10000; // a button stays busy at most this long without an answer
+const HELLO_TIMEOUT_MS = 4000; // a view that hears nothing back by then says it is not connected
 
 /**
  * Requests to the kernel that carry a `request_id`: the button that sent one stays disabled
  * (`aria-busy`) until the kernel's `ack` arrives, so a double click cannot send it twice.
  */
 export class Requests {
-  private pending = new Map<string, () => void>();
+  private pending = new Map<string, (answered: boolean) => void>();
   private count = 0;
   private readonly prefix = Math.random().toString(36).slice(2, 10);
+  /** Called with true when the kernel answers, false when a hello went unanswered. */
+  onConnection: (connected: boolean) => void = () => {};
 
   constructor(
     private readonly model: AnyModel<any>,
     private readonly onSettle: () => void = () => {},
   ) {}
 
-  send(msg: object, busy?: HTMLButtonElement): void {
+  send(msg: object, busy?: HTMLButtonElement, timeoutMs = ACK_TIMEOUT_MS): void {
     const id = `${this.prefix}-${++this.count}`;
     if (busy) {
       busy.disabled = true;
       busy.setAttribute("aria-busy", "true");
     }
-    const timer = window.setTimeout(() => settle(), ACK_TIMEOUT_MS);
-    const settle = () => {
+    const timer = window.setTimeout(() => settle(false), timeoutMs);
+    const settle = (answered: boolean) => {
       window.clearTimeout(timer);
       this.pending.delete(id);
       if (busy) {
         busy.removeAttribute("aria-busy");
         busy.disabled = false;
       }
+      if (answered) this.onConnection(true);
       this.onSettle();
     };
     this.pending.set(id, settle);
     this.model.send({ ...msg, request_id: id });
+  }
+
+  /**
+   * Ask for the state once, to learn whether a kernel answers: a saved notebook or an HTML export
+   * renders the last state, but nothing reaches a kernel from there.
+   */
+  hello(): void {
+    const id = `${this.prefix}-${this.count + 1}`;
+    this.send({ type: "sync" }, undefined, HELLO_TIMEOUT_MS);
+    const settle = this.pending.get(id);
+    if (settle) {
+      this.pending.set(id, (answered) => {
+        settle(answered);
+        if (!answered) this.onConnection(false);
+      });
+    }
   }
 
   /** A button whose click sends `message()` and that is busy until the kernel answers. */
@@ -122,11 +142,12 @@ export class Requests {
   /** A "msg:custom" handler that settles a request when its `ack` arrives. */
   readonly onMessage = (msg: unknown): void => {
     const ack = msg as Partial<Ack> | null;
-    if (ack && ack.type === "ack" && typeof ack.request_id === "string") this.pending.get(ack.request_id)?.();
+    if (ack && ack.type === "ack" && typeof ack.request_id === "string") this.pending.get(ack.request_id)?.(true);
   };
 
   dispose(): void {
-    for (const settle of [...this.pending.values()]) settle();
+    this.onConnection = () => {};
+    for (const settle of [...this.pending.values()]) settle(false);
   }
 }
 
@@ -160,6 +181,41 @@ export function numberField(model: AnyModel<any>, name: string, label: string, s
   });
   field.value = String(model.get(name));
   return { field, refresh };
+}
+
+/**
+ * The line a view shows when no kernel answers (and its controls are disabled), until one does.
+ * Returns the line; put it in the view's root.
+ */
+export function connectionLine(root: HTMLElement, requests: Requests): HTMLElement {
+  const line = h("div", { class: "llmw-offline", role: "status" }, "Not connected to a running kernel — run the cell again.");
+  line.hidden = true;
+  requests.onConnection = (connected) => {
+    line.hidden = connected;
+    root.classList.toggle("llmw-disconnected", !connected);
+    for (const control of root.querySelectorAll<HTMLElement>("button, input, textarea, select")) {
+      if (connected) control.removeAttribute("aria-disabled");
+      else control.setAttribute("aria-disabled", "true");
+    }
+  };
+  requests.hello();
+  return line;
+}
+
+/**
+ * While `busy()` (a job runs), ask for the whole state whenever nothing arrived for `quietMs`:
+ * a host that drops or delays background updates (Colab, googlecolab/colabtools#3373) still
+ * shows progress. `heard()` marks an arrival. Returns a function that stops the watch.
+ */
+export function resyncWhenQuiet(requests: Requests, busy: () => boolean, quietMs: number) {
+  let last = Date.now();
+  const timer = window.setInterval(() => {
+    if (busy() && Date.now() - last > quietMs) {
+      last = Date.now();
+      requests.send({ type: "sync" });
+    }
+  }, Math.max(250, quietMs / 2));
+  return { heard: () => (last = Date.now()), stop: () => window.clearInterval(timer) };
 }
 
 /** What a view returns to anywidget: removes its listeners, timers, pending requests and DOM. */

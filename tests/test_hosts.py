@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from llm_widgets import Chat, LLMKernelService, LocalLibrary, ModelBrowser, ModelCard
@@ -71,3 +72,46 @@ def test_the_card_says_the_model_runs_on_the_cpu_here(
     card.start_download().wait(30)
     facts = card.load_model().wait(30)
     assert facts.gpu_layers == 0 and card.model_info["gpu_layers"] == 0
+
+
+def test_background_updates_carry_the_request_that_started_the_job(
+    local_hub: LocalHub, tmp_path: Path
+) -> None:
+    """ipykernel stamps a thread's message with the latest request (a later, unrelated cell);
+    hosts that route outputs by parent (Colab) may then not show it."""
+    from jupyter_client.manager import start_new_kernel
+
+    local_hub.add_file(REPO, FILE, os.urandom(4_000_000))
+    local_hub.faults.throttle_bps = 1_500_000
+    km, kc = start_new_kernel(kernel_name="python3")
+    try:
+        started = kc.execute(
+            "import os\n"
+            f"os.environ.update(HF_HOME={str(tmp_path / 'home')!r}, HF_HUB_DISABLE_TELEMETRY='1')\n"
+            "from llm_widgets import LLMKernelService, ModelCard\n"
+            f"svc = LLMKernelService(endpoint={local_hub.url!r}, cache_dir={str(tmp_path)!r})\n"
+            f"card = ModelCard({REPO!r}, {FILE!r}, service=svc)\n"
+            "job = card.start_download()\n"
+            "print(card.comm.comm_id)\n"
+        )
+        comm_id = ""
+        while True:
+            msg = kc.get_iopub_msg(timeout=30)
+            if msg["msg_type"] == "stream" and msg["parent_header"].get("msg_id") == started:
+                comm_id = msg["content"]["text"].strip()
+            idle = msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle"
+            if idle and msg["parent_header"].get("msg_id") == started:
+                break
+        later = kc.execute("import time; time.sleep(1.5)")
+        parents = []
+        deadline = time.monotonic() + 2.5
+        while time.monotonic() < deadline:
+            msg = kc.get_iopub_msg(timeout=5)
+            content = msg["content"]
+            if msg["msg_type"] == "comm_msg" and content.get("comm_id") == comm_id:
+                parents.append(msg["parent_header"].get("msg_id"))
+        assert len(parents) >= 5, "the download sends progress while the later cell runs"
+        assert set(parents) == {started}, f"{parents.count(later)} of {len(parents)} stamped later"
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)

@@ -138,6 +138,7 @@ def bounds_text(name: str) -> str:
 
 
 MODEL_CARD: Schema = {
+    "sync": {},
     "download": {},
     "cancel": {},
     "retry": {},
@@ -155,6 +156,7 @@ CHAT: Schema = {
 }
 
 MODEL_BROWSER: Schema = {
+    "sync": {},
     "search": {"query": Field(str, max_length=MAX_QUERY)},
     "pick": {"repo_id": REPO_ID},
 }
@@ -166,4 +168,5 @@ LOCAL_LIBRARY: Schema = {
     "load": {"repo_id": REPO_ID, "filename": REPO_FILE},
     "unload": {},
     "refresh": {},
+    "sync": {},
 }

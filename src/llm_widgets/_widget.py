@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -11,7 +12,7 @@ from typing import Any, ClassVar, TypeVar
 import anywidget
 import traitlets
 
-from ._protocol import TRAIT_BOUNDS, Schema, parse_message
+from ._protocol import TRAIT_BOUNDS, Message, Schema, parse_message
 from .errors import LLMWidgetsError, ProtocolError
 from .hub import redact
 from .service import LLMKernelService
@@ -54,6 +55,7 @@ class ServiceWidget(anywidget.AnyWidget):
 
     def __init__(self, *, service: LLMKernelService | None = None, **kwargs: Any) -> None:
         self._good_values: dict[str, Any] = {}
+        self._origin: dict[str, Any] = {}  # the request that started this widget's latest work
         limits = {name: list(TRAIT_BOUNDS[name]) for name in self._bounded}
         super().__init__(limits=limits, **kwargs)
         self._service = service or LLMKernelService.instance()
@@ -106,8 +108,34 @@ class ServiceWidget(anywidget.AnyWidget):
 
     def _in_event_order(self, function: Callable[[], T]) -> T:
         """Run `function` on the service's event thread, after the events already queued, and
-        return its result: a job started there has all its events delivered after it."""
+        return its result: a job started there has all its events delivered after it. What
+        this widget sends from then on carries the request that asked for it as its parent."""
+        if threading.current_thread() is threading.main_thread():
+            self._origin = _current_request(self.comm)
         return self.service.events.call(function)
+
+    def _send(self, msg: Any, buffers: Any = None) -> None:
+        """Send a comm message. From a background thread, it carries the request that started
+        the work as its parent: ipykernel would stamp it with whatever request came last (some
+        later cell), and hosts that route outputs by parent (Colab) may then not show it."""
+        comm = self.comm
+        kernel = getattr(comm, "kernel", None)
+        if (
+            threading.current_thread() is threading.main_thread()
+            or not self._origin
+            or kernel is None
+            or getattr(kernel, "session", None) is None
+        ):
+            super()._send(msg, buffers=buffers)
+            return
+        kernel.session.send(
+            kernel.iopub_socket,
+            "comm_msg",
+            {"comm_id": comm.comm_id, "data": msg},
+            parent=self._origin,
+            ident=comm.topic,
+            buffers=buffers,
+        )
 
     def _subscribe(self, unsubscribe: Callable[[], None]) -> None:
         self._unsubscribers.append(unsubscribe)
@@ -150,11 +178,25 @@ class ServiceWidget(anywidget.AnyWidget):
         if message.request_id is not None:
             self._post({"type": "ack", "request_id": message.request_id, "ok": True, "error": ""})
 
+    def _on_sync(self, message: Message) -> None:
+        """A view that heard nothing for a while asks for the whole state again."""
+        self.send_state()
+
     def _fail(self, text: str, request_id: str | None) -> None:
         self.error = text
         self.notify("error", text)
         if request_id is not None and len(request_id) <= 64:
             self._post({"type": "ack", "request_id": request_id, "ok": False, "error": text})
+
+
+def _current_request(comm: Any) -> dict[str, Any]:
+    """The parent header of the request being handled now (a cell or a front-end message)."""
+    kernel = getattr(comm, "kernel", None)
+    try:
+        parent = kernel.get_parent("shell") if kernel is not None else None
+    except Exception:  # an older or another kernel: its default stamping stays
+        return {}
+    return parent if isinstance(parent, dict) and parent.get("header") else {}
 
 
 def _without_home(text: str) -> str:
