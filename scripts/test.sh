@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Set up (scripts/setup.sh --test) and run every check: lint, types, the front-end type check,
-# and all tests (unit, widget, notebooks under nbval, browser tests in JupyterLab and Notebook 7).
+# and all tests in two rows: the main one (the newest packages; unit, widget, notebooks under
+# nbval, browser tests in JupyterLab 4 and Notebook 7) and the Colab one (Python 3.13 with Colab's
+# own package set, scripts/colab_env.sh; the same tests, browser tests in classic Notebook 6.5).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test
@@ -9,5 +11,9 @@ export HF_HUB_DISABLE_TELEMETRY=1
 echo "== ruff"; .venv/bin/ruff format --check src tests benchmarks; .venv/bin/ruff check src tests benchmarks
 echo "== mypy"; .venv/bin/mypy
 echo "== tsc";  npm run --silent typecheck
-echo "== pytest"
+echo "== pytest: main row ($(.venv/bin/python --version), JupyterLab 4 and Notebook 7)"
 .venv/bin/python -m pytest -p no:cacheprovider "$@" tests notebooks --nbval-lax
+
+echo "== pytest: Colab row (Colab's package set, classic Notebook 6.5)"
+bash scripts/colab_env.sh
+LLMW_HOSTS=classic .venv-colab/bin/python -m pytest -p no:cacheprovider "$@" tests notebooks --nbval-lax

@@ -11,12 +11,19 @@ from typing import Any
 
 import pytest
 
-from llm_widgets.testing.jupyter import CHROMIUM, JupyterServer, NotebookPage, launch_chromium
+from llm_widgets.testing.jupyter import (
+    CHROMIUM,
+    JupyterServer,
+    NotebookPage,
+    flavours_to_test,
+    launch_chromium,
+)
 
 
-@pytest.fixture(scope="session", params=["lab", "notebook"])
+@pytest.fixture(scope="session", params=flavours_to_test())
 def jupyter_server(request: pytest.FixtureRequest) -> Iterator[JupyterServer]:
-    """JupyterLab 4 and Notebook 7, each once per session."""
+    """Each host of this row once per session: JupyterLab 4 and Notebook 7 (LLMW_HOSTS=classic:
+    Notebook 6.5, in the Colab row)."""
     if not Path(CHROMIUM).exists():
         pytest.fail(
             f"Chromium is not at {CHROMIUM}: run scripts/setup.sh --test (apt-get install chromium)"

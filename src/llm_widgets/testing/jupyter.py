@@ -1,6 +1,6 @@
-"""Drive a real JupyterLab 4 / Notebook 7 on 127.0.0.1 from Python, for browser tests and
-benchmarks: start a server in a temp folder, write a notebook, run its cells, wait for the kernel.
-Pair it with Playwright and a Chromium (Debian's /usr/bin/chromium here)."""
+"""Drive a real JupyterLab 4, Notebook 7 or classic Notebook 6.5 on 127.0.0.1 from Python, for
+browser tests and benchmarks: start a server in a temp folder, write a notebook, run its cells,
+wait for the kernel. Pair it with Playwright and a Chromium (Debian's /usr/bin/chromium here)."""
 
 from __future__ import annotations
 
@@ -37,8 +37,22 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+FLAVOURS = ("lab", "notebook", "classic")
+
+
+def flavours_to_test() -> list[str]:
+    """The hosts the browser tests run in: LLMW_HOSTS (comma-separated), else Lab and Notebook 7
+    (the Colab row sets "classic": Notebook 6.5 with ipywidgets 7's front end)."""
+    chosen = [f for f in os.environ.get("LLMW_HOSTS", "lab,notebook").split(",") if f]
+    unknown = set(chosen) - set(FLAVOURS)
+    if unknown:
+        raise ValueError(f"LLMW_HOSTS names unknown hosts {sorted(unknown)}; known: {FLAVOURS}")
+    return chosen
+
+
 class JupyterServer:
-    """A running server: `flavour` is "lab" (JupyterLab 4) or "notebook" (Notebook 7)."""
+    """A running server: `flavour` is "lab" (JupyterLab 4), "notebook" (Notebook 7) or "classic"
+    (Notebook 6.5, whose widget front end is ipywidgets 7's, like Colab's)."""
 
     def __init__(self, flavour: str) -> None:
         self.flavour = flavour
@@ -63,16 +77,25 @@ class JupyterServer:
             HF_HOME=str(self.home / "hf-home"),
             PYTHONUNBUFFERED="1",
         )
-        app = "JupyterNotebookApp" if flavour == "notebook" else "LabApp"
-        command = [
-            sys.executable, "-m", "jupyter", "lab" if flavour == "lab" else "notebook",
-            "--allow-root", "--no-browser",
-            "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}",
-            "--IdentityProvider.token=", "--ServerApp.password=",
-            f"--ServerApp.root_dir={self.root}",
-            f"--{app}.expose_app_in_browser=True",
-            "--ServerApp.disable_check_xsrf=True",
-        ]  # fmt: skip
+        if flavour == "classic":
+            command = [
+                sys.executable, "-m", "jupyter", "notebook", "--allow-root", "--no-browser",
+                "--NotebookApp.ip=127.0.0.1", f"--NotebookApp.port={self.port}",
+                "--NotebookApp.token=", "--NotebookApp.password=",
+                f"--NotebookApp.notebook_dir={self.root}",
+                "--NotebookApp.disable_check_xsrf=True",
+            ]  # fmt: skip
+        else:
+            app = "JupyterNotebookApp" if flavour == "notebook" else "LabApp"
+            command = [
+                sys.executable, "-m", "jupyter", "lab" if flavour == "lab" else "notebook",
+                "--allow-root", "--no-browser",
+                "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}",
+                "--IdentityProvider.token=", "--ServerApp.password=",
+                f"--ServerApp.root_dir={self.root}",
+                f"--{app}.expose_app_in_browser=True",
+                "--ServerApp.disable_check_xsrf=True",
+            ]  # fmt: skip
         self._log_file = self.log.open("w")
         self.process = subprocess.Popen(
             command,
@@ -137,8 +160,21 @@ class NotebookPage:
     def __init__(self, server: JupyterServer, page: Any, name: str) -> None:
         self.server, self.page, self.name = server, page, name
 
+    @property
+    def classic(self) -> bool:
+        return self.server.flavour == "classic"
+
     def open(self) -> NotebookPage:
         self.page.goto(self.server.notebook_url(self.name))
+        if self.classic:
+            self.page.wait_for_function(
+                """() => {
+                    const nb = window.Jupyter && window.Jupyter.notebook;
+                    return Boolean(nb && nb._fully_loaded && nb.kernel && nb.kernel.is_connected());
+                }""",
+                timeout=60_000,
+            )
+            return self
         self.page.wait_for_function(
             """(name) => {
                 const app = window.jupyterapp;
@@ -169,6 +205,23 @@ class NotebookPage:
             time.sleep(0.2)
 
     def run_cell(self, index: int, wait: bool = True) -> None:
+        if self.classic:  # the cell's prompt shows its number once it has run
+            self.page.evaluate(
+                """(i) => {
+                    const cell = window.Jupyter.notebook.get_cell(i);
+                    cell.set_input_prompt();
+                    window.Jupyter.notebook.execute_cells([i]);
+                }""",
+                index,
+            )
+            if wait:
+                self.page.wait_for_function(
+                    """(i) => typeof window.Jupyter.notebook.get_cell(i).input_prompt_number
+                        === "number" && !window.Jupyter.notebook.kernel_busy""",
+                    arg=index,
+                    timeout=120_000,
+                )
+            return
         self.page.evaluate(
             """async ([name, i]) => {
                 const app = window.jupyterapp;
@@ -186,6 +239,8 @@ class NotebookPage:
             self.wait_idle()
 
     def output(self, index: int) -> Any:
+        if self.classic:
+            return self.page.locator("#notebook-container .cell").nth(index).locator(".output")
         return self.page.locator(".jp-Notebook .jp-Cell").nth(index).locator(".jp-OutputArea")
 
 
