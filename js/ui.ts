@@ -102,7 +102,7 @@ export class Requests {
       busy.disabled = true;
       busy.setAttribute("aria-busy", "true");
     }
-    const timer = window.setTimeout(() => settle(false), timeoutMs);
+    const timer = window.setTimeout(() => this.pending.get(id)?.(false), timeoutMs);
     const settle = (answered: boolean) => {
       window.clearTimeout(timer);
       this.pending.delete(id);
@@ -139,10 +139,14 @@ export class Requests {
     return b;
   }
 
-  /** A "msg:custom" handler that settles a request when its `ack` arrives. */
+  /** A "msg:custom" handler that settles a request when its `ack` arrives (a late one too:
+   * any answer means a kernel is there). */
   readonly onMessage = (msg: unknown): void => {
     const ack = msg as Partial<Ack> | null;
-    if (ack && ack.type === "ack" && typeof ack.request_id === "string") this.pending.get(ack.request_id)?.(true);
+    if (!ack || ack.type !== "ack" || typeof ack.request_id !== "string") return;
+    const settle = this.pending.get(ack.request_id);
+    if (settle) settle(true);
+    else this.onConnection(true);
   };
 
   dispose(): void {

