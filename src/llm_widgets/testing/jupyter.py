@@ -64,6 +64,9 @@ class JupyterServer:
         (settings / "notification.jupyterlab-settings").write_text(
             json.dumps({"fetchNews": "false", "checkForUpdates": False})
         )
+        widgets = self.home / "settings" / "@jupyter-widgets" / "jupyterlab-manager"
+        widgets.mkdir(parents=True)  # saving a notebook saves its widgets' state, as users can
+        (widgets / "plugin.jupyterlab-settings").write_text(json.dumps({"saveState": True}))
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = self.home / "server.log"
@@ -237,6 +240,30 @@ class NotebookPage:
         if wait:
             time.sleep(0.3)
             self.wait_idle()
+
+    def save_with_widgets(self) -> None:
+        """Save the notebook with its widgets' state (what a notebook whose kernel is gone, or an
+        HTML export of it, renders)."""
+        if self.classic:
+            self.page.evaluate("() => window.Jupyter.actions.call('widgets:save-with-widgets')")
+        else:
+            self.page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+        deadline = time.monotonic() + 30
+        while '"application/vnd.jupyter.widget-state+json"' not in self._saved_text():
+            assert time.monotonic() < deadline, "the widget state was not saved"
+            time.sleep(0.2)
+
+    def _saved_text(self) -> str:
+        return (self.server.root / self.name).read_text()
+
+    def stop_kernel(self) -> None:
+        """Shut the notebook's kernel down (its views stay on the page)."""
+        for session in self.server.api("/api/sessions"):
+            if session.get("path", "").endswith(self.name):
+                request = urllib.request.Request(
+                    f"{self.server.url}/api/sessions/{session['id']}", method="DELETE"
+                )
+                urllib.request.urlopen(request, timeout=10).close()
 
     def output(self, index: int) -> Any:
         if self.classic:
