@@ -31,6 +31,8 @@ hub.add_file(REPO, FILE, os.urandom(8_000_000))
 hub.faults.throttle_bps = 2_000_000
 service = LLMKernelService(endpoint=hub.url, cache_dir=tempfile.mkdtemp())
 card = ModelCard(REPO, FILE, service=service)
+hub.add_file(REPO, "small.Q8_0.gguf", os.urandom(1_000_000))
+small = ModelCard(REPO, "small.Q8_0.gguf", service=service)
 """
 
 MARIMO_APP = f"""\
@@ -41,7 +43,7 @@ app = marimo.App()
 
 @app.cell
 def _():
-{textwrap.indent(SETUP, "    ")}    return (card,)
+{textwrap.indent(SETUP, "    ")}    return card, small
 
 
 @app.cell
@@ -49,6 +51,12 @@ def _(card):
     import marimo as mo
 
     mo.ui.anywidget(card)
+    return
+
+
+@app.cell
+def _(small):
+    small  # a bare widget as a cell's output works too
     return
 
 
@@ -133,7 +141,12 @@ def _wait(predicate: Any, timeout: float = 30) -> None:
 def test_the_card_works_in_marimo(marimo_app: str, browser: Any) -> None:
     page = browser.new_page()
     page.goto(marimo_app)
-    _download_cancel_resume(page)
+    cards = page.locator(".llmw-card")
+    _wait(lambda: cards.count() == 2, timeout=90)
+    _download_cancel_resume(cards.filter(has_text="tiny-model.Q4_K_M.gguf"))  # mo.ui.anywidget
+    bare = cards.filter(has_text="small.Q8_0.gguf")
+    bare.get_by_role("button", name="Download").click()
+    bare.get_by_role("button", name="Load").wait_for(timeout=30_000)
     page.close()
 
 
