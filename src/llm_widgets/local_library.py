@@ -3,6 +3,7 @@ Resume and Discard. Shown by ModelBrowser below the picked repo's files, or on i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -81,31 +82,28 @@ class LocalLibrary(ServiceWidget):
 
     def delete(self, repo_id: str, filename: str) -> int:
         """Delete a downloaded model from the cache; returns the bytes freed."""
-        try:
-            freed = self.service.delete_model(repo_id, filename)
-        except FileNotFoundError:
-            return self._already_gone(filename)
-        self._done(f"Deleted {filename} ({format_bytes(freed)} freed)")
-        return freed
+        return self._remove(self.service.delete_model, repo_id, filename, "Deleted {} ({} freed)")
 
     def discard(self, repo_id: str, filename: str) -> int:
         """Delete a partial download; returns the bytes freed."""
-        try:
-            freed = self.service.discard_partial(repo_id, filename)
-        except FileNotFoundError:
-            return self._already_gone(filename)
-        self._done(f"Discarded the partial {filename} ({format_bytes(freed)})")
-        return freed
+        return self._remove(
+            self.service.discard_partial, repo_id, filename, "Discarded the partial {} ({})"
+        )
 
-    def _done(self, text: str) -> None:
-        """An action succeeded: say so, clear an older error, show the cache as it is now."""
+    def _remove(
+        self, remove: Callable[[str, str], int], repo_id: str, filename: str, done: str
+    ) -> int:
+        """Remove files, say so and show the cache as it is now; files already gone elsewhere
+        are said to be, not an error."""
+        try:
+            freed = remove(repo_id, filename)
+            text = done.format(filename, format_bytes(freed))
+        except FileNotFoundError:
+            freed, text = 0, f"{filename} was already gone"
         self.error = ""
         self.notify("success", text)
         self.refresh()
-
-    def _already_gone(self, filename: str) -> int:
-        self._done(f"{filename} was already gone")
-        return 0
+        return freed
 
     def resume(self, repo_id: str, filename: str) -> DownloadJob:
         """Resume a partial download; returns its job."""
