@@ -165,7 +165,8 @@ function render(model: Model, el: HTMLElement): () => void {
     showText(waiting, detail ? `Your message is queued: ${detail}.` : "");
     stopRunningButton.hidden = detail !== "waiting for the running answer";
     const name = model.get("model_name");
-    modelName.textContent = name || "no model loaded";
+    const server = model.get("model_server");
+    modelName.textContent = !name ? "no model loaded" : server ? `${name} · on ${server}` : `${name} · in this kernel`;
     showText(errorLine, model.get("error"));
     stats.textContent = statsText(model.get("last_stats"));
   };
@@ -181,6 +182,7 @@ function render(model: Model, el: HTMLElement): () => void {
     "change:status": update,
     "change:detail": update,
     "change:model_name": update,
+    "change:model_server": update,
     "change:error": update,
     "change:last_stats": update,
     "change:system_prompt": syncSettings,

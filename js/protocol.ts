@@ -39,6 +39,7 @@ export interface ChatState {
   top_p: number;
   max_tokens: number;
   model_name: string;
+  model_server: string;
   last_stats: Partial<GenerationStats>;
   trim_history: boolean;
   persist_transcript: boolean;
@@ -115,6 +116,24 @@ export type LocalLibraryRequest =
   | { type: "delete" | "discard" | "resume" | "load"; repo_id: string; filename: string }
   | { type: "unload" }
   | { type: "refresh" }
+  | { type: "sync" };
+
+export interface ServerConnectionState {
+  limits: Limits;
+  error: string;
+  base_url: string;
+  api_key_env: string;
+  status: "disconnected" | "connecting" | "connected" | "failed";
+  server: string;
+  model: string;
+  models: string[];
+  has_key: boolean;
+}
+
+export type ServerConnectionRequest =
+  | { type: "connect"; base_url: string; model?: string; api_key?: string }
+  | { type: "disconnect" }
+  | { type: "forget_key" }
   | { type: "sync" };
 
 export type Notice = { type: "notice"; level: "info" | "success" | "error"; text: string };

@@ -8,7 +8,14 @@ from pathlib import Path
 import anywidget
 import pytest
 
-from llm_widgets import Chat, LLMKernelService, LocalLibrary, ModelCard, _protocol
+from llm_widgets import (
+    Chat,
+    LLMKernelService,
+    LocalLibrary,
+    ModelCard,
+    ServerConnection,
+    _protocol,
+)
 from llm_widgets.model_browser import ModelBrowserPanel
 from llm_widgets.testing import capture_messages, send_from_frontend
 
@@ -19,6 +26,7 @@ WIDGETS = [
     ("Chat", _protocol.CHAT, Chat),
     ("ModelBrowser", _protocol.MODEL_BROWSER, ModelBrowserPanel),
     ("LocalLibrary", _protocol.LOCAL_LIBRARY, LocalLibrary),
+    ("ServerConnection", _protocol.SERVER_CONNECTION, ServerConnection),
 ]
 
 

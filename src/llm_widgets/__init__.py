@@ -15,6 +15,8 @@ from .errors import (
     ModelFileError,
     ModelTooLargeError,
     ProtocolError,
+    RemoteErrorKind,
+    RemoteServerError,
 )
 from .hub import TransferOptions
 from .hub_search import HubSearch
@@ -24,6 +26,7 @@ from .local_library import LocalLibrary
 from .model_browser import ModelBrowser
 from .model_card import ModelCard
 from .search import ModelFile, ModelSummary
+from .server_connection import ServerConnection
 from .service import LLMKernelService
 
 __version__ = "0.1.0"
@@ -56,6 +59,9 @@ __all__ = [
     "ModelSummary",
     "ModelTooLargeError",
     "ProtocolError",
+    "RemoteErrorKind",
+    "RemoteServerError",
+    "ServerConnection",
     "TransferOptions",
     "__version__",
 ]

@@ -1,5 +1,5 @@
-"""The kernel's one model: loads and generations run through it one at a time, in order of
-arrival, each in its job's worker thread (the service starts the threads)."""
+"""The kernel's one model, local or on a server: loads and generations run through it one at a
+time, in order of arrival, each in its job's worker thread (the service starts the threads)."""
 
 from __future__ import annotations
 
@@ -12,23 +12,29 @@ from contextlib import contextmanager
 from typing import Any
 
 from . import hub
+from ._backend import Backend
 from ._cache import same_file
 from ._events import PROGRESS_INTERVAL, EventBus
+from ._openai_backend import RemoteEngine
 from .engine import Engine, ModelFacts
 from .errors import JobCancelledError, JobFailedError, LLMWidgetsError
 from .jobs import GenerationJob, Job, LoadJob
 
 
 class ModelRunner:
-    """Owns the llama.cpp engine. `load` and `generate` are worker bodies: they run a job to its
-    end (the job announces itself); generated pieces go out as "completion_chunk" events."""
+    """Owns the one backend that answers: a llama.cpp engine in the kernel, or a connection to a
+    server. `load` and `generate` are worker bodies: they run a job to its end (the job announces
+    itself); generated pieces go out as "completion_chunk" events."""
 
     def __init__(self, events: EventBus) -> None:
         self._events = events
-        self._engine: Engine | None = None
+        self._engine: Backend | None = None
         self._turns = threading.Condition()
         self._line: deque[Job] = deque()  # jobs waiting for the engine, in order of arrival
         self._busy: Job | None = None
+        # the local load a server connection replaced: disconnect() brings it back
+        self._local: tuple[str, int, int | None, dict[str, Any]] | None = None
+        self._restore: tuple[str, int, int | None, dict[str, Any]] | None = None
 
     @property
     def facts(self) -> ModelFacts | None:
@@ -36,10 +42,16 @@ class ModelRunner:
         engine = self._engine
         return engine.facts if engine is not None and engine.loaded else None
 
+    @property
+    def remote(self) -> RemoteEngine | None:
+        """The server connection answering now, if any."""
+        engine = self._engine
+        return engine if isinstance(engine, RemoteEngine) and engine.loaded else None
+
     def is_loaded(self, path: str | os.PathLike[str]) -> bool:
         """Whether `path` is the loaded model's file (through any symlink)."""
         facts = self.facts
-        return facts is not None and same_file(facts.path, path)
+        return facts is not None and bool(facts.path) and same_file(facts.path, path)
 
     # -- worker bodies ------------------------------------------------------------------------
 
@@ -65,6 +77,7 @@ class ModelRunner:
             with self.turn(job):
                 job.mark_running()
                 facts = self._load_file(job, path, n_ctx, n_threads, llama_options)
+            self._local = (path, facts.n_ctx, n_threads, dict(llama_options))
             job.facts = facts
             job.load_progress = 100.0
             job.finish("done", result=facts)
@@ -121,9 +134,34 @@ class ModelRunner:
             return self.require_engine().create_context(n_ctx=n_ctx, seed=seed)
 
     def unload(self) -> None:
-        """Free the loaded model once the engine is free."""
+        """Free the loaded model (or close the server connection) once the engine is free."""
         with self.turn(None):
             self._drop_engine()
+            self._local = self._restore = None
+
+    def connect(self, engine: RemoteEngine) -> ModelFacts:
+        """Make a checked server connection the backend, once the engine is free: the local
+        model, or the previous connection, is let go."""
+        facts = engine.facts
+        if facts is None:
+            raise LLMWidgetsError("connect() takes a connection that was opened")
+        with self.turn(None):
+            if isinstance(self._engine, Engine) and self._engine.loaded:
+                self._restore = self._local
+            self._drop_engine()
+            self._engine = engine
+        self._events.emit("model_loaded", facts)
+        return facts
+
+    def disconnect(self) -> tuple[str, int, int | None, dict[str, Any]] | None:
+        """Close the server connection, if one answers now; returns the local load it replaced
+        (path, n_ctx, n_threads, options), to load again, or None."""
+        with self.turn(None):
+            if not isinstance(self._engine, RemoteEngine):
+                return None
+            self._drop_engine()
+            restore, self._restore = self._restore, None
+            return restore
 
     def close(self) -> None:
         """Free the model at shutdown (the workers have been cancelled and joined)."""
@@ -131,11 +169,13 @@ class ModelRunner:
         if engine is not None and engine.loaded:
             engine.unload()
 
-    def require_engine(self) -> Engine:
+    def require_engine(self) -> Backend:
         """The engine with a model in it, or a clear error."""
         engine = self._engine
         if engine is None or not engine.loaded:
-            raise LLMWidgetsError("No model is loaded: call load_model() first.")
+            raise LLMWidgetsError(
+                "No model is loaded: call load_model() first (or connect() to a server)."
+            )
         return engine
 
     @contextmanager
@@ -192,8 +232,9 @@ class ModelRunner:
         engine, current = self._engine, self.facts
         if engine is not None and current is not None and self.is_loaded(path):
             return current if current.n_ctx == n_ctx else engine.create_context(n_ctx=n_ctx)
-        self._drop_engine()  # one model per kernel
-        engine = self._engine = Engine()
+        self._drop_engine()  # one model per kernel, and a local one replaces a server
+        local = Engine()
+        self._engine = local
         last = [0.0]
 
         def progress(fraction: float) -> bool:
@@ -204,7 +245,7 @@ class ModelRunner:
                 job.report_progress()
             return not job.cancel_requested
 
-        return engine.load(
+        return local.load(
             path, n_ctx=n_ctx, n_threads=n_threads, progress=progress, **llama_options
         )
 

@@ -1,8 +1,10 @@
-"""Name rules of the Hub: repo ids, file paths inside a repo, revisions, split GGUF parts."""
+"""Name rules: the Hub's repo ids, file paths inside a repo, revisions, split GGUF parts; a
+server's base URL."""
 
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 DEFAULT_REVISION = "main"
 MAX_REPO_ID = 96
@@ -65,3 +67,23 @@ def split_parts(filename: str) -> list[str]:
     if not 1 <= int(match.group("part")) <= total:
         return [filename]
     return [f"{stem}-{i:05d}-of-{total:05d}.gguf" for i in range(1, total + 1)]
+
+
+MAX_BASE_URL = 2048
+
+
+def check_base_url(base_url: object) -> str:
+    """The base URL without a trailing slash, or ValueError saying what is wrong with it."""
+    if not isinstance(base_url, str) or not base_url.strip():
+        raise ValueError("base_url must be a URL such as http://127.0.0.1:8000/v1")
+    url = base_url.strip().rstrip("/")
+    if len(url) > MAX_BASE_URL:
+        raise ValueError(f"base_url is longer than {MAX_BASE_URL} characters")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"base_url must start with http:// or https:// and name a host: {url!r}")
+    if parts.username or parts.password:
+        raise ValueError("put the key in api_key, not in the URL")
+    if parts.query or parts.fragment:
+        raise ValueError("base_url takes no ?query or #fragment")
+    return url

@@ -7,7 +7,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._names import MAX_FILENAME, MAX_REPO_ID, validate_filename, validate_repo_id
+from ._names import (
+    MAX_BASE_URL,
+    MAX_FILENAME,
+    MAX_REPO_ID,
+    check_base_url,
+    validate_filename,
+    validate_repo_id,
+)
 from .errors import ProtocolError
 from .search import MAX_QUERY
 
@@ -159,6 +166,17 @@ MODEL_BROWSER: Schema = {
     "sync": {},
     "search": {"query": Field(str, max_length=MAX_QUERY)},
     "pick": {"repo_id": REPO_ID},
+}
+
+SERVER_CONNECTION: Schema = {
+    "connect": {
+        "base_url": Field(str, non_empty=True, max_length=MAX_BASE_URL, check=check_base_url),
+        "model": Field(str, required=False, max_length=512),
+        "api_key": Field(str, required=False, max_length=4096),
+    },
+    "disconnect": {},
+    "forget_key": {},
+    "sync": {},
 }
 
 LOCAL_LIBRARY: Schema = {

@@ -51,7 +51,10 @@ class Chat(ServiceWidget):
     max_tokens = traitlets.Int(
         512, help=f"Longest answer, in tokens ({bounds_text('max_tokens')})."
     ).tag(sync=True)
-    model_name = traitlets.Unicode("", help="The loaded model's name.").tag(sync=True)
+    model_name = traitlets.Unicode("", help="The answering model's name.").tag(sync=True)
+    model_server = traitlets.Unicode(
+        "", help="The host[:port] of the server answering; '' when the model is in the kernel."
+    ).tag(sync=True)
     last_stats = traitlets.Dict(help="Figures of the last answer.").tag(sync=True)
     trim_history = traitlets.Bool(
         True,
@@ -95,6 +98,8 @@ class Chat(ServiceWidget):
         """What a host without a live view shows."""
         turns = len(getattr(self, "_messages", ()))
         model = self.model_name or "no model loaded"
+        if self.model_server:
+            model += f" on {self.model_server}"
         return f"Chat({model} · {turns} message{'s' * (turns != 1)} · {self.status})"
 
     # -- Python API ---------------------------------------------------------------------------
@@ -166,7 +171,9 @@ class Chat(ServiceWidget):
     # -- service events -----------------------------------------------------------------------
 
     def _on_model(self, facts: ModelFacts | None) -> None:
-        self.model_name = facts.name if facts is not None else ""
+        with self.hold_sync():
+            self.model_name = facts.name if facts is not None else ""
+            self.model_server = facts.server if facts is not None else ""
 
     def _on_progress(self, job: Job) -> None:
         if job is self._job and not job.finished:

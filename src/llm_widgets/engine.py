@@ -6,6 +6,8 @@ A thin layer: sampling, chat templates and prompt-prefix reuse are llama-cpp-pyt
 from __future__ import annotations
 
 import ctypes
+import functools
+import inspect
 import itertools
 import logging
 import os
@@ -45,6 +47,8 @@ class ModelFacts:
     n_layer: int = 0
     load_seconds: float = 0.0
     gpu_layers: int = 0  # layers offloaded to a GPU; 0: the model runs on the CPU
+    backend: str = "local"  # "local": llama-cpp-python in this kernel; "remote": a server
+    server: str = ""  # the answering server's host[:port] (remote models only)
 
 
 @dataclass
@@ -131,6 +135,18 @@ def check_fits(facts: ModelFacts, n_ctx: int, shape: ModelShape | None) -> None:
             f"{os.path.basename(facts.path)} does not fit in memory: it {detail}. "
             "Pick a smaller quantization, a smaller n_ctx, or free memory."
         )
+
+
+@functools.cache
+def sampling_defaults(mode: str) -> dict[str, Any]:
+    """llama-cpp-python's own defaults of the sampling parameters for a "chat" or "completion"
+    request: what an unset parameter means, on every backend."""
+    llama = _llama_cpp().Llama
+    method = llama.create_chat_completion if mode == "chat" else llama.create_completion
+    names = "temperature top_p top_k min_p repeat_penalty max_tokens presence_penalty"
+    names += " frequency_penalty"
+    parameters = inspect.signature(method).parameters
+    return {n: parameters[n].default for n in names.split() if n in parameters}
 
 
 def _llama_cpp() -> Any:

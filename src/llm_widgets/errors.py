@@ -18,6 +18,20 @@ DownloadErrorKind = Literal[
 ]
 DOWNLOAD_ERROR_KINDS: frozenset[str] = frozenset(get_args(DownloadErrorKind))
 
+RemoteErrorKind = Literal[
+    "missing_extra",  # the `openai` package is not installed (the `remote` extra)
+    "bad_url",  # the base URL is not an http(s) URL
+    "unreachable",  # nothing answers at the URL
+    "timeout",  # the server did not answer in time
+    "auth",  # the API key is missing, wrong (401) or lacks permission (403)
+    "not_found",  # no OpenAI-compatible API at the URL (404): most often a missing /v1
+    "unknown_model",  # the model is not one the server lists
+    "context_overflow",  # the prompt does not fit the server's context
+    "interrupted",  # the answer ended without a reason (another client took the server)
+    "server",  # the server answered with an error
+]
+REMOTE_ERROR_KINDS: frozenset[str] = frozenset(get_args(RemoteErrorKind))
+
 
 class LLMWidgetsError(Exception):
     """Base class of every error raised by llm_widgets."""
@@ -39,6 +53,17 @@ class DownloadError(JobFailedError):
             raise ValueError(f"unknown download error kind {kind!r}")
         super().__init__(message)
         self.kind: DownloadErrorKind = kind
+
+
+class RemoteServerError(JobFailedError):
+    """Talking to an OpenAI-compatible server failed; `kind` names the cause (a
+    `RemoteErrorKind`)."""
+
+    def __init__(self, kind: RemoteErrorKind, message: str) -> None:
+        if kind not in REMOTE_ERROR_KINDS:
+            raise ValueError(f"unknown remote error kind {kind!r}")
+        super().__init__(message)
+        self.kind: RemoteErrorKind = kind
 
 
 class ModelFileError(LLMWidgetsError, ValueError):
@@ -63,4 +88,7 @@ __all__ = [
     "ModelFileError",
     "ModelTooLargeError",
     "ProtocolError",
+    "REMOTE_ERROR_KINDS",
+    "RemoteErrorKind",
+    "RemoteServerError",
 ]

@@ -19,6 +19,7 @@ from ._download_runner import DownloadRunner
 from ._events import EventBus
 from ._memory import DEFAULT_N_CTX
 from ._model_runner import ModelRunner
+from ._openai_backend import DEFAULT_API_KEY_ENV, DEFAULT_TIMEOUT, RemoteEngine
 from ._requests import check_generation_params, check_load_options, check_messages
 from .engine import ModelFacts
 from .errors import LLMWidgetsError
@@ -276,7 +277,7 @@ class LLMKernelService:
 
     @property
     def model(self) -> ModelFacts | None:
-        """Facts about the loaded model, or None."""
+        """Facts about the model that answers (local, or on a server: `backend`), or None."""
         return self._models.facts
 
     @property
@@ -314,6 +315,66 @@ class LLMKernelService:
         job = LoadJob(label)
         self._spawn(job, lambda: self._models.load(job, source, n_ctx, n_threads, llama_options))
         return job
+
+    def connect(
+        self,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        model: str | None = None,
+        api_key_env: str = DEFAULT_API_KEY_ENV,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> ModelFacts:
+        """Answer from a model on an OpenAI-compatible server (llama.cpp, vLLM, Ollama, LM
+        Studio...) instead of the kernel: the Chat and the generation API then talk to it.
+
+        Checks the server first: that it answers at `base_url` (e.g. http://host:8000/v1), accepts
+        the key (`api_key`, else the `api_key_env` environment variable) and lists `model` (None:
+        its only or first model). Raises RemoteServerError saying what is wrong; on success the
+        local model, or the previous server, is let go. `timeout`: seconds the server may stay
+        silent. Needs the `remote` extra (the openai package).
+        """
+        if api_key is not None and not isinstance(api_key, str):
+            raise TypeError("api_key must be a str or None")
+        if model is not None and (not isinstance(model, str) or not model.strip()):
+            raise ValueError("model must be a non-empty str or None")
+        if not isinstance(api_key_env, str) or not api_key_env:
+            raise ValueError("api_key_env must name an environment variable")
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        engine = RemoteEngine(base_url, api_key=api_key, api_key_env=api_key_env, timeout=timeout)
+        try:
+            engine.open(model.strip() if model else None)
+            self.abort()
+            return self._models.connect(engine)
+        except BaseException:
+            engine.unload()
+            raise
+
+    def disconnect(self) -> LoadJob | None:
+        """Stop answering from the server (the running answer is stopped). The local model that
+        answered before connect() is loaded again: its LoadJob is returned (None if there was
+        none; load_model() loads one)."""
+        if self._models.remote is None:
+            return None
+        self.abort()
+        restore = self._models.disconnect()
+        if restore is None:
+            return None
+        path, n_ctx, n_threads, options = restore
+        return self.load_model(path, n_ctx=n_ctx, n_threads=n_threads, **options)
+
+    @property
+    def server(self) -> str | None:
+        """The base URL of the server answering now, or None when the model is local (or none)."""
+        remote = self._models.remote
+        return remote.base_url if remote is not None else None
+
+    @property
+    def server_models(self) -> list[str]:
+        """The models the connected server lists (empty when not connected)."""
+        remote = self._models.remote
+        return list(remote.models) if remote is not None else []
 
     def create_context(self, *, n_ctx: int | None = None, seed: int | None = None) -> ModelFacts:
         """Reset the loaded model's context (KV cache, seed; a new n_ctx) without reloading weights.

@@ -1,0 +1,439 @@
+"""A model behind an OpenAI-compatible HTTP API (llama.cpp's server, llama-cpp-python's, vLLM,
+Ollama, LM Studio), spoken with the official `openai` client (the `remote` extra).
+
+The client's async flavour runs on one event loop thread per connection: Stop cancels the task
+that reads the stream, which closes the stream in that task at once, even while it waits for a
+server still evaluating the prompt (a blocked synchronous reader cannot be woken).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+from ._names import check_base_url
+from .engine import GenerationStats, ModelFacts, sampling_defaults
+from .errors import LLMWidgetsError, RemoteServerError
+from .jobs import Cancellation
+
+DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
+DEFAULT_TIMEOUT = 120.0  # seconds a server may stay silent (a long prompt on a CPU server)
+CONNECT_TIMEOUT = 10.0
+_NO_KEY = "no-key"  # what the client sends when the user has no key (it requires one)
+_END = object()  # the stream's end, in the queue between the loop thread and the reader
+# the standard OpenAI fields every request carries; llama.cpp's samplers go in the extra body
+_STANDARD = ("temperature", "top_p", "max_tokens", "presence_penalty", "frequency_penalty")
+_EXTRA = ("top_k", "min_p", "repeat_penalty")
+
+
+def _openai() -> Any:
+    """The `openai` package, or a clear error naming the extra that brings it."""
+    try:
+        import openai
+    except ImportError:
+        raise RemoteServerError(
+            "missing_extra",
+            "Talking to a server needs the openai package: pip install 'llm-widgets[remote]'.",
+        ) from None
+    return openai
+
+
+def server_name(base_url: str) -> str:
+    """How the UI names a server: its host[:port]."""
+    parts = urlsplit(base_url)
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    return f"{host}:{parts.port}" if parts.port else host
+
+
+class RemoteEngine:
+    """One model on an OpenAI-compatible server. `open()` checks the server and the model; the
+    runner serialises generations, as with the local engine."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: str | None,
+        api_key_env: str = DEFAULT_API_KEY_ENV,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        self._openai = _openai()
+        self.base_url = check_base_url(base_url)
+        self.server = server_name(self.base_url)
+        self.__api_key = api_key if api_key else os.environ.get(api_key_env) or None
+        self._key_source = "api_key" if api_key else api_key_env
+        self._timeout = float(timeout)
+        self._facts: ModelFacts | None = None
+        self._seed: int | None = None
+        self.models: list[str] = []  # what the server lists at /v1/models
+        self.last_stats: GenerationStats | None = None
+        self._closed = False
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="llm-widgets-remote", daemon=True
+        )
+        self._thread.start()
+        self._client = self._new_client()
+
+    # -- the Backend interface ------------------------------------------------------------------
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the server was checked and the connection is open."""
+        return self._facts is not None and not self._closed
+
+    @property
+    def facts(self) -> ModelFacts | None:
+        """The model's name, the server and the context the server reports (0: not reported)."""
+        return self._facts
+
+    def open(self, model: str | None) -> ModelFacts:
+        """Check that the server answers, accepts the key and lists `model` (None: its only or
+        first model); raise RemoteServerError saying what is wrong."""
+        started = time.perf_counter()
+        try:
+            page = self._run(self._list_models())
+        except Exception as exc:
+            raise self._explain(exc, listing=True) from None
+        entries = {str(e.get("id")): e for e in page if isinstance(e, dict) and e.get("id")}
+        self.models = list(entries)
+        if not entries:
+            raise RemoteServerError(
+                "unknown_model", f"The server at {self.server} lists no model at /models."
+            )
+        name = self._pick(model, entries)
+        context = _context_length(entries[name])
+        self._facts = ModelFacts(
+            path="",
+            size=0,
+            architecture="",
+            name=name,
+            context_length=context,
+            n_ctx=context,
+            has_chat_template=True,
+            chat_format="the server's chat template",
+            load_seconds=round(time.perf_counter() - started, 4),
+            backend="remote",
+            server=self.server,
+        )
+        return self._facts
+
+    def stream_completion(
+        self, prompt: str, *, abort: Cancellation, **params: Any
+    ) -> Iterator[str]:
+        """Yield the server's completion of `prompt`; `last_stats` is set at the end."""
+        body = {"prompt": prompt, **self._request("completion", params)}
+        return self._stream(lambda client: client.completions.create(**body), abort, chat=False)
+
+    def stream_chat(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        abort: Cancellation,
+        trim_history: bool = False,
+        **params: Any,
+    ) -> Iterator[str]:
+        """Yield the server's answer to `messages` (its chat template applies). The server keeps
+        the whole conversation: `trim_history` cannot count its tokens, so a conversation that
+        outgrows the context is an error that says what to do."""
+        body = {"messages": messages, **self._request("chat", params)}
+        return self._stream(lambda client: client.chat.completions.create(**body), abort, chat=True)
+
+    def create_context(self, *, n_ctx: int | None = None, seed: int | None = None) -> ModelFacts:
+        """Use `seed` from now on; the context size is the server's own setting."""
+        facts = self._require()
+        if n_ctx is not None and n_ctx != facts.n_ctx:
+            raise LLMWidgetsError(
+                f"The context size of {facts.name} is set where the server starts "
+                f"({self.server}), not from here."
+            )
+        self._seed = seed
+        return facts
+
+    def unload(self) -> None:
+        """Close the connection and stop the loop thread."""
+        if self._closed:
+            return
+        self._closed = True
+
+        async def close_all() -> None:
+            others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in others:
+                task.cancel()
+            await asyncio.gather(*others, return_exceptions=True)
+            await self._client.close()
+            await asyncio.get_running_loop().shutdown_default_executor()  # its resolver threads
+
+        try:
+            asyncio.run_coroutine_threadsafe(close_all(), self._loop).result(5)
+        except Exception:  # closing is best effort: the loop stops below either way
+            pass
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+        if not self._thread.is_alive():
+            self._loop.close()
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _new_client(self) -> Any:
+        timeout = self._openai.Timeout(self._timeout, connect=min(CONNECT_TIMEOUT, self._timeout))
+        # one try: a dead server must not look like a slow one
+        return self._openai.AsyncOpenAI(
+            base_url=self.base_url,
+            api_key=self.__api_key or _NO_KEY,
+            max_retries=0,
+            timeout=timeout,
+        )
+
+    def _renew_client(self) -> None:
+        """A fresh connection pool after a stream that ended badly: some servers leave the
+        connection in a state where the next request on it fails."""
+        old, self._client = self._client, self._new_client()
+        if not self._closed:
+            asyncio.run_coroutine_threadsafe(old.close(), self._loop)
+
+    def _run(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+
+    async def _list_models(self) -> list[dict[str, Any]]:
+        page = await self._client.models.list()
+        return [m.model_dump() for m in page.data]
+
+    def _pick(self, model: str | None, entries: dict[str, dict[str, Any]]) -> str:
+        if model is None:
+            return next(iter(entries))
+        for name in (model, f"{model}:latest"):  # Ollama lists "name:tag"
+            if name in entries:
+                return name
+        listed = ", ".join(list(entries)[:20])
+        raise RemoteServerError(
+            "unknown_model",
+            f"The server at {self.server} has no model {model!r}; it lists: {listed}.",
+        )
+
+    def _require(self) -> ModelFacts:
+        if self._facts is None or self._closed:
+            raise LLMWidgetsError("Not connected to a server: call connect() first.")
+        return self._facts
+
+    def _request(self, mode: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Every sampling parameter, explicitly: an unset one means what it means in the kernel
+        (servers have their own defaults, e.g. llama-cpp-python's repeat_penalty 1.1)."""
+        facts = self._require()
+        values = {**sampling_defaults(mode), **params}
+        body: dict[str, Any] = {
+            "model": facts.name,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        body.update({k: values[k] for k in _STANDARD if values.get(k) is not None})
+        body["extra_body"] = {k: values[k] for k in _EXTRA if values.get(k) is not None}
+        seed = params.get("seed", self._seed)
+        if seed is not None and seed >= 0:
+            body["seed"] = seed
+        if params.get("stop"):
+            body["stop"] = params["stop"]
+        return body
+
+    def _stream(
+        self, create: Callable[[Any], Any], abort: Cancellation, *, chat: bool
+    ) -> Iterator[str]:
+        stats = GenerationStats()
+        self.last_stats = stats
+        client = self._client
+        chunks: queue.SimpleQueue[Any] = queue.SimpleQueue()
+
+        async def pump() -> None:
+            stream = await create(client)
+            async with stream:
+                async for chunk in stream:
+                    chunks.put(chunk)
+
+        began = time.perf_counter()
+        first: float | None = None
+        pieces, finish, usage = 0, None, None
+        future: concurrent.futures.Future[None] | None = None
+        remove_hook: Callable[[], None] = lambda: None  # noqa: E731
+        try:
+            if abort.is_set():
+                stats.stop_reason = "aborted"
+                return
+            future = asyncio.run_coroutine_threadsafe(pump(), self._loop)
+            future.add_done_callback(lambda _: chunks.put(_END))
+            remove_hook = abort.add_hook(future.cancel)  # cancels the reading task, in its loop
+            while True:
+                chunk = chunks.get()
+                if chunk is _END or abort.is_set():
+                    break
+                if getattr(chunk, "usage", None) is not None:
+                    usage = chunk.usage
+                if not chunk.choices:
+                    continue
+                choice = chunk.choices[0]
+                text = (choice.delta.content if choice.delta else None) if chat else choice.text
+                if choice.finish_reason:
+                    finish = str(choice.finish_reason)
+                if text:
+                    if first is None:
+                        first = time.perf_counter()
+                    pieces += 1
+                    yield text
+            if abort.is_set():
+                stats.stop_reason = "aborted"
+                return
+            failure = None if future.cancelled() else future.exception()
+            if failure is not None or finish is None:
+                stats.stop_reason = "error"
+                self._renew_client()
+                if failure is not None:
+                    raise self._explain(failure) from None
+                raise self._ended_early(pieces)
+            stats.stop_reason = finish
+        finally:
+            remove_hook()
+            if future is not None and not future.done():
+                future.cancel()  # Stop, or the reader let go: the task closes the stream
+                self._renew_client()
+            end = time.perf_counter()
+            stats.total_time = end - began
+            stats.ttft = (first - began) if first is not None else 0.0
+            stats.completion_tokens = pieces
+            if usage is not None:
+                stats.prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
+                if stats.stop_reason != "aborted":
+                    stats.completion_tokens = int(getattr(usage, "completion_tokens", 0) or pieces)
+            if first is not None and stats.completion_tokens > 1 and end > first:
+                stats.tokens_per_second = (stats.completion_tokens - 1) / (end - first)
+
+    def _ended_early(self, pieces: int) -> RemoteServerError:
+        if pieces == 0:
+            return RemoteServerError(
+                "context_overflow",
+                f"The server at {self.server} ended the answer before its first word, without a "
+                "reason. Most often the prompt is longer than the model's context on the server "
+                "(llama-cpp-python's server does this): Clear the chat, shorten the prompt, or "
+                "start the server with a larger context. Another client taking the server ends "
+                "an answer this way too.",
+            )
+        return RemoteServerError(
+            "interrupted",
+            f"The answer was interrupted: the server at {self.server} ended the stream without "
+            "finishing it, most likely because another client sent it a request (a server "
+            "answering one request at a time drops the one it was answering).",
+        )
+
+    def _explain(self, exc: BaseException, *, listing: bool = False) -> RemoteServerError:
+        """The error a user can act on, for whatever the client raised (never the key)."""
+        error = self._classify(exc, listing)
+        key = self.__api_key
+        if key and key in str(error):
+            error = RemoteServerError(error.kind, str(error).replace(key, "***"))
+        return error
+
+    def _classify(self, exc: BaseException, listing: bool) -> RemoteServerError:
+        openai, where = self._openai, self.server
+        if isinstance(exc, RemoteServerError):
+            return exc
+        if isinstance(exc, openai.APITimeoutError):
+            return RemoteServerError(
+                "timeout",
+                f"The server at {where} did not answer within {self._timeout:g} s. It may be busy "
+                "with a long prompt: try again, or connect with a longer timeout.",
+            )
+        if isinstance(exc, openai.APIConnectionError):
+            cause = exc.__cause__ or exc.__context__
+            reason = f" ({_first_line(cause)})" if cause is not None else ""
+            return RemoteServerError(
+                "unreachable",
+                f"Cannot reach the server at {self.base_url}{reason}. Check that it is running "
+                "and that the URL is right.",
+            )
+        if isinstance(exc, openai.AuthenticationError):
+            if not self.__api_key:
+                return RemoteServerError(
+                    "auth",
+                    f"The server at {where} needs an API key (401): pass api_key=..., or set "
+                    f"the {self._key_source} environment variable.",
+                )
+            source = "api_key" if self._key_source == "api_key" else self._key_source
+            return RemoteServerError(
+                "auth", f"The server at {where} rejected the API key from {source} (401)."
+            )
+        if isinstance(exc, openai.PermissionDeniedError):
+            return RemoteServerError(
+                "auth", f"The server at {where} refused this key access (403)."
+            )
+        if isinstance(exc, openai.NotFoundError):
+            if listing:
+                hint = (
+                    f" An OpenAI-compatible base URL usually ends in /v1: try {self.base_url}/v1."
+                    if not self.base_url.endswith("/v1")
+                    else ""
+                )
+                return RemoteServerError(
+                    "not_found",
+                    f"{self.base_url} has no OpenAI-compatible API (404 at /models).{hint}",
+                )
+            return RemoteServerError(
+                "unknown_model",
+                f"The server at {where} answered 404: {_server_message(exc)}",
+            )
+        if isinstance(exc, openai.APIStatusError):
+            message = _server_message(exc)
+            if _is_context_error(message):
+                return RemoteServerError(
+                    "context_overflow",
+                    f"The prompt does not fit the model's context on {where}: {message} Clear "
+                    "the chat or shorten the prompt.",
+                )
+            return RemoteServerError(
+                "server", f"The server at {where} answered {exc.status_code}: {message}"
+            )
+        return RemoteServerError(
+            "server", f"Talking to {where} failed: {type(exc).__name__}: {_first_line(exc)}"
+        )
+
+
+def _context_length(entry: dict[str, Any]) -> int:
+    """The context size a /models entry reports (vLLM, LM Studio, llama.cpp's server), or 0."""
+    meta = entry.get("meta") if isinstance(entry.get("meta"), dict) else {}
+    for value in (
+        entry.get("max_model_len"),
+        entry.get("context_length"),
+        entry.get("max_context_length"),
+        meta.get("n_ctx") if meta else None,
+        meta.get("n_ctx_train") if meta else None,
+    ):
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return 0
+
+
+def _is_context_error(message: str) -> bool:
+    text = message.lower()
+    return "context" in text and any(w in text for w in ("length", "exceed", "window", "long"))
+
+
+def _server_message(exc: Any) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        text = inner.get("message") if isinstance(inner, dict) else inner
+        if text is None and isinstance(body.get("detail"), str):
+            text = body["detail"]
+        if text:
+            return _first_line(text)[:500]
+    return _first_line(getattr(exc, "message", None) or exc)[:500]
+
+
+def _first_line(value: object) -> str:
+    lines = str(value).strip().splitlines()
+    return lines[0] if lines else type(value).__name__
