@@ -40,12 +40,7 @@ function render(model: Model, el: HTMLElement): () => void {
     key.value = "";
     return msg;
   };
-  // Connect asks for the picked model once connected (the server's first one before)
-  const connectButton = requests.button(
-    "Connect",
-    () => connectMessage(model.get("status") === "connected" ? picker.value : undefined),
-    "llmw-primary",
-  );
+  const connectButton = requests.button("Connect", () => connectMessage(), "llmw-primary");
   const disconnectButton = requests.button("Disconnect", () => ({ type: "disconnect" }));
   const forgetButton = requests.button("Forget key", () => ({ type: "forget_key" }));
 
@@ -88,8 +83,10 @@ function render(model: Model, el: HTMLElement): () => void {
     const env = model.get("api_key_env");
     key.placeholder = model.get("has_key") ? "a key is held by the kernel" : `optional; else $${env}`;
     forgetButton.hidden = !model.get("has_key");
+    // one of the two at a time: connected, Disconnect; otherwise Connect
+    connectButton.hidden = status === "connected";
+    disconnectButton.hidden = status !== "connected";
     if (!connectButton.hasAttribute("aria-busy")) connectButton.disabled = status === "connecting";
-    if (!disconnectButton.hasAttribute("aria-busy")) disconnectButton.disabled = status !== "connected";
     const models = model.get("models") || [];
     const current = model.get("model");
     const names = models.length ? models : current ? [current] : [];

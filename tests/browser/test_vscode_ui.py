@@ -21,7 +21,9 @@ from typing import Any
 
 import pytest
 
+from llm_widgets.demo import packaged_model_path
 from llm_widgets.testing.jupyter import free_port
+from llm_widgets.testing.openai_server import OpenAIServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.extra_host]
 
@@ -158,3 +160,23 @@ def test_the_whole_flow_in_vscodes_widget_renderer(vscode_page: Any) -> None:
         stop.click()
     _wait(lambda: send.is_enabled() and stop.is_disabled(), 60)
     assert chat.locator(".llmw-error").inner_text() == ""
+
+
+def test_a_model_on_a_server_in_vscodes_widget_renderer(vscode_page: Any) -> None:
+    """ServerConnection and the Chat against a real OpenAI-compatible server, in VS Code's
+    renderer: Connect, stream, Stop."""
+    page = vscode_page
+    with OpenAIServer(packaged_model_path(), alias="smollm2-server") as server:
+        _cell(page, "from llm_widgets import ServerConnection, Chat")
+        panel = _cell(page, f"ServerConnection(base_url={server.base_url!r})")
+        panel.get_by_role("button", name="Connect", exact=True).click(timeout=60_000)
+        panel.get_by_text("Connected", exact=True).wait_for(timeout=30_000)
+        chat = _cell(page, "chat = Chat(); chat.max_tokens = 1500; chat")
+        chat.get_by_text("smollm2-server · on 127.0.0.1").wait_for(timeout=30_000)
+        chat.get_by_role("textbox", name="Message").fill("Write a long story about a storm.")
+        chat.get_by_role("button", name="Send", exact=True).click()
+        answer = chat.get_by_role("log", name="Transcript").locator(".llmw-msg-assistant").last
+        _wait(lambda: len(answer.inner_text().strip()) > 20, 60)
+        chat.get_by_role("button", name="Stop", exact=True).click()
+        chat.get_by_text("stopped: aborted").wait_for(timeout=15_000)
+        assert chat.locator(".llmw-error").inner_text() == ""
