@@ -392,3 +392,18 @@ def test_stop_before_the_request_leaves_it_unsent(
     job.cancel()
     assert job.wait(10) == "" and job.state == "cancelled"
     assert job.stats is None or job.stats.stop_reason == "aborted"
+
+
+def test_a_server_silent_past_the_timeout_is_reported(
+    svc: LLMKernelService, keyed_server: OpenAIServer
+) -> None:
+    """A prompt the server takes longer to evaluate than `timeout` allows: a read timeout,
+    explained, and the connection usable again after it."""
+    svc.connect(keyed_server.base_url, api_key=KEY, timeout=0.2)
+    prompt = [{"role": "user", "content": "Summarise: " + "a cat sat on a mat. " * 60}]
+    job = svc.generate_chat_completion(prompt, max_tokens=4)
+    with pytest.raises(RemoteServerError) as info:
+        job.wait(60)
+    assert info.value.kind == "timeout" and "did not answer within 0.2 s" in str(info.value)
+    svc.connect(keyed_server.base_url, api_key=KEY)  # a longer timeout
+    assert svc.generate_chat_completion(QUESTION, max_tokens=4).wait(60)
