@@ -136,6 +136,25 @@ export type ServerConnectionRequest =
   | { type: "forget_key" }
   | { type: "sync" };
 
+export interface BatchRunState {
+  limits: Limits;
+  error: string;
+  status: "queued" | "running" | "done" | "cancelled" | "failed";
+  detail: string;
+  total: number;
+  completed: number;
+  failed: number;
+  reused: number;
+  progress: number;
+  tokens_per_second: number;
+  items_per_second: number;
+  eta: number;
+  errors: { index: number; error: string }[];
+  recent: { index: number; output: string }[];
+}
+
+export type BatchRunRequest = { type: "stop" } | { type: "resume" } | { type: "sync" };
+
 export type Notice = { type: "notice"; level: "info" | "success" | "error"; text: string };
 
 /** Python's answer to a message that carried a `request_id`. */

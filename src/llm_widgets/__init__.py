@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from .batch_run import BatchRun
 from .chat import Chat
 from .engine import GenerationStats, ModelFacts
 from .errors import (
@@ -14,13 +15,14 @@ from .errors import (
     LLMWidgetsError,
     ModelFileError,
     ModelTooLargeError,
+    OutputParseError,
     ProtocolError,
     RemoteErrorKind,
     RemoteServerError,
 )
 from .hub import TransferOptions
 from .hub_search import HubSearch
-from .jobs import DownloadJob, GenerationJob, Job, JobState, LoadJob
+from .jobs import BatchJob, DownloadJob, GenerationJob, Job, JobState, LoadJob
 from .library import LocalModel
 from .local_library import LocalLibrary
 from .model_browser import ModelBrowser
@@ -35,6 +37,8 @@ __version__ = "0.1.0"
 logging.getLogger("llm_widgets").addHandler(logging.NullHandler())
 
 __all__ = [
+    "BatchJob",
+    "BatchRun",
     "Chat",
     "GenerationJob",
     "HubSearch",
@@ -58,6 +62,7 @@ __all__ = [
     "ModelFileError",
     "ModelSummary",
     "ModelTooLargeError",
+    "OutputParseError",
     "ProtocolError",
     "RemoteErrorKind",
     "RemoteServerError",

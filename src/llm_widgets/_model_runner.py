@@ -18,7 +18,7 @@ from ._events import PROGRESS_INTERVAL, EventBus
 from ._openai_backend import RemoteEngine
 from .engine import Engine, ModelFacts
 from .errors import JobCancelledError, JobFailedError, LLMWidgetsError
-from .jobs import GenerationJob, Job, LoadJob
+from .jobs import BatchJob, GenerationJob, Job, LoadJob
 
 
 class ModelRunner:
@@ -106,14 +106,21 @@ class ModelRunner:
                 stream = (
                     engine.stream_chat(job.request, abort=abort, **job.options, **job.params)
                     if job.mode == "chat"
-                    else engine.stream_completion(job.request, abort=abort, **job.params)
+                    else engine.stream_completion(
+                        job.request, abort=abort, **job.options, **job.params
+                    )
                 )
                 for piece in stream:
                     job.push(piece)
                     self._events.emit("completion_chunk", job, piece)
                 job.stats = engine.last_stats
             job.close_stream()
-            job.finish("cancelled" if job.cancel_requested else "done", result=job.text)
+            if job.cancel_requested:
+                job.finish("cancelled", result=job.text)
+                return
+            if job.output is not None:
+                job.value = job.output.parse(job.text)  # OutputParseError keeps the text
+            job.finish("done", result=job.text)
         except JobCancelledError:
             job.close_stream()
             job.finish("cancelled", result=job.text)
@@ -256,6 +263,8 @@ def _waiting_for(holder: Job | None) -> str:
         return "waiting for the running answer"
     if isinstance(holder, LoadJob):
         return "waiting for the model to load"
+    if isinstance(holder, BatchJob):
+        return "waiting for the batch run's current item"
     return "queued"
 
 

@@ -30,7 +30,7 @@ _NO_KEY = "no-key"  # what the client sends when the user has no key (it require
 _END = object()  # the stream's end, in the queue between the loop thread and the reader
 # the standard OpenAI fields every request carries; llama.cpp's samplers go in the extra body
 _STANDARD = ("temperature", "top_p", "max_tokens", "presence_penalty", "frequency_penalty")
-_EXTRA = ("top_k", "min_p", "repeat_penalty")
+_EXTRA = ("top_k", "min_p", "repeat_penalty", "grammar")  # grammar: llama.cpp's servers
 
 
 def _openai() -> Any:
@@ -74,7 +74,7 @@ class RemoteEngine:
         self._facts: ModelFacts | None = None
         self._seed: int | None = None
         self.models: list[str] = []  # what the server lists at /v1/models
-        self.last_stats: GenerationStats | None = None
+        self._stats = threading.local()  # streams may run at once (a batch): stats per thread
         self._closed = False
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
@@ -84,6 +84,15 @@ class RemoteEngine:
         self._client = self._new_client()
 
     # -- the Backend interface ------------------------------------------------------------------
+
+    @property
+    def last_stats(self) -> GenerationStats | None:
+        """The figures of the last generation this thread ran."""
+        return getattr(self._stats, "value", None)
+
+    @last_stats.setter
+    def last_stats(self, stats: GenerationStats | None) -> None:
+        self._stats.value = stats
 
     @property
     def loaded(self) -> bool:

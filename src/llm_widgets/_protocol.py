@@ -179,6 +179,12 @@ SERVER_CONNECTION: Schema = {
     "sync": {},
 }
 
+BATCH_RUN: Schema = {
+    "stop": {},
+    "resume": {},
+    "sync": {},
+}
+
 LOCAL_LIBRARY: Schema = {
     "delete": {"repo_id": REPO_ID, "filename": REPO_FILE},
     "discard": {"repo_id": REPO_ID, "filename": REPO_FILE},

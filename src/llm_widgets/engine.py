@@ -9,6 +9,7 @@ import ctypes
 import functools
 import inspect
 import itertools
+import json
 import logging
 import os
 import re
@@ -135,6 +136,25 @@ def check_fits(facts: ModelFacts, n_ctx: int, shape: ModelShape | None) -> None:
             f"{os.path.basename(facts.path)} does not fit in memory: it {detail}. "
             "Pick a smaller quantization, a smaller n_ctx, or free memory."
         )
+
+
+_LOOSE_CHAR = r'char ::= [^"\\] |'
+_JSON_CHAR = r'char ::= [^"\\\x7F\x00-\x1F] |'
+
+
+def json_schema_grammar(schema: dict[str, Any]) -> str:
+    """llama.cpp's GBNF grammar for answers that match a JSON schema."""
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    grammar = str(json_schema_to_gbnf(json.dumps(schema)))
+    # llama-cpp-python's converter lets a JSON string hold raw control characters (a newline),
+    # which is not JSON: keep them out, as llama.cpp's own converter does
+    return grammar.replace(_LOOSE_CHAR, _JSON_CHAR)
+
+
+@functools.cache
+def _grammar(text: str) -> Any:
+    return _llama_cpp().LlamaGrammar.from_string(text, verbose=False)
 
 
 @functools.cache
@@ -484,6 +504,8 @@ def _sampling(params: dict[str, Any]) -> dict[str, Any]:
     out = dict(params)
     if "temperature" in out:
         out["temperature"] = float(out["temperature"])
+    if out.get("grammar") is not None:
+        out["grammar"] = _grammar(out["grammar"])  # GBNF text -> a compiled grammar
     return out
 
 

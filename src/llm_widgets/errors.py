@@ -66,6 +66,14 @@ class RemoteServerError(JobFailedError):
         self.kind: RemoteErrorKind = kind
 
 
+class OutputParseError(JobFailedError, ValueError):
+    """A structured answer did not parse or validate; `text` keeps what the model wrote."""
+
+    def __init__(self, message: str, text: str) -> None:
+        super().__init__(message)
+        self.text = text
+
+
 class ModelFileError(LLMWidgetsError, ValueError):
     """The file cannot be a model llama.cpp loads: not a GGUF, truncated, unknown architecture."""
 
@@ -87,6 +95,7 @@ __all__ = [
     "LLMWidgetsError",
     "ModelFileError",
     "ModelTooLargeError",
+    "OutputParseError",
     "ProtocolError",
     "REMOTE_ERROR_KINDS",
     "RemoteErrorKind",

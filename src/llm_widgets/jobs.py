@@ -314,6 +314,8 @@ class GenerationJob(Job):
         self.request = request
         self.params = params
         self.options: dict[str, Any] = {}  # engine options that are not sampling parameters
+        self.output: Any = None  # an _structured.OutputFormat the answer must follow
+        self.value: Any = None  # the parsed answer, when `output` is set
         self.text: str = ""
         self.stats: GenerationStats | None = None
         self._chunks: queue.SimpleQueue[object] = queue.SimpleQueue()
@@ -363,7 +365,70 @@ class GenerationJob(Job):
         return super()._end_events() + [("completion_done", (self,))]
 
 
+class BatchJob(Job):
+    """A run of one generation per input (`service.map`): results in input order, a per-item
+    error instead of a stopped run, resumable from its on-disk cache."""
+
+    kind = "batch"
+
+    def __init__(self, inputs: list[Any]) -> None:
+        super().__init__()
+        self.inputs = inputs
+        self.results: list[Any] = [None] * len(inputs)  # None where not done (yet)
+        self.texts: list[str | None] = [None] * len(inputs)  # the raw answers
+        self.errors: dict[int, str] = {}  # input index -> what went wrong with it
+        self.reused = 0  # results taken from an earlier run's cache
+        self.completed = 0  # items with a result, reused ones included
+        self.completion_tokens = 0
+        self.tokens_per_second = 0.0
+        self.items_per_second = 0.0
+        self.eta: float | None = None  # seconds left, when known
+        self.request: dict[str, Any] = {}  # map()'s arguments: map(**request) resumes
+        self.recent: list[dict[str, Any]] = []  # the last few results, newest last
+
+    @property
+    def total(self) -> int:
+        """How many inputs."""
+        return len(self.inputs)
+
+    @property
+    def progress(self) -> float:
+        """Percent of the inputs finished (with a result or an error), 0 to 100."""
+        if not self.inputs:
+            return 100.0
+        return 100.0 * (self.completed + len(self.errors)) / len(self.inputs)
+
+    def to_list(self) -> list[Any]:
+        """The results, aligned with the inputs (None where not done)."""
+        return list(self.results)
+
+    def to_pandas(self) -> Any:
+        """A pandas DataFrame: input, output, error (needs pandas)."""
+        try:
+            import pandas
+        except ImportError:
+            raise ImportError("to_pandas() needs pandas: pip install pandas") from None
+        return pandas.DataFrame(
+            {
+                "input": self.inputs,
+                "output": self.results,
+                "error": [self.errors.get(i) for i in range(len(self.inputs))],
+            }
+        )
+
+    def wait(self, timeout: float | None = None) -> list[Any]:
+        """Block until the run ends and return the results (also after a cancel: what is
+        done); raise if the run itself failed."""
+        if not self.join(timeout):
+            raise TimeoutError(f"batch {self.id} still {self.state} after {timeout} s")
+        if self.state == "cancelled":
+            return self.to_list()
+        super().wait(0)
+        return self.to_list()
+
+
 __all__ = [
+    "BatchJob",
     "Cancellation",
     "DownloadJob",
     "FINAL_STATES",

@@ -10,20 +10,22 @@ import atexit
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from . import hub, library, search
+from ._batch import MAX_REMOTE_CONCURRENCY, BatchRunner, as_inputs, default_cache_dir
 from ._download_runner import DownloadRunner
 from ._events import EventBus
 from ._memory import DEFAULT_N_CTX
 from ._model_runner import ModelRunner
 from ._openai_backend import DEFAULT_API_KEY_ENV, DEFAULT_TIMEOUT, RemoteEngine
 from ._requests import check_generation_params, check_load_options, check_messages
+from ._structured import OutputFormat, output_format
 from .engine import ModelFacts
 from .errors import LLMWidgetsError
-from .jobs import DownloadJob, GenerationJob, Job, LoadJob, download_key
+from .jobs import BatchJob, DownloadJob, GenerationJob, Job, LoadJob, download_key
 
 J = TypeVar("J", bound=Job)
 
@@ -388,32 +390,132 @@ class LLMKernelService:
         self.abort()
         self._models.unload()
 
-    def generate_completion(self, prompt: str, **params: Any) -> GenerationJob:
-        """Stream a completion of `prompt`; returns the job at once (iterate it, or wait)."""
+    def generate_completion(
+        self,
+        prompt: str,
+        *,
+        response_format: dict[str, Any] | type | None = None,
+        choices: Sequence[str] | None = None,
+        **params: Any,
+    ) -> GenerationJob:
+        """Stream a completion of `prompt`; returns the job at once (iterate it, or wait).
+
+        `response_format` (a JSON schema, or a pydantic model class) or `choices` (labels)
+        constrain the answer with a grammar; `job.value` is then the parsed answer.
+        """
         if not isinstance(prompt, str):
             raise TypeError(f"prompt must be a str, not {type(prompt).__name__}")
-        return self._generate(GenerationJob("completion", prompt, params))
+        job = GenerationJob("completion", prompt, params)
+        return self._generate(job, output_format(response_format, choices))
 
     def generate_chat_completion(
-        self, messages: Sequence[dict[str, str]], *, trim_history: bool = False, **params: Any
+        self,
+        messages: Sequence[dict[str, str]],
+        *,
+        trim_history: bool = False,
+        response_format: dict[str, Any] | type | None = None,
+        choices: Sequence[str] | None = None,
+        **params: Any,
     ) -> GenerationJob:
         """Stream the assistant's answer to `messages` (role/content dicts) with the model's chat
         template; returns the job at once. With `trim_history`, the oldest turns are left out
-        when the conversation outgrows the context (`job.stats.trimmed_messages` counts them)."""
+        when the conversation outgrows the context (`job.stats.trimmed_messages` counts them).
+
+        `response_format` (a JSON schema, or a pydantic model class) or `choices` (labels)
+        constrain the answer with a grammar; `job.value` is then the parsed answer (a pydantic
+        instance for a model class), and an answer that does not parse fails the job with
+        OutputParseError (its `text` kept).
+        """
         if not isinstance(trim_history, bool):
             raise ValueError("trim_history must be True or False")
         job = GenerationJob("chat", check_messages(messages), params)
         job.options = {"trim_history": trim_history}
-        return self._generate(job)
+        return self._generate(job, output_format(response_format, choices))
+
+    def map(
+        self,
+        inputs: Iterable[Any],
+        *,
+        prompt: str | None = None,
+        response_format: dict[str, Any] | type | None = None,
+        choices: Sequence[str] | None = None,
+        system: str | None = None,
+        cache: bool | str | os.PathLike[str] = True,
+        concurrency: int = 1,
+        **params: Any,
+    ) -> BatchJob:
+        """Run one chat answer per input through the model that answers; returns a BatchJob at
+        once (`wait()` gives the results in input order; `cancel()` stops within a token).
+
+        Each input is a str or a dict (a pandas DataFrame gives its rows, a Series its values).
+        With `prompt=None` a string is the user message; otherwise `prompt` is a template
+        formatted with the row (a dict's keys, or `{input}`). `response_format` / `choices`
+        constrain every answer as in `generate_chat_completion`. An item that fails gets an
+        entry in `job.errors`; the run goes on. Finished answers are kept on disk (`cache`: True
+        for the default folder, a folder, or False), keyed by model, parameters and input, so a
+        new `map` over the same inputs skips them (`job.reused`). `concurrency` > 1 runs that
+        many at once on a server that serves requests in parallel (vLLM, llama.cpp's server with
+        --parallel); the kernel's model runs one at a time.
+        """
+        rows = as_inputs(inputs)
+        if prompt is not None and not isinstance(prompt, str):
+            raise TypeError("prompt must be a str template or None")
+        if system is not None and not isinstance(system, str):
+            raise TypeError("system must be a str or None")
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int):
+            raise TypeError("concurrency must be an int")
+        if not 1 <= concurrency <= MAX_REMOTE_CONCURRENCY:
+            raise ValueError(f"concurrency must be between 1 and {MAX_REMOTE_CONCURRENCY}")
+        check_generation_params(params)
+        output = output_format(response_format, choices)
+        if cache is True:
+            cache_dir: Path | None = default_cache_dir()
+        elif cache is False or cache is None:
+            cache_dir = None
+        else:
+            cache_dir = Path(os.fspath(cache))
+        job = BatchJob(rows)
+        job.request = dict(
+            inputs=rows,
+            prompt=prompt,
+            response_format=response_format,
+            choices=choices,
+            system=system,
+            cache=cache,
+            concurrency=concurrency,
+            **params,
+        )
+        runner = BatchRunner(
+            job,
+            self._models,
+            prompt=prompt,
+            system=system,
+            output=output,
+            params=params,
+            cache_dir=cache_dir,
+            concurrency=concurrency,
+        )
+        loads = self._unfinished(LoadJob)
+
+        def work() -> None:
+            for load in loads:  # a run started while a model loads waits for it
+                load.join()
+            runner.run()
+
+        self._spawn(job, work)
+        return job
 
     def abort(self, *, queued: bool = True) -> list[GenerationJob]:
         """Stop the running generation, and drop the queued ones unless `queued=False`; the
-        model stays loaded. Returns the jobs stopped."""
+        model stays loaded (a batch run has its own `cancel()`). Returns the jobs stopped."""
         jobs = self._unfinished(GenerationJob)
         return [j for j in jobs if (queued or j.state == "running") and j.cancel()]
 
-    def _generate(self, job: GenerationJob) -> GenerationJob:
+    def _generate(self, job: GenerationJob, output: OutputFormat | None = None) -> GenerationJob:
         check_generation_params(job.params)
+        if output is not None:
+            job.output = output
+            job.options["grammar"] = output.grammar  # built here: a bad schema raises here
         loads = self._unfinished(LoadJob)  # an answer asked for while a model loads waits for it
         self._spawn(job, lambda: self._models.generate(job, after=loads))
         return job

@@ -1,0 +1,279 @@
+"""Batch runs (`service.map`): the inputs turned into chat requests, the worker body that runs
+them through the model runner one at a time (or a few at once on a server), and the on-disk
+cache that lets a new run over the same inputs skip what is done."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from ._model_runner import ModelRunner
+from ._structured import OutputFormat
+from .engine import ModelFacts
+from .errors import JobCancelledError, LLMWidgetsError
+from .jobs import BatchJob
+
+RECENT = 5  # results a BatchJob keeps in `recent` for the views
+MAX_REMOTE_CONCURRENCY = 32
+
+
+def as_inputs(inputs: object) -> list[Any]:
+    """The inputs as a list of strings and dicts (a pandas DataFrame gives one dict per row, a
+    Series its values); TypeError for anything else."""
+    if hasattr(inputs, "to_dict") and hasattr(inputs, "columns"):  # a DataFrame
+        rows: list[Any] = list(inputs.to_dict("records"))
+    elif isinstance(inputs, (str, bytes, dict)):
+        raise TypeError("map() takes an iterable of inputs (a list of strings, say), not one")
+    elif isinstance(inputs, Iterable):
+        rows = list(inputs.tolist() if hasattr(inputs, "tolist") else inputs)
+    else:
+        raise TypeError(f"map() takes an iterable of inputs, not {type(inputs).__name__}")
+    for i, row in enumerate(rows):
+        if not isinstance(row, (str, dict)):
+            raise TypeError(f"inputs[{i}] is a {type(row).__name__}: each input is a str or a dict")
+    return rows
+
+
+def messages_for(
+    row: str | dict[str, Any], prompt: str | None, system: str | None
+) -> list[dict[str, str]]:
+    """The chat request of one input: `prompt` formatted with the row (a dict's keys, or
+    `{input}` for a string), or the string itself as the user message."""
+    if prompt is None:
+        if not isinstance(row, str):
+            raise ValueError("a dict input needs prompt= (a template using its keys)")
+        text = row
+    else:
+        fields = row if isinstance(row, dict) else {"input": row}
+        try:
+            text = prompt.format(**fields)
+        except (KeyError, IndexError) as exc:
+            raise ValueError(f"the prompt template needs {exc} that this input lacks") from None
+    messages = [{"role": "system", "content": system}] if system else []
+    return messages + [{"role": "user", "content": text}]
+
+
+def default_cache_dir() -> Path:
+    """Where batch results are kept for resuming: $LLM_WIDGETS_CACHE/batches, else
+    $XDG_CACHE_HOME (or ~/.cache)/llm-widgets/batches."""
+    root = os.environ.get("LLM_WIDGETS_CACHE")
+    if root:
+        return Path(root) / "batches"
+    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(xdg) / "llm-widgets" / "batches"
+
+
+def _digest(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def model_identity(facts: ModelFacts) -> dict[str, Any]:
+    """What makes two runs' answers comparable: the same model file (or server model)."""
+    if facts.backend == "remote":
+        return {"server": facts.server, "model": facts.name}
+    return {
+        "file": os.path.basename(facts.path),
+        "size": facts.size,
+        "name": facts.name,
+        "n_ctx": facts.n_ctx,
+    }
+
+
+class BatchCache:
+    """Results of one (model, parameters) combination, one JSON line per finished input,
+    appended as they come: a killed run loses at most the line being written."""
+
+    def __init__(self, folder: Path, key: dict[str, Any]) -> None:
+        self.path = folder / f"{_digest(key)[:32]}.jsonl"
+        self._lock = threading.Lock()
+
+    def load(self) -> dict[str, str]:
+        """input digest -> answer text, of what earlier runs finished."""
+        found: dict[str, str] = {}
+        try:
+            with self.path.open(encoding="utf-8") as f:
+                for line in f:
+                    try:
+                        entry = json.loads(line)
+                        found[str(entry["input"])] = str(entry["text"])
+                    except (ValueError, KeyError, TypeError):
+                        continue  # a line cut short by a crash
+        except FileNotFoundError:
+            pass
+        return found
+
+    def add(self, input_digest: str, text: str) -> None:
+        """Record one finished input."""
+        line = json.dumps({"input": input_digest, "text": text}, ensure_ascii=False) + "\n"
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as f:
+                f.write(line)
+
+
+class BatchRunner:
+    """The worker body of a batch job (one per job)."""
+
+    def __init__(
+        self,
+        job: BatchJob,
+        models: ModelRunner,
+        *,
+        prompt: str | None,
+        system: str | None,
+        output: OutputFormat | None,
+        params: dict[str, Any],
+        cache_dir: Path | None,
+        concurrency: int,
+    ) -> None:
+        self.job = job
+        self.models = models
+        self.prompt, self.system, self.output = prompt, system, output
+        self.params = dict(params)
+        self.options: dict[str, Any] = {"grammar": output.grammar} if output else {}
+        self.cache_dir = cache_dir
+        self.concurrency = concurrency
+        self._lock = threading.Lock()
+        self._started = 0.0
+
+    def run(self) -> None:
+        job = self.job
+        try:
+            job.mark_running()
+            facts = self.models.require_engine().facts
+            if facts is None:
+                raise LLMWidgetsError("No model is loaded: call load_model() first.")
+            if self.concurrency > 1 and facts.backend != "remote":
+                raise ValueError(
+                    "concurrency > 1 needs a model on a server (the kernel's runs one at a time)"
+                )
+            cache = self._cache(facts)
+            pending = self._reuse(cache)
+            self._started = time.perf_counter()
+            if self.concurrency > 1:
+                with ThreadPoolExecutor(
+                    self.concurrency, thread_name_prefix="llm-widgets-batch"
+                ) as pool:
+                    for _ in pool.map(lambda i: self._item(i, cache), pending):
+                        pass
+            else:
+                for index in pending:
+                    if job.cancel_requested:
+                        break
+                    self._item(index, cache)
+            job.finish("cancelled" if job.cancel_requested else "done", result=job.to_list())
+        except JobCancelledError:
+            job.finish("cancelled", result=job.to_list())
+        except BaseException as exc:
+            message = (
+                str(exc)
+                if isinstance(exc, (LLMWidgetsError, ValueError))
+                else f"The batch failed: {type(exc).__name__}: {exc}"
+            )
+            job.finish(
+                "failed",
+                error=message,
+                exception=exc
+                if isinstance(exc, (LLMWidgetsError, ValueError))
+                else LLMWidgetsError(message),
+            )
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _cache(self, facts: ModelFacts) -> BatchCache | None:
+        if self.cache_dir is None:
+            return None
+        key = {
+            "model": model_identity(facts),
+            "params": self.params,
+            "format": asdict(self.output) if self.output else None,
+            "prompt": self.prompt,
+            "system": self.system,
+        }
+        return BatchCache(self.cache_dir, key)
+
+    def _reuse(self, cache: BatchCache | None) -> list[int]:
+        """Fill in what an earlier run finished; return the indices still to run."""
+        job = self.job
+        done = cache.load() if cache is not None else {}
+        pending = []
+        for index, row in enumerate(job.inputs):
+            text = done.get(_digest(row))
+            if text is None:
+                pending.append(index)
+                continue
+            try:
+                job.results[index] = self.output.parse(text) if self.output else text
+            except LLMWidgetsError:
+                pending.append(index)  # a format changed under the same key: run it again
+                continue
+            job.texts[index] = text
+            job.reused += 1
+            job.completed += 1
+        job.report_progress()
+        return pending
+
+    def _item(self, index: int, cache: BatchCache | None) -> None:
+        job = self.job
+        if job.cancel_requested:
+            return
+        row = job.inputs[index]
+        # one at a time through the runner's line (a Chat's turn can come between two items);
+        # several at once on a server, straight to it
+        turn = self.models.turn(job) if self.concurrency == 1 else nullcontext()
+        if self.models.facts is None:
+            raise LLMWidgetsError(
+                f"The model was let go during the run ({job.completed} of {job.total} done): "
+                "load it again and run map() again to go on."
+            )
+        try:
+            messages = messages_for(row, self.prompt, self.system)
+            with turn:
+                engine = self.models.require_engine()
+                pieces = engine.stream_chat(
+                    messages, abort=job.cancellation, **self.options, **self.params
+                )
+                text = "".join(pieces)
+                stats = engine.last_stats
+            if job.cancel_requested:
+                return  # a cut answer is not a result
+            value = self.output.parse(text) if self.output else text
+        except JobCancelledError:
+            return
+        except (LLMWidgetsError, ValueError) as exc:
+            with self._lock:
+                job.errors[index] = str(exc)
+            job.report_progress()
+            return
+        if cache is not None:
+            cache.add(_digest(row), text)
+        with self._lock:
+            job.results[index], job.texts[index] = value, text
+            job.completed += 1
+            job.completion_tokens += stats.completion_tokens if stats else 0
+            self._rates()
+            job.recent = (job.recent + [{"index": index, "output": _short(text)}])[-RECENT:]
+        job.report_progress()
+
+    def _rates(self) -> None:
+        job = self.job
+        elapsed = max(time.perf_counter() - self._started, 1e-9)
+        ran = job.completed - job.reused
+        job.tokens_per_second = job.completion_tokens / elapsed
+        job.items_per_second = ran / elapsed
+        left = job.total - job.completed - len(job.errors)
+        job.eta = left / job.items_per_second if job.items_per_second > 0 else None
+
+
+def _short(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
