@@ -70,7 +70,7 @@ function render(model: Model, el: HTMLElement): () => void {
     showText(detail, running() ? model.get("detail") : "");
     errorList.replaceChildren(...model.get("errors").map((e) => h("li", {}, `#${e.index + 1}: ${e.error}`)));
     errorList.hidden = !model.get("errors").length;
-    recentList.replaceChildren(...model.get("recent").map((r) => h("li", { value: r.index + 1 }, r.output)));
+    recentList.replaceChildren(...model.get("recent").map((r) => h("li", { value: r.index + 1 }, h("span", { class: "llmw-batch-input" }, r.input), " → ", h("strong", {}, r.output))));
     recentList.hidden = !model.get("recent").length;
     if (!stop.hasAttribute("aria-busy")) stop.disabled = !running();
     if (!resume.hasAttribute("aria-busy")) resume.disabled = running() || status === "done";

@@ -150,7 +150,7 @@ export interface BatchRunState {
   items_per_second: number;
   eta: number;
   errors: { index: number; error: string }[];
-  recent: { index: number; output: string }[];
+  recent: { index: number; input: string; output: string }[];
 }
 
 export type BatchRunRequest = { type: "stop" } | { type: "resume" } | { type: "sync" };

@@ -60,7 +60,7 @@ function render(model: Model, el: HTMLElement): () => void {
     h("div", { class: "llmw-head" }, h("div", { class: "llmw-title" }, "Model server"), badge, where),
     h(
       "div",
-      { class: "llmw-settings" },
+      { class: "llmw-server-form" },
       h("label", {}, "URL"),
       url,
       h("label", {}, "API key"),

@@ -262,7 +262,8 @@ class BatchRunner:
             job.completed += 1
             job.completion_tokens += stats.completion_tokens if stats else 0
             self._rates()
-            job.recent = (job.recent + [{"index": index, "output": _short(text)}])[-RECENT:]
+            shown = {"index": index, "input": _short(_as_text(row), 80), "output": _short(text)}
+            job.recent = (job.recent + [shown])[-RECENT:]
         job.report_progress()
 
     def _rates(self) -> None:
@@ -273,6 +274,12 @@ class BatchRunner:
         job.items_per_second = ran / elapsed
         left = job.total - job.completed - len(job.errors)
         job.eta = left / job.items_per_second if job.items_per_second > 0 else None
+
+
+def _as_text(row: str | dict[str, Any]) -> str:
+    if isinstance(row, str):
+        return row
+    return ", ".join(f"{k}: {v}" for k, v in row.items())
 
 
 def _short(text: str, limit: int = 200) -> str:

@@ -45,7 +45,7 @@ class BatchRun(ServiceWidget):
         help=f"The first {SHOWN_ERRORS} errors: {{index, error}}."
     ).tag(sync=True)
     recent: traitlets.List[dict[str, Any]] = traitlets.List(
-        help="The last few results: {index, output}."
+        help="The last few results: {index, input, output}."
     ).tag(sync=True)
 
     def __init__(
