@@ -180,3 +180,29 @@ def test_a_model_on_a_server_in_vscodes_widget_renderer(vscode_page: Any) -> Non
         chat.get_by_role("button", name="Stop", exact=True).click()
         chat.get_by_text("stopped: aborted").wait_for(timeout=15_000)
         assert chat.locator(".llmw-error").inner_text() == ""
+
+
+def test_a_batch_run_in_vscodes_widget_renderer(vscode_page: Any) -> None:
+    """BatchRun in VS Code's renderer: progress reaches the view, Stop, then Resume to the end."""
+    page = vscode_page
+    _cell(
+        page,
+        "import tempfile\n"
+        "from llm_widgets import BatchRun, LLMKernelService\n"
+        "from llm_widgets.demo import packaged_model_path, sample_reviews\n"
+        "service = LLMKernelService.instance()\n"
+        "service.load_model(packaged_model_path(), n_ctx=2048).wait(120)",
+    )
+    panel = _cell(
+        page,
+        "BatchRun.map(sample_reviews()[:60], prompt='Is this review positive or negative? {text}',"
+        " choices=['positive', 'negative'], temperature=0.0, cache=tempfile.mkdtemp())",
+    )
+    bar = panel.get_by_role("progressbar", name="Batch progress")
+    bar.wait_for(timeout=60_000)
+    _wait(lambda: _value(bar) >= 5, 60)
+    panel.get_by_role("button", name="Stop", exact=True).click()
+    panel.get_by_text("Stopped — Resume goes on where it stopped").wait_for(timeout=15_000)
+    panel.get_by_role("button", name="Resume", exact=True).click()
+    _wait(lambda: _value(bar) == 100, 120)
+    panel.get_by_text("Done", exact=True).wait_for(timeout=15_000)
