@@ -40,6 +40,17 @@ def test_send_stream_stop_and_send_again(notebook_page: Any, screenshot: Any) ->
         assert time.monotonic() < deadline, "no tokens streamed"
         time.sleep(0.05)
     assert stop.is_enabled() and send.is_disabled()
+    # the page stays responsive while the answer streams: frames keep coming, typing works,
+    # and the answer is Markdown (paragraphs), not raw text
+    frames = nb.page.evaluate(
+        "() => new Promise((done) => { let n = 0; const tick = () => "
+        "(++n < 30 ? requestAnimationFrame(tick) : done(n)); requestAnimationFrame(tick); })"
+    )
+    assert frames == 30
+    message.fill("typing while it streams")
+    assert message.input_value() == "typing while it streams"
+    message.fill("")
+    assert answer.locator("p").count() >= 1
     partial = answer.inner_text()
 
     stop.click()
@@ -83,3 +94,127 @@ def test_send_stream_stop_and_send_again(notebook_page: Any, screenshot: Any) ->
             break
         assert time.monotonic() < deadline, text
         time.sleep(0.2)
+
+
+ANSWER = (
+    "Here is **bold text**.\n\n"
+    "- first item\n- second item\n\n"
+    "| name | value |\n| --- | --- |\n| alpha | 1 |\n\n"
+    "```python\nprint('hi')\n```\n\n"
+    '<img src=x onerror="window.__pwned = 1"> <script>window.__pwned = 2</script> '
+    "[click me](javascript:window.__pwned=3) [safe link](https://example.org/)\n"
+)
+RESTORED_CELLS = [
+    "from llm_widgets import Chat, LLMKernelService\n"
+    "LLMKernelService.set_instance(LLMKernelService())\n"
+    f"saved = [{{'role': 'user', 'content': '<b>my</b> **question**'}}, "
+    f"{{'role': 'assistant', 'content': {ANSWER!r}}}]\n"
+    "chat = Chat(messages=saved, persist_transcript=True)\nchat",
+]
+
+
+def _check_rendered(chat: Any, page: Any) -> None:
+    answer = chat.locator(".llmw-msg-assistant")
+    answer.locator("strong", has_text="bold text").wait_for(timeout=30_000)
+    assert answer.locator("li").all_inner_texts() == ["first item", "second item"]
+    assert answer.get_by_role("table").get_by_role("cell", name="alpha").count() == 1
+    assert answer.locator("pre code").inner_text().strip() == "print('hi')"
+    assert answer.locator(".llmw-code-lang").inner_text() == "python"
+    # the model's HTML is text: no element, no script, no javascript: link
+    assert chat.locator("img, script, b").count() == 0
+    assert '<img src=x onerror="window.__pwned = 1">' in answer.inner_text()
+    assert answer.get_by_role("link", name="click me").count() == 0
+    link = answer.get_by_role("link", name="safe link")
+    assert link.get_attribute("href") == "https://example.org/"
+    assert link.get_attribute("target") == "_blank"
+    assert link.get_attribute("rel") == "noopener noreferrer"
+    assert page.evaluate("() => window.__pwned") is None
+    # the person's own words stay plain text
+    assert chat.locator(".llmw-msg-user .llmw-text").inner_text() == "<b>my</b> **question**"
+
+
+def test_a_restored_conversation_renders_markdown_and_no_html(
+    notebook_page: Any, screenshot: Any
+) -> None:
+    nb = notebook_page("chat_markdown.ipynb", RESTORED_CELLS)
+    nb.page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    nb.run_cell(0)
+    chat = nb.output(0).locator(".llmw-chat")
+    _check_rendered(chat, nb.page)
+    screenshot(chat, "chat-markdown")
+
+    chat.get_by_role("button", name="Copy code").click()
+    chat.get_by_text("Copied to the clipboard.").wait_for(timeout=5_000)
+    assert nb.page.evaluate("() => navigator.clipboard.readText()") == "print('hi')"
+    chat.get_by_role("button", name="Copy", exact=True).click()
+    deadline = time.monotonic() + 5
+    while nb.page.evaluate("() => navigator.clipboard.readText()") != ANSWER:
+        assert time.monotonic() < deadline, "Copy did not put the Markdown source on the clipboard"
+        time.sleep(0.1)
+
+    # a host that refuses the clipboard: the code is selected and the view says what to press
+    nb.page.evaluate(
+        "() => { navigator.clipboard.writeText = () => Promise.reject(new Error('refused'));"
+        " document.execCommand = () => false; }"
+    )
+    chat.get_by_role("button", name="Copy code").click()
+    chat.get_by_text("press Ctrl+C", exact=False).wait_for(timeout=5_000)
+    assert nb.page.evaluate("() => window.getSelection().toString()").strip() == "print('hi')"
+
+    # persist_transcript: the saved notebook shows the conversation rendered, without a kernel
+    nb.save_with_widgets()
+    nb.stop_kernel()
+    nb.open()
+    chat = nb.output(0).locator(".llmw-chat")
+    _check_rendered(chat, nb.page)
+    chat.get_by_text("Not connected to a running kernel", exact=False).wait_for(timeout=20_000)
+    assert chat.get_by_role("button", name="Copy code").get_attribute("aria-disabled") is None
+
+
+EDIT_CELLS = [
+    *CELLS[:1],
+    "chat = Chat()\nchat.max_tokens = 40\nchat",
+    "print('TURNS', chat.messages[0]['content'], [m['role'] for m in chat.messages])",
+]
+
+
+def test_regenerate_and_edit_from_the_page(notebook_page: Any) -> None:
+    nb = notebook_page("chat_edit.ipynb", EDIT_CELLS)
+    nb.run_cell(0)
+    nb.run_cell(1)
+    chat = nb.output(1).locator(".llmw-chat")
+    message = chat.get_by_role("textbox", name="Message")
+    message.wait_for(timeout=30_000)
+    send = chat.get_by_role("button", name="Send")
+
+    def answered() -> None:
+        deadline = time.monotonic() + 60
+        while not (send.is_enabled() and chat.locator(".llmw-streaming").count() == 0):
+            assert time.monotonic() < deadline, "the answer did not finish"
+            time.sleep(0.1)
+
+    regenerate, edit = (
+        chat.get_by_role("button", name=n, exact=True) for n in ("Regenerate", "Edit")
+    )
+    assert regenerate.count() == 0 and edit.count() == 0  # nothing to regenerate yet
+    message.fill("Say hello.")
+    message.press("Enter")
+    answered()
+    regenerate.click()
+    chat.locator(".llmw-streaming").wait_for(timeout=10_000)  # the answer is written again
+    answered()
+    assert chat.locator(".llmw-msg").count() == 2
+    assert chat.locator(".llmw-msg-assistant .llmw-text").inner_text().strip()
+
+    edit.click()
+    assert message.input_value() == "Say hello."
+    assert chat.get_by_text("Editing your last message", exact=False).is_visible()
+    message.fill("Say goodbye.")
+    send.click()
+    chat.locator(".llmw-msg-user", has_text="Say goodbye.").wait_for(timeout=10_000)
+    answered()
+    assert chat.locator(".llmw-msg-user .llmw-text").all_inner_texts() == ["Say goodbye."]
+    assert chat.locator(".llmw-msg-assistant").count() == 1
+    nb.run_cell(2)
+    text = nb.output(2).inner_text()
+    assert "TURNS Say goodbye. ['user', 'assistant']" in text, text
