@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 import pytest
+from markdown_chat import ANSWER, SAVED, check_rendered
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -96,41 +97,11 @@ def test_send_stream_stop_and_send_again(notebook_page: Any, screenshot: Any) ->
         time.sleep(0.2)
 
 
-ANSWER = (
-    "Here is **bold text**.\n\n"
-    "- first item\n- second item\n\n"
-    "| name | value |\n| --- | --- |\n| alpha | 1 |\n\n"
-    "```python\nprint('hi')\n```\n\n"
-    '<img src=x onerror="window.__pwned = 1"> <script>window.__pwned = 2</script> '
-    "[click me](javascript:window.__pwned=3) [safe link](https://example.org/)\n"
-)
 RESTORED_CELLS = [
     "from llm_widgets import Chat, LLMKernelService\n"
     "LLMKernelService.set_instance(LLMKernelService())\n"
-    f"saved = [{{'role': 'user', 'content': '<b>my</b> **question**'}}, "
-    f"{{'role': 'assistant', 'content': {ANSWER!r}}}]\n"
-    "chat = Chat(messages=saved, persist_transcript=True)\nchat",
+    f"chat = Chat(messages={SAVED}, persist_transcript=True)\nchat",
 ]
-
-
-def _check_rendered(chat: Any, page: Any) -> None:
-    answer = chat.locator(".llmw-msg-assistant")
-    answer.locator("strong", has_text="bold text").wait_for(timeout=30_000)
-    assert answer.locator("li").all_inner_texts() == ["first item", "second item"]
-    assert answer.get_by_role("table").get_by_role("cell", name="alpha").count() == 1
-    assert answer.locator("pre code").inner_text().strip() == "print('hi')"
-    assert answer.locator(".llmw-code-lang").inner_text() == "python"
-    # the model's HTML is text: no element, no script, no javascript: link
-    assert chat.locator("img, script, b").count() == 0
-    assert '<img src=x onerror="window.__pwned = 1">' in answer.inner_text()
-    assert answer.get_by_role("link", name="click me").count() == 0
-    link = answer.get_by_role("link", name="safe link")
-    assert link.get_attribute("href") == "https://example.org/"
-    assert link.get_attribute("target") == "_blank"
-    assert link.get_attribute("rel") == "noopener noreferrer"
-    assert page.evaluate("() => window.__pwned") is None
-    # the person's own words stay plain text
-    assert chat.locator(".llmw-msg-user .llmw-text").inner_text() == "<b>my</b> **question**"
 
 
 def test_a_restored_conversation_renders_markdown_and_no_html(
@@ -140,7 +111,7 @@ def test_a_restored_conversation_renders_markdown_and_no_html(
     nb.page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     nb.run_cell(0)
     chat = nb.output(0).locator(".llmw-chat")
-    _check_rendered(chat, nb.page)
+    check_rendered(chat, nb.page)
     screenshot(chat, "chat-markdown")
 
     chat.get_by_role("button", name="Copy code").click()
@@ -166,7 +137,7 @@ def test_a_restored_conversation_renders_markdown_and_no_html(
     nb.stop_kernel()
     nb.open()
     chat = nb.output(0).locator(".llmw-chat")
-    _check_rendered(chat, nb.page)
+    check_rendered(chat, nb.page)
     chat.get_by_text("Not connected to a running kernel", exact=False).wait_for(timeout=20_000)
     assert chat.get_by_role("button", name="Copy code").get_attribute("aria-disabled") is None
 
