@@ -2,7 +2,8 @@
 
 1. In a bare Chromium page, the Chat's renderer (js/markdown.ts) against the reference that
    re-parses the whole answer on every chunk: time to parse, build the DOM and lay it out, per
-   chunk, over the last tenth of the answer.
+   chunk, over the last tenth of the answer; for a mixed answer, and for one long code block
+   (a script: the block being written is the whole answer).
 2. In a real JupyterLab, a Chat whose view receives the same answer as `chunk` messages through
    the widget's comm (sent from the kernel at ~30 messages a second, as the Chat batches a model's
    tokens): per chunk, the time the view takes to show it (parse, DOM, layout) and the rendering
@@ -54,6 +55,18 @@ def long_answer() -> str:
             "> Note: this step is idempotent, so running it twice is safe.\n"
         )
     return "".join(parts)
+
+
+def long_code_answer() -> str:
+    """About 4,000 tokens, nearly all of them in one fenced code block."""
+    body = "".join(
+        f"def function_{i}(items, factor={i}):\n"
+        "    # scale every item by the factor\n"
+        f"    result = [x * factor for x in items if x > {i}]\n"
+        f"    return {{'name': 'f{i}', 'values': result}}\n\n"
+        for i in range(110)
+    )
+    return f"Here is the script:\n\n```python\n{body}```\n\nRun it with `python script.py`.\n"
 
 
 def bundle_renderer() -> str:
@@ -174,31 +187,35 @@ def tail(values: list[float]) -> list[float]:
     return values[-max(1, len(values) // 10) :]
 
 
-def main() -> None:
-    answer = long_answer()
-    tokens = len(answer) // 4
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
-        page_times = in_page(browser, answer)
-        lab_times = in_jupyterlab(browser, answer)
-        browser.close()
-    chunks = len(page_times["streaming"])
-    print(
-        f"An answer of {len(answer)} characters (~{tokens} tokens) in {chunks} chunks of {CHUNK}:"
-    )
-    print("1. bare page, per chunk over the last tenth (parse + DOM + layout), ms:")
+def print_in_page(title: str, answer: str, times: dict[str, list[float]]) -> None:
+    chunks = len(times["streaming"])
+    print(f"{title}: {len(answer)} characters (~{len(answer) // 4} tokens), {chunks} chunks")
+    print("   per chunk over the last tenth (parse + DOM + layout), ms:")
     for kind in ("streaming", "full"):
-        last = tail(page_times[kind])
+        last = tail(times[kind])
         name = "the Chat (tail re-parsed)" if kind == "streaming" else "reference (all re-parsed)"
         print(
             f"   {name:27} p50 {percentile(last, 50):6.2f}  p95 {percentile(last, 95):6.2f}  "
-            f"whole answer {sum(page_times[kind]):7.0f}"
+            f"whole answer {sum(times[kind]):7.0f}"
         )
     ratios = [
-        percentile(tail(page_times["full"]), q) / percentile(tail(page_times["streaming"]), q)
+        percentile(tail(times["full"]), q) / percentile(tail(times["streaming"]), q)
         for q in (50, 95)
     ]
     print(f"   reference / the Chat: p50 {ratios[0]:.1f}x, p95 {ratios[1]:.1f}x")
+
+
+def main() -> None:
+    answer, code = long_answer(), long_code_answer()
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        page_times = in_page(browser, answer)
+        code_times = in_page(browser, code)
+        lab_times = in_jupyterlab(browser, answer)
+        browser.close()
+    print(f"Bare Chromium page, chunks of {CHUNK} characters:")
+    print_in_page("1a. a mixed answer", answer, page_times)
+    print_in_page("1b. one long code block", code, code_times)
     shown = tail([t[0] for t in lab_times])
     frame = tail([t[1] for t in lab_times])
     both = tail([t[0] + t[1] for t in lab_times])

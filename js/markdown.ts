@@ -72,38 +72,109 @@ export function renderMarkdown(source: string): DocumentFragment {
 }
 
 const FENCE = /^\s*(`{3,}|~{3,})(.*)$/;
+const TOP_FENCE = /^(`{3,}|~{3,})([^`]*)$/; // a fence in column 0: it always starts a new block
+
+/** Whether `line` closes a fence opened with `marker`. */
+function closes(line: string, marker: string): boolean {
+  const m = FENCE.exec(line);
+  return m !== null && m[1][0] === marker[0] && m[1].length >= marker.length && !m[2].trim();
+}
 
 /**
- * Where a streamed text can be cut so that what comes before it never changes: after the last
- * blank line outside a code fence that is followed by a line starting in column 0. Scans from
- * `from` (itself such a place). Returns `from` when there is none yet.
+ * Where a streamed text can be cut so that what comes before it never changes: before a line
+ * starting in column 0 that follows a blank line outside a code fence, before a fence opened in
+ * column 0, and after such a fence's end. Scans from `from` (itself such a place). Returns `from`
+ * when there is none yet.
  */
 export function stableEnd(text: string, from: number): number {
   let fence = ""; // the open fence's marker, "" outside
+  let top = false; // the open fence is in column 0
   let cut = from;
   let blank = false;
+  let afterTop = false; // the previous line closed a column-0 fence
   let start = from;
   while (start < text.length) {
     const nl = text.indexOf("\n", start);
     if (nl < 0) break; // the last line is still being written
     const line = text.slice(start, nl);
     if (fence) {
-      const m = FENCE.exec(line);
-      if (m && m[1][0] === fence[0] && m[1].length >= fence.length && !m[2].trim()) fence = "";
+      if (closes(line, fence)) {
+        afterTop = top;
+        fence = "";
+      }
+      blank = false;
     } else {
-      if (blank && line.trim() && !/^\s/.test(line)) cut = start;
+      if (afterTop || (blank && line.trim() && !/^\s/.test(line)) || TOP_FENCE.test(line)) cut = start;
+      afterTop = false;
       const m = FENCE.exec(line);
-      if (m && !(m[1][0] === "`" && m[2].includes("`"))) fence = m[1];
+      if (m && !(m[1][0] === "`" && m[2].includes("`"))) {
+        fence = m[1];
+        top = TOP_FENCE.test(line);
+      }
+      blank = !fence && !line.trim();
     }
-    blank = !fence && !line.trim();
     start = nl + 1;
   }
   return cut;
 }
 
+/** A parsed fragment of HTML this module made (escaped text and spans). */
+function fragment(html: string): DocumentFragment {
+  const template = document.createElement("template");
+  template.innerHTML = html;
+  return template.content;
+}
+
 /**
- * A Markdown view of a text that grows: the part that can no longer change is rendered once,
- * and only the block being written (the tail) is parsed again on each append.
+ * A code block being written: its complete lines are added once, coloured, each batch in a block
+ * of its own (so the browser lays out only the new lines, not the whole block again); the line
+ * being written is plain text.
+ */
+class OpenCode {
+  private added: number; // where the lines not in the code element yet start, in the tail
+  private readonly partial = document.createTextNode("");
+
+  constructor(
+    code: HTMLElement,
+    private readonly lang: string,
+    private readonly marker: string,
+    bodyStart: number,
+  ) {
+    this.added = bodyStart;
+    const last = document.createElement("span");
+    last.className = "llmw-code-lines";
+    last.append(this.partial);
+    code.replaceChildren(last);
+  }
+
+  /** Show the block's new lines; false when one of them closes the fence. */
+  update(tail: string): boolean {
+    const end = tail.lastIndexOf("\n") + 1;
+    if (end > this.added) {
+      const lines = tail.slice(this.added, end);
+      if (lines.split("\n").some((line) => closes(line, this.marker))) return false;
+      const batch = document.createElement("span");
+      batch.className = "llmw-code-lines";
+      batch.append(fragment(highlight(lines.slice(0, -1), this.lang)), "\n");
+      this.partial.parentNode!.parentNode!.insertBefore(batch, this.partial.parentNode);
+      this.added = end;
+    }
+    this.partial.data = tail.slice(this.added);
+    return true;
+  }
+}
+
+/** If `tail` starts with a fence opened in column 0: its marker, language and body start. */
+function fenceStart(tail: string): { marker: string; lang: string; body: number } | null {
+  const nl = tail.indexOf("\n");
+  const m = nl < 0 ? null : TOP_FENCE.exec(tail.slice(0, nl));
+  return m ? { marker: m[1], lang: m[2].trim().split(/\s+/)[0] ?? "", body: nl + 1 } : null;
+}
+
+/**
+ * A Markdown view of a text that grows: the part that can no longer change is rendered once, only
+ * the block being written (the tail) is parsed again on each append, and a code block being
+ * written only gets its new lines.
  */
 export class StreamingMarkdown {
   readonly el: HTMLElement;
@@ -111,6 +182,7 @@ export class StreamingMarkdown {
   private stable = 0; // source[0:stable] is rendered in `done`
   private readonly done: HTMLElement;
   private readonly tail: HTMLElement;
+  private code: OpenCode | null = null; // the tail is a code block being written
 
   constructor(el: HTMLElement) {
     this.el = el;
@@ -130,12 +202,26 @@ export class StreamingMarkdown {
     if (cut > this.stable) {
       this.done.append(renderMarkdown(this.source.slice(this.stable, cut)));
       this.stable = cut;
+      this.code = null;
     }
-    this.tail.replaceChildren(renderMarkdown(this.source.slice(this.stable)));
+    const tail = this.source.slice(this.stable);
+    if (!this.code) {
+      const fence = fenceStart(tail);
+      const head = fence ? renderMarkdown(tail.slice(0, fence.body)) : null;
+      const code = head?.querySelector("code");
+      if (fence && head && code) {
+        this.tail.replaceChildren(head);
+        this.code = new OpenCode(code, fence.lang, fence.marker, fence.body);
+      }
+    }
+    if (this.code?.update(tail)) return;
+    this.code = null;
+    this.tail.replaceChildren(renderMarkdown(tail));
   }
 
   /** The whole text rendered in one piece (what a finished turn shows). */
   finish(): void {
+    this.code = null;
     this.el.replaceChildren(renderMarkdown(this.source));
   }
 }
