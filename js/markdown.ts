@@ -20,6 +20,10 @@ md.renderer.rules.link_open = (tokens, idx, options, _env, self) => {
   return self.renderToken(tokens, idx, options);
 };
 
+// a wide table scrolls in its own box (a table itself with display: block loses its table role)
+md.renderer.rules.table_open = () => '<div class="llmw-table-scroll"><table>\n';
+md.renderer.rules.table_close = () => "</table></div>\n";
+
 // An image from the model is not fetched (a model-chosen URL would be requested by the page): it
 // becomes a link to the image, named by its alt text.
 md.renderer.rules.image = (tokens, idx) => {

@@ -99,7 +99,7 @@ def test_send_stream_stop_and_send_again(notebook_page: Any, screenshot: Any) ->
 
 RESTORED_CELLS = [
     "from llm_widgets import Chat, LLMKernelService\n"
-    "LLMKernelService.set_instance(LLMKernelService())\n"
+    "LLMKernelService.set_instance(LLMKernelService())",
     f"chat = Chat(messages={SAVED}, persist_transcript=True)\nchat",
 ]
 
@@ -110,7 +110,8 @@ def test_a_restored_conversation_renders_markdown_and_no_html(
     nb = notebook_page("chat_markdown.ipynb", RESTORED_CELLS)
     nb.page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     nb.run_cell(0)
-    chat = nb.output(0).locator(".llmw-chat")
+    nb.run_cell(1)
+    chat = nb.output(1).locator(".llmw-chat")
     check_rendered(chat, nb.page)
     screenshot(chat, "chat-markdown")
 
@@ -136,7 +137,7 @@ def test_a_restored_conversation_renders_markdown_and_no_html(
     nb.save_with_widgets()
     nb.stop_kernel()
     nb.open()
-    chat = nb.output(0).locator(".llmw-chat")
+    chat = nb.output(1).locator(".llmw-chat")
     check_rendered(chat, nb.page)
     chat.get_by_text("Not connected to a running kernel", exact=False).wait_for(timeout=20_000)
     assert chat.get_by_role("button", name="Copy code").get_attribute("aria-disabled") is None
