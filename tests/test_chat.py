@@ -403,6 +403,7 @@ def test_edit_last_replaces_the_question_and_its_answer(loaded: LLMKernelService
     sent = capture_messages(chat)
     send_from_frontend(chat, {"type": "edit_last", "text": "second try", "request_id": "r1"})
     answer = chat.job.wait(30)
+    assert chat.job.stats.cached_prompt_tokens > 0  # the conversation before it is reused
     assert chat.messages == [*SAVED, {"role": "user", "content": "second try"}] + [
         {"role": "assistant", "content": answer}
     ]
