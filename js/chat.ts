@@ -202,11 +202,13 @@ function render(model: Model, el: HTMLElement): () => void {
     const last = turns[turns.length - 1];
     const idle = model.get("status") !== "generating" && open === null;
     const answerable = idle && lastUser !== undefined && (last === lastUser || last === lastUser.nextElementSibling);
+    const follow = atBottom();
     editButton.hidden = regenerateButton.hidden = !answerable;
     if (answerable) {
       lastUser.querySelector(".llmw-turn-actions")!.append(editButton);
       (last.querySelector(".llmw-turn-actions") ?? lastUser.querySelector(".llmw-turn-actions"))!.append(regenerateButton);
     }
+    if (follow) transcript.scrollTop = transcript.scrollHeight;
     if (!answerable && editing) stopEdit();
   };
   const startEdit = () => {
