@@ -11,6 +11,8 @@ const options = {
   target: "es2020",
   sourcemap: watch ? "inline" : false,
   logLevel: "info",
+  // markdown-it's entity tables and its linkify-it are not needed in a browser (see js/shims/)
+  alias: { entities: "./js/shims/entities.ts", "linkify-it": "./js/shims/linkify.ts" },
 };
 
 if (watch) {

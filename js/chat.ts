@@ -1,5 +1,7 @@
-// Chat view: transcript with streamed answers, input, Send / Stop / Clear, sampling settings.
+// Chat view: transcript with streamed answers rendered as Markdown, input, Send / Stop / Clear,
+// Regenerate / Edit, Copy and Copy code, sampling settings.
 import type { AnyModel, RenderProps } from "@anywidget/types";
+import { StreamingMarkdown, renderMarkdown } from "./markdown";
 import type { ChatMessage, ChatRequest, ChatState, GenerationStats, Notice } from "./protocol";
 import { Notices, Requests, button, connectionLine, customMessages, h, listen, numberField, resyncWhenQuiet, showText, teardown } from "./ui";
 import "./styles.css";
@@ -25,6 +27,40 @@ function statsText(stats: Partial<GenerationStats>): string {
   return parts.filter(Boolean).join(" · ");
 }
 
+/**
+ * Put `text` on the clipboard. A host may refuse (an iframe without the permission): then
+ * `select()` selects it on the page, a copy command is tried, and the notice says to press Ctrl+C.
+ */
+async function copy(text: string, select: () => void, notices: Notices): Promise<void> {
+  try {
+    if (!navigator.clipboard) throw new Error("no clipboard");
+    await navigator.clipboard.writeText(text);
+    notices.add("success", "Copied to the clipboard.");
+    return;
+  } catch {
+    select();
+  }
+  let copied = false;
+  try {
+    copied = document.execCommand("copy");
+  } catch {
+    copied = false;
+  }
+  if (copied) notices.add("success", "Copied to the clipboard.");
+  else notices.add("info", "This page may not use the clipboard: the text is selected — press Ctrl+C (⌘C on a Mac) to copy it.");
+}
+
+function selectContents(node: Node): void {
+  const range = document.createRange();
+  range.selectNodeContents(node);
+  const selection = window.getSelection();
+  selection?.removeAllRanges();
+  selection?.addRange(range);
+}
+
+/** For benchmarks/chat_render.py: called after each chunk is shown, with its start time. */
+type ChunkProbe = (start: number) => void;
+
 function render(model: Model, el: HTMLElement): () => void {
   const notices = new Notices();
   const requests = new Requests(model, () => update());
@@ -35,6 +71,10 @@ function render(model: Model, el: HTMLElement): () => void {
   const transcript = h("div", { class: "llmw-transcript", role: "log", "aria-live": "polite", "aria-label": "Transcript" });
   const input = h("textarea", { class: "llmw-input", "aria-label": "Message", rows: 2, placeholder: "Message the model — Enter sends, Shift+Enter for a new line" });
   const sendButton = button("Send", () => submit(), "llmw-primary");
+  const regenerateButton = requests.button("Regenerate", () => ({ type: "regenerate" }));
+  const editButton = button("Edit", () => startEdit());
+  const cancelEditButton = button("Cancel edit", () => stopEdit());
+  const editLine = h("div", { class: "llmw-figures llmw-editing", role: "status" }, "Editing your last message: Send replaces it and its answer. ", cancelEditButton);
   const stopButton = requests.button("Stop", () => ({ type: "stop" }));
   const stopRunningButton = requests.button("Stop the running answer", () => ({ type: "stop_running" }));
   const waiting = h("div", { class: "llmw-figures", role: "status" });
@@ -85,6 +125,7 @@ function render(model: Model, el: HTMLElement): () => void {
     stats,
     waiting,
     errorLine,
+    editLine,
     input,
     h("div", { class: "llmw-actions" }, sendButton, stopButton, clearButton, stopRunningButton),
     settings,
@@ -95,27 +136,109 @@ function render(model: Model, el: HTMLElement): () => void {
   // an answer whose chunks stop arriving (a host that drops background messages): ask again
   const watch = resyncWhenQuiet(requests, () => model.get("status") === "generating" && !model.get("detail"), 2500);
 
-  let open: HTMLElement | null = null; // the assistant turn being streamed
+  let open: StreamingMarkdown | null = null; // the assistant turn being streamed
+  let openNode: HTMLElement | null = null;
+  let editing = false;
 
+  const atBottom = () => transcript.scrollHeight - transcript.scrollTop - transcript.clientHeight < 40;
   const bubble = (role: string, content: string) => {
-    const text = h("span", { class: "llmw-text" }, content);
+    const follow = atBottom();
+    const text = h("div", { class: "llmw-text" });
     const node = h("div", { class: `llmw-msg llmw-msg-${role}` }, h("span", { class: "llmw-role" }, role), text);
+    if (role === "assistant") {
+      text.classList.add("llmw-md");
+      text.append(renderMarkdown(content));
+      const source = { text: content };
+      const copyButton = button("Copy", () => {
+        const markdown = openNode === node && open ? open.text : source.text;
+        void copy(markdown, () => showSource(node, markdown), notices);
+      }, "llmw-local");
+      node.append(h("div", { class: "llmw-turn-actions" }, copyButton));
+    } else {
+      text.textContent = content; // the person's own words stay plain text
+      node.append(h("div", { class: "llmw-turn-actions" }));
+    }
     transcript.querySelector(".llmw-empty")?.remove();
     transcript.append(node);
-    transcript.scrollTop = transcript.scrollHeight;
+    if (follow) transcript.scrollTop = transcript.scrollHeight;
     return node;
+  };
+  /** Where the clipboard is refused: the Markdown source, selected, for Ctrl+C. */
+  const showSource = (node: HTMLElement, markdown: string) => {
+    node.querySelector(".llmw-copy-source")?.remove();
+    const area = h("textarea", { class: "llmw-copy-source", readonly: true, "aria-label": "Markdown source", rows: 6 }) as HTMLTextAreaElement;
+    area.value = markdown;
+    area.addEventListener("blur", () => area.remove());
+    node.append(area);
+    area.focus();
+    area.select();
   };
   const empty = () => {
     if (!transcript.childElementCount) transcript.append(h("div", { class: "llmw-empty" }, "No messages yet."));
   };
   const openAssistant = (content = "") => {
-    open = bubble("assistant", content);
-    open.classList.add("llmw-streaming");
+    openNode = bubble("assistant", "");
+    openNode.classList.add("llmw-streaming");
+    open = new StreamingMarkdown(openNode.querySelector(".llmw-text")!);
+    if (content) open.append(content);
   };
+  const closeAssistant = () => {
+    if (open && openNode) {
+      open.finish();
+      openNode.classList.remove("llmw-streaming");
+    }
+    open = openNode = null;
+  };
+  const showTranscript = (messages: ChatMessage[]) => {
+    transcript.replaceChildren();
+    open = openNode = null;
+    for (const m of messages) if (m.role !== "system") bubble(m.role, m.content);
+    transcript.scrollTop = transcript.scrollHeight;
+  };
+  /** Regenerate goes on the last answer, Edit on the last message; both only between turns. */
+  const placeTurnButtons = () => {
+    const turns = [...transcript.querySelectorAll<HTMLElement>(".llmw-msg")];
+    const lastUser = [...turns].reverse().find((t) => t.classList.contains("llmw-msg-user"));
+    const last = turns[turns.length - 1];
+    const idle = model.get("status") !== "generating" && open === null;
+    const answerable = idle && lastUser !== undefined && (last === lastUser || last === lastUser.nextElementSibling);
+    const follow = atBottom();
+    editButton.hidden = regenerateButton.hidden = !answerable;
+    if (answerable) {
+      lastUser.querySelector(".llmw-turn-actions")!.append(editButton);
+      (last.querySelector(".llmw-turn-actions") ?? lastUser.querySelector(".llmw-turn-actions"))!.append(regenerateButton);
+    }
+    if (follow) transcript.scrollTop = transcript.scrollHeight;
+    if (!answerable && editing) stopEdit();
+  };
+  const startEdit = () => {
+    const lastUser = [...transcript.querySelectorAll(".llmw-msg-user .llmw-text")].pop();
+    if (!lastUser) return;
+    editing = true;
+    input.value = lastUser.textContent ?? "";
+    editLine.hidden = false;
+    input.focus();
+  };
+  const stopEdit = () => {
+    editing = false;
+    editLine.hidden = true;
+  };
+  editLine.hidden = true;
+  transcript.addEventListener("click", (event) => {
+    const target = event.target as HTMLElement;
+    const copyCode = target.closest?.(".llmw-copy-code");
+    const code = copyCode?.closest(".llmw-code")?.querySelector("code");
+    if (code) void copy((code.textContent ?? "").replace(/\n$/, ""), () => selectContents(code), notices);
+  });
   const submit = () => {
     const text = input.value;
     if (!text.trim() || model.get("status") === "generating" || open !== null) return;
-    send({ type: "send", text }, sendButton);
+    if (editing) {
+      send({ type: "edit_last", text }, sendButton);
+      stopEdit();
+    } else {
+      send({ type: "send", text }, sendButton);
+    }
     input.value = "";
   };
   input.addEventListener("keydown", (event: KeyboardEvent) => {
@@ -130,9 +253,7 @@ function render(model: Model, el: HTMLElement): () => void {
     watch.heard();
     switch (msg.type) {
       case "transcript":
-        transcript.replaceChildren();
-        open = null;
-        for (const m of msg.messages) if (m.role !== "system") bubble(m.role, m.content);
+        showTranscript(msg.messages);
         if (typeof msg.partial === "string") openAssistant(msg.partial);
         empty();
         update();
@@ -142,14 +263,17 @@ function render(model: Model, el: HTMLElement): () => void {
         openAssistant();
         update();
         break;
-      case "chunk":
+      case "chunk": {
+        const start = performance.now();
+        const follow = atBottom();
         if (!open) openAssistant();
-        open!.querySelector(".llmw-text")!.append(msg.text);
-        transcript.scrollTop = transcript.scrollHeight;
+        open!.append(msg.text);
+        if (follow) transcript.scrollTop = transcript.scrollHeight;
+        ((window as any).__llmwChunkProbe as ChunkProbe | undefined)?.(start);
         break;
+      }
       case "done":
-        open?.classList.remove("llmw-streaming");
-        open = null;
+        closeAssistant();
         update();
         stats.textContent = statsText(msg.stats);
         break;
@@ -169,6 +293,7 @@ function render(model: Model, el: HTMLElement): () => void {
     modelName.textContent = !name ? "no model loaded" : server ? `${name} · on ${server}` : `${name} · in this kernel`;
     showText(errorLine, model.get("error"));
     stats.textContent = statsText(model.get("last_stats"));
+    placeTurnButtons();
   };
   const syncSettings = () => {
     systemPrompt.value = model.get("system_prompt");
@@ -191,6 +316,8 @@ function render(model: Model, el: HTMLElement): () => void {
     "change:max_tokens": syncSettings,
     "change:trim_history": syncSettings,
   });
+  // a saved notebook (persist_transcript) shows its conversation before, or without, a kernel
+  showTranscript(model.get("transcript") ?? []);
   update();
   empty();
   return teardown(root, notices, requests, () => (unlisten(), watch.stop()));

@@ -64,6 +64,8 @@ export interface GenerationStats {
 
 export type ChatRequest =
   | { type: "send"; text: string }
+  | { type: "regenerate" }
+  | { type: "edit_last"; text: string }
   | { type: "stop" }
   | { type: "stop_running" }
   | { type: "clear" }

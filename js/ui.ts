@@ -197,7 +197,8 @@ export function connectionLine(root: HTMLElement, requests: Requests): HTMLEleme
   requests.onConnection = (connected) => {
     line.hidden = connected;
     root.classList.toggle("llmw-disconnected", !connected);
-    for (const control of root.querySelectorAll<HTMLElement>("button, input, textarea, select")) {
+    // controls that need no kernel (.llmw-local: Copy) keep working
+    for (const control of root.querySelectorAll<HTMLElement>("button:not(.llmw-local), input, textarea, select")) {
       if (connected) control.removeAttribute("aria-disabled");
       else control.setAttribute("aria-disabled", "true");
     }

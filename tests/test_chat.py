@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -312,3 +313,139 @@ def test_a_load_behind_a_running_answer_says_so(
     send_from_frontend(card, {"type": "stop_running"})
     load.wait(30)
     assert card.load_status == "loaded" and card.load_detail == ""
+
+
+SAVED = [
+    {"role": "user", "content": "What is 2 + 2?"},
+    {"role": "assistant", "content": "It is **4**.\n\n```python\nprint(2 + 2)\n```"},
+]
+
+
+def test_a_chat_starts_from_a_saved_conversation(service: LLMKernelService) -> None:
+    chat = Chat(service, messages=SAVED)
+    assert chat.messages == SAVED and chat.messages is not SAVED
+    sent = capture_messages(chat)
+    send_from_frontend(chat, {"type": "sync"})
+    assert sent[-1][1] == {"type": "transcript", "messages": SAVED, "partial": None}
+    assert Chat(service, messages=[]).messages == []
+
+
+def test_a_saved_system_message_becomes_the_system_prompt(service: LLMKernelService) -> None:
+    chat = Chat(service, messages=[{"role": "system", "content": "Be terse."}, *SAVED])
+    assert chat.system_prompt == "Be terse." and chat.messages == SAVED
+
+
+@pytest.mark.parametrize(
+    ("messages", "words"),
+    [
+        ("hello", "must be a non-empty list"),
+        ([{"role": "tool", "content": "x"}], "must be system, user or assistant"),
+        ([{"role": "user", "content": 3}], "['content'] must be a str"),
+        ([{"role": "user"}], "['content'] must be a str"),
+        (["hi"], "must be a dict"),
+        ([*SAVED, {"role": "system", "content": "late"}], "only the first message"),
+    ],
+)
+def test_a_bad_saved_conversation_is_refused_clearly(
+    service: LLMKernelService, messages: Any, words: str
+) -> None:
+    with pytest.raises(ValueError, match=re.escape(words)):
+        Chat(service, messages=messages)
+
+
+def test_a_persisted_chat_saves_the_restored_conversation(service: LLMKernelService) -> None:
+    # Chat(persist_transcript=True) used to fail: the trait's observer ran before the transcript
+    chat = Chat(service, messages=SAVED, persist_transcript=True)
+    assert chat.get_state()["transcript"] == SAVED
+    assert Chat(service, persist_transcript=True).transcript == []
+
+
+def test_to_markdown_gives_the_conversation(service: LLMKernelService) -> None:
+    chat = Chat(service, messages=SAVED)
+    assert chat.to_markdown() == (
+        "**User:**\n\nWhat is 2 + 2?\n\n---\n\n**Assistant:**\n\n"
+        "It is **4**.\n\n```python\nprint(2 + 2)\n```\n"
+    )
+    assert Chat(service).to_markdown() == ""
+
+
+def test_regenerate_replaces_the_last_answer_and_reuses_the_cache(
+    loaded: LLMKernelService,
+) -> None:
+    chat = Chat(loaded)
+    chat.max_tokens, chat.temperature = 12, 1.5
+    chat.send("Hello").wait(30)
+    first = chat.messages
+    sent = capture_messages(chat)
+    job = chat.regenerate()
+    answer = job.wait(30)
+    assert chat.messages == [first[0], {"role": "assistant", "content": answer}]
+    assert job.stats.cached_prompt_tokens > 0  # the prompt up to the question is reused
+    loaded.events.flush()
+    assert sent[0][1] == {"type": "transcript", "messages": [first[0]], "partial": ""}
+    assert sent[-1][1]["type"] == "done"
+
+
+def test_regenerate_answers_a_restored_question(loaded: LLMKernelService) -> None:
+    chat = Chat(loaded, messages=[*SAVED, {"role": "user", "content": "And 3 + 3?"}])
+    chat.max_tokens = 6
+    answer = chat.regenerate().wait(30)
+    assert chat.messages[2:] == [
+        {"role": "user", "content": "And 3 + 3?"},
+        {"role": "assistant", "content": answer},
+    ]
+
+
+def test_edit_last_replaces_the_question_and_its_answer(loaded: LLMKernelService) -> None:
+    chat = Chat(loaded, messages=SAVED)
+    chat.max_tokens = 6
+    chat.send("first try").wait(30)
+    sent = capture_messages(chat)
+    send_from_frontend(chat, {"type": "edit_last", "text": "second try", "request_id": "r1"})
+    answer = chat.job.wait(30)
+    assert chat.job.stats.cached_prompt_tokens > 0  # the conversation before it is reused
+    assert chat.messages == [*SAVED, {"role": "user", "content": "second try"}] + [
+        {"role": "assistant", "content": answer}
+    ]
+    assert {"type": "ack", "request_id": "r1", "ok": True, "error": ""} in [m for _, m in sent]
+
+
+def test_regenerate_and_edit_wait_for_the_running_answer_to_stop(
+    smollm2: LLMKernelService,
+) -> None:
+    chat = Chat(smollm2)
+    chat.max_tokens = 400
+    job = chat.send("Count from 1 to 500, one number per line.")
+    wait_until(lambda: len(job.text) > 0, timeout=30)
+    with pytest.raises(LLMWidgetsError, match="still answering"):
+        chat.regenerate()
+    send_from_frontend(chat, {"type": "edit_last", "text": "Say hi."})
+    assert "still answering" in chat.error
+    send_from_frontend(chat, {"type": "stop"})
+    assert job.join(5) and job.stop_reason == "aborted"
+    again = chat.regenerate()  # Stop works on a regenerated answer too
+    wait_until(lambda: len(again.text) > 0, timeout=30)
+    send_from_frontend(chat, {"type": "stop"})
+    assert again.join(5) and again.stop_reason == "aborted"
+    assert again.stats.cached_prompt_tokens > 0
+    assert [m["role"] for m in chat.messages] == ["user", "assistant"]
+    assert chat.messages[1]["content"] == again.text
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        ({"type": "edit_last"}, "missing field 'text'"),
+        ({"type": "edit_last", "text": "  "}, "must not be empty"),
+        ({"type": "edit_last", "text": ["x"]}, "must be a string"),
+        ({"type": "regenerate", "text": "x"}, "unexpected field(s) text"),
+        ({"type": "regenerate"}, "no message to answer again"),
+        ({"type": "edit_last", "text": "x"}, "no message to edit"),
+    ],
+)
+def test_bad_regenerate_and_edit_messages_are_rejected(
+    loaded: LLMKernelService, content: Any, words: str
+) -> None:
+    chat = Chat(loaded)
+    send_from_frontend(chat, content)
+    assert words in chat.error and chat.messages == [] and chat.status == "idle"

@@ -156,6 +156,8 @@ MODEL_CARD: Schema = {
 
 CHAT: Schema = {
     "send": {"text": Field(str, non_empty=True, max_length=MAX_MESSAGE)},
+    "regenerate": {},
+    "edit_last": {"text": Field(str, non_empty=True, max_length=MAX_MESSAGE)},
     "stop": {},
     "stop_running": {},
     "clear": {},

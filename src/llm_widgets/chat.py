@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -10,6 +11,7 @@ import traitlets
 
 from . import _protocol
 from ._protocol import Message, bounds_text
+from ._requests import check_messages
 from ._widget import ServiceWidget, bundled
 from .engine import GenerationStats, ModelFacts
 from .errors import LLMWidgetsError
@@ -21,10 +23,12 @@ CHUNK_INTERVAL = 1 / 30  # at most ~30 chunk messages a second to the front end
 
 
 class Chat(ServiceWidget):
-    """A chat with the kernel's loaded model: transcript, input, Send / Stop / Clear, settings.
+    """A chat with the kernel's loaded model: transcript, input, Send / Stop / Clear, Regenerate,
+    Edit, settings; answers rendered as Markdown.
 
-    The transcript lives in Python (`chat.messages`); it is saved with the notebook's widget state
-    only when `persist_transcript` is True.
+    The transcript lives in Python (`chat.messages`, the list to save; `Chat(..., messages=saved)`
+    starts from it); it is saved with the notebook's widget state only when `persist_transcript`
+    is True.
     """
 
     _esm = bundled("chat.js")
@@ -71,8 +75,13 @@ class Chat(ServiceWidget):
     def __init__(
         self,
         model_card_or_service: ModelCard | LLMKernelService | None = None,
+        *,
+        messages: Sequence[Mapping[str, str]] | None = None,
         **kwargs: Any,
     ) -> None:
+        restored = _restored(messages)
+        if restored and restored[0]["role"] == "system":
+            kwargs.setdefault("system_prompt", restored.pop(0)["content"])
         card = model_card_or_service if isinstance(model_card_or_service, ModelCard) else None
         if card is not None:
             service: LLMKernelService | None = card.service
@@ -80,9 +89,9 @@ class Chat(ServiceWidget):
             service = model_card_or_service
         else:
             raise TypeError("Chat takes a ModelCard, an LLMKernelService or nothing")
+        self._messages: list[dict[str, str]] = restored  # before the traits: they may read it
         super().__init__(service=service, **kwargs)
         self._card = card
-        self._messages: list[dict[str, str]] = []
         self._window = 0  # messages before this index no longer fit the context
         self._job: GenerationJob | None = None
         self._buffer: list[str] = []  # chunks not sent to the views yet
@@ -93,6 +102,7 @@ class Chat(ServiceWidget):
         self._subscribe(self.service.on_model_loaded(self._on_model))
         self._subscribe(self.service.on_model_unloaded(lambda: self._on_model(None)))
         self._on_model(self.service.model)
+        self._sync_transcript()
 
     def __repr__(self) -> str:
         """What a host without a live view shows."""
@@ -116,19 +126,53 @@ class Chat(ServiceWidget):
 
     def send(self, text: str) -> GenerationJob:
         """Ask the model; returns the generation job (iterate it, await it, or wait)."""
-        if not isinstance(text, str) or not text.strip():
-            raise ValueError("send() needs a non-empty message")
+        _check_text(text, "send()")
+        self._check_ready()
+        return self._in_event_order(lambda: self._start_turn(text, len(self._messages)))
+
+    def regenerate(self) -> GenerationJob:
+        """Answer the last user message again; the new answer replaces the last one."""
+        self._check_ready()
+        last = self._last_user()
+        if last is None:
+            raise LLMWidgetsError("There is no message to answer again: send one first.")
+        return self._in_event_order(lambda: self._start_turn(self._messages[last]["content"], last))
+
+    def edit_last(self, text: str) -> GenerationJob:
+        """Replace the last user message with `text` (its answer is dropped) and send it."""
+        _check_text(text, "edit_last()")
+        self._check_ready()
+        last = self._last_user()
+        if last is None:
+            raise LLMWidgetsError("There is no message to edit: send one first.")
+        return self._in_event_order(lambda: self._start_turn(text, last))
+
+    def to_markdown(self) -> str:
+        """The conversation as Markdown, for a notebook cell or a file."""
+        names = {"system": "System", "user": "User", "assistant": "Assistant"}
+        turns = [f"**{names[m['role']]}:**\n\n{m['content'].strip()}" for m in self._messages]
+        return "\n\n---\n\n".join(turns) + ("\n" if turns else "")
+
+    def _check_ready(self) -> None:
         if self._job is not None and not self._job.finished:
             raise LLMWidgetsError("The model is still answering: stop() it first.")
         if self.service.model is None and self.service.loading is None:
             hint = " Click Load on the model card first." if self._card is not None else ""
             raise LLMWidgetsError("No model is loaded." + hint)
-        return self._in_event_order(lambda: self._start_turn(text))
 
-    def _start_turn(self, text: str) -> GenerationJob:
-        """Start the answer on the event thread, so the views get turn_start before its chunks."""
+    def _last_user(self) -> int | None:
+        """Index of the last user message, if only its answer (or nothing) follows it."""
+        tail = len(self._messages) - 1
+        if tail >= 0 and self._messages[tail]["role"] == "assistant":
+            tail -= 1
+        return tail if tail >= 0 and self._messages[tail]["role"] == "user" else None
+
+    def _start_turn(self, text: str, keep: int) -> GenerationJob:
+        """Start the answer to `text` after the first `keep` messages, on the event thread, so
+        the views get the turn before its chunks."""
+        window = min(self._window, keep)
         history = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
-        history += self._messages[self._window :] + [{"role": "user", "content": text}]
+        history += self._messages[window:keep] + [{"role": "user", "content": text}]
         job = self.service.generate_chat_completion(
             history,
             trim_history=self.trim_history,
@@ -136,14 +180,19 @@ class Chat(ServiceWidget):
             top_p=self.top_p,
             max_tokens=self.max_tokens,
         )
-        self._messages.append({"role": "user", "content": text})
+        replaced = keep < len(self._messages)
+        self._messages[keep:] = [{"role": "user", "content": text}]
+        self._window = window
         self._job = job
         self._buffer, self._last_flush = [], 0.0
         with self.hold_sync():
             self.status = "generating"
             self.error = ""
             self._sync_transcript()
-        self._post({"type": "turn_start", "role": "user", "content": text})
+        if replaced:  # the views drop the replaced turns and open an empty answer
+            self._post({"type": "transcript", "messages": self.messages, "partial": ""})
+        else:
+            self._post({"type": "turn_start", "role": "user", "content": text})
         return job
 
     def stop_running(self) -> None:
@@ -236,6 +285,12 @@ class Chat(ServiceWidget):
     def _on_send(self, message: Message) -> None:
         self.send(message["text"])
 
+    def _on_regenerate(self, message: Message) -> None:
+        self.regenerate()
+
+    def _on_edit_last(self, message: Message) -> None:
+        self.edit_last(message["text"])
+
     def _on_stop(self, message: Message) -> None:
         self.stop()
 
@@ -252,6 +307,27 @@ class Chat(ServiceWidget):
         job = self._job
         partial = job.text if job is not None and not job.finished else None  # done comes next
         self._post({"type": "transcript", "messages": self.messages, "partial": partial})
+
+
+def _check_text(text: object, where: str) -> None:
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"{where} needs a non-empty message")
+
+
+def _restored(messages: object) -> list[dict[str, str]]:
+    """A saved conversation, checked: role/content dicts; a system message only first."""
+    if messages is None:
+        return []
+    if isinstance(messages, Sequence) and not isinstance(messages, (str, bytes)) and not messages:
+        return []
+    checked = check_messages(messages)
+    for i, m in enumerate(checked[1:], 1):
+        if m["role"] == "system":
+            raise ValueError(
+                f"messages[{i}] is a system message: only the first message may be one "
+                "(it becomes the system_prompt)"
+            )
+    return checked
 
 
 def _stats_dict(stats: GenerationStats | None) -> dict[str, Any]:

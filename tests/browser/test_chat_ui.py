@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 import pytest
+from markdown_chat import ANSWER, SAVED, check_rendered
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -40,6 +41,17 @@ def test_send_stream_stop_and_send_again(notebook_page: Any, screenshot: Any) ->
         assert time.monotonic() < deadline, "no tokens streamed"
         time.sleep(0.05)
     assert stop.is_enabled() and send.is_disabled()
+    # the page stays responsive while the answer streams: frames keep coming, typing works,
+    # and the answer is Markdown (paragraphs), not raw text
+    frames = nb.page.evaluate(
+        "() => new Promise((done) => { let n = 0; const tick = () => "
+        "(++n < 30 ? requestAnimationFrame(tick) : done(n)); requestAnimationFrame(tick); })"
+    )
+    assert frames == 30
+    message.fill("typing while it streams")
+    assert message.input_value() == "typing while it streams"
+    message.fill("")
+    assert answer.locator("p").count() >= 1
     partial = answer.inner_text()
 
     stop.click()
@@ -83,3 +95,98 @@ def test_send_stream_stop_and_send_again(notebook_page: Any, screenshot: Any) ->
             break
         assert time.monotonic() < deadline, text
         time.sleep(0.2)
+
+
+RESTORED_CELLS = [
+    "from llm_widgets import Chat, LLMKernelService\n"
+    "LLMKernelService.set_instance(LLMKernelService())",
+    f"chat = Chat(messages={SAVED}, persist_transcript=True)\nchat",
+]
+
+
+def test_a_restored_conversation_renders_markdown_and_no_html(
+    notebook_page: Any, screenshot: Any
+) -> None:
+    nb = notebook_page("chat_markdown.ipynb", RESTORED_CELLS)
+    nb.page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    nb.run_cell(0)
+    nb.run_cell(1)
+    chat = nb.output(1).locator(".llmw-chat")
+    check_rendered(chat, nb.page)
+    screenshot(chat, "chat-markdown")
+
+    chat.get_by_role("button", name="Copy code").click()
+    chat.get_by_text("Copied to the clipboard.").wait_for(timeout=5_000)
+    assert nb.page.evaluate("() => navigator.clipboard.readText()") == "print('hi')"
+    chat.get_by_role("button", name="Copy", exact=True).click()
+    deadline = time.monotonic() + 5
+    while nb.page.evaluate("() => navigator.clipboard.readText()") != ANSWER:
+        assert time.monotonic() < deadline, "Copy did not put the Markdown source on the clipboard"
+        time.sleep(0.1)
+
+    # a host that refuses the clipboard: the code is selected and the view says what to press
+    nb.page.evaluate(
+        "() => { navigator.clipboard.writeText = () => Promise.reject(new Error('refused'));"
+        " document.execCommand = () => false; }"
+    )
+    chat.get_by_role("button", name="Copy code").click()
+    chat.get_by_text("press Ctrl+C", exact=False).wait_for(timeout=5_000)
+    assert nb.page.evaluate("() => window.getSelection().toString()").strip() == "print('hi')"
+
+    # persist_transcript: the saved notebook shows the conversation rendered, without a kernel
+    nb.save_with_widgets()
+    nb.stop_kernel()
+    nb.open()
+    chat = nb.output(1).locator(".llmw-chat")
+    check_rendered(chat, nb.page)
+    chat.get_by_text("Not connected to a running kernel", exact=False).wait_for(timeout=20_000)
+    assert chat.get_by_role("button", name="Copy code").get_attribute("aria-disabled") is None
+
+
+EDIT_CELLS = [
+    *CELLS[:1],
+    "chat = Chat()\nchat.max_tokens = 40\nchat",
+    "print('TURNS', chat.messages[0]['content'], [m['role'] for m in chat.messages])",
+]
+
+
+def test_regenerate_and_edit_from_the_page(notebook_page: Any) -> None:
+    nb = notebook_page("chat_edit.ipynb", EDIT_CELLS)
+    nb.run_cell(0)
+    nb.run_cell(1)
+    chat = nb.output(1).locator(".llmw-chat")
+    message = chat.get_by_role("textbox", name="Message")
+    message.wait_for(timeout=30_000)
+    send = chat.get_by_role("button", name="Send")
+
+    def answered() -> None:
+        deadline = time.monotonic() + 60
+        while not (send.is_enabled() and chat.locator(".llmw-streaming").count() == 0):
+            assert time.monotonic() < deadline, "the answer did not finish"
+            time.sleep(0.1)
+
+    regenerate, edit = (
+        chat.get_by_role("button", name=n, exact=True) for n in ("Regenerate", "Edit")
+    )
+    assert regenerate.count() == 0 and edit.count() == 0  # nothing to regenerate yet
+    message.fill("Say hello.")
+    message.press("Enter")
+    answered()
+    regenerate.click()
+    chat.locator(".llmw-streaming").wait_for(timeout=10_000)  # the answer is written again
+    answered()
+    assert chat.locator(".llmw-msg").count() == 2
+    assert chat.locator(".llmw-msg-assistant .llmw-text").inner_text().strip()
+
+    edit.click()
+    assert message.input_value() == "Say hello."
+    assert chat.get_by_text("Editing your last message", exact=False).is_visible()
+    message.fill("Say goodbye.")
+    send.click()
+    chat.locator(".llmw-msg-user", has_text="Say goodbye.").wait_for(timeout=10_000)
+    answered()
+    assert chat.locator(".llmw-msg-user .llmw-text").all_inner_texts() == ["Say goodbye."]
+    assert chat.locator(".llmw-msg-assistant").count() == 1
+    nb.run_cell(2)
+    text = nb.output(2).inner_text()
+    assert "TURNS Say goodbye. ['user', 'assistant']" in text, text

@@ -16,14 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from markdown_chat import SAVED, check_rendered
 
 from llm_widgets.testing.jupyter import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.extra_host]
 
-SETUP = """\
+SETUP = f"""\
 import os, tempfile
-from llm_widgets import LLMKernelService, ModelCard
+from llm_widgets import Chat, LLMKernelService, ModelCard
 from llm_widgets.testing import LocalHub
 hub = LocalHub().start()
 REPO, FILE = "demo-org/tiny-model-GGUF", "tiny-model.Q4_K_M.gguf"
@@ -33,6 +34,7 @@ service = LLMKernelService(endpoint=hub.url, cache_dir=tempfile.mkdtemp())
 card = ModelCard(REPO, FILE, service=service)
 hub.add_file(REPO, "small.Q8_0.gguf", os.urandom(1_000_000))
 small = ModelCard(REPO, "small.Q8_0.gguf", service=service)
+chat = Chat(service, messages={SAVED})
 """
 
 MARIMO_APP = f"""\
@@ -43,7 +45,7 @@ app = marimo.App()
 
 @app.cell
 def _():
-{textwrap.indent(SETUP, "    ")}    return card, small
+{textwrap.indent(SETUP, "    ")}    return card, chat, small
 
 
 @app.cell
@@ -57,6 +59,12 @@ def _(card):
 @app.cell
 def _(small):
     small  # a bare widget as a cell's output works too
+    return
+
+
+@app.cell
+def _(chat):
+    chat
     return
 
 
@@ -110,7 +118,7 @@ def voila_app() -> Iterator[str]:
         "display_name": "Python 3",
         "language": "python",
     }
-    nb.cells = [nbformat.v4.new_code_cell(SETUP + "card")]
+    nb.cells = [nbformat.v4.new_code_cell(SETUP + "card"), nbformat.v4.new_code_cell("chat")]
     nbformat.write(nb, folder / "dashboard.ipynb")
     port = free_port()
     command = [sys.executable, "-m", "voila", "dashboard.ipynb", "--no-browser"]
@@ -147,11 +155,13 @@ def test_the_card_works_in_marimo(marimo_app: str, browser: Any) -> None:
     bare = cards.filter(has_text="small.Q8_0.gguf")
     bare.get_by_role("button", name="Download").click()
     bare.get_by_role("button", name="Load").wait_for(timeout=30_000)
+    check_rendered(page.locator(".llmw-chat"), page)
     page.close()
 
 
 def test_the_card_works_in_a_voila_dashboard(voila_app: str, browser: Any) -> None:
     page = browser.new_page()
     page.goto(voila_app)
-    _download_cancel_resume(page)
+    _download_cancel_resume(page.locator(".llmw-card"))
+    check_rendered(page.locator(".llmw-chat"), page)
     page.close()

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from markdown_chat import SAVED, check_rendered
 
 from llm_widgets.demo import packaged_model_path
 from llm_widgets.testing.jupyter import free_port
@@ -160,6 +161,16 @@ def test_the_whole_flow_in_vscodes_widget_renderer(vscode_page: Any) -> None:
         stop.click()
     _wait(lambda: send.is_enabled() and stop.is_disabled(), 60)
     assert chat.locator(".llmw-error").inner_text() == ""
+    chat.get_by_role("button", name="Regenerate", exact=True).click()  # answered again, in place
+    _wait(lambda: send.is_enabled() and chat.locator(".llmw-streaming").count() == 0, 60)
+    assert chat.locator(".llmw-msg-assistant").count() == 1
+    assert chat.locator(".llmw-error").inner_text() == ""
+
+    restored = _cell(page, f"Chat(messages={SAVED})")
+    check_rendered(restored, page)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    restored.get_by_role("button", name="Copy code").click()
+    _wait(lambda: page.evaluate("() => navigator.clipboard.readText()") == "print('hi')", 10)
 
 
 def test_a_model_on_a_server_in_vscodes_widget_renderer(vscode_page: Any) -> None:

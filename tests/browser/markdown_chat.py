@@ -1,0 +1,41 @@
+"""A saved conversation whose answer holds Markdown and hostile HTML, and what every host must
+show of it: rendered bold, list, table and code block, and nothing of the model's HTML."""
+
+from __future__ import annotations
+
+from typing import Any
+
+ANSWER = (
+    "Here is **bold text**.\n\n"
+    "- first item\n- second item\n\n"
+    "| name | value |\n| --- | --- |\n| alpha | 1 |\n\n"
+    "```python\nprint('hi')\n```\n\n"
+    '<img src=x onerror="window.__pwned = 1"> <script>window.__pwned = 2</script> '
+    "[click me](javascript:window.__pwned=3) [safe link](https://example.org/)\n"
+)
+SAVED = (
+    f"[{{'role': 'user', 'content': '<b>my</b> **question**'}}, "
+    f"{{'role': 'assistant', 'content': {ANSWER!r}}}]"
+)
+
+
+def check_rendered(chat: Any, page: Any) -> None:
+    """The Chat view `chat` shows SAVED rendered, and no element or script from its HTML."""
+    answer = chat.locator(".llmw-msg-assistant")
+    answer.locator("strong", has_text="bold text").wait_for(timeout=30_000)
+    assert answer.locator("li").all_inner_texts() == ["first item", "second item"]
+    assert answer.get_by_role("table").get_by_role("cell", name="alpha").count() == 1
+    assert answer.locator("pre code").inner_text().strip() == "print('hi')"
+    assert answer.locator(".llmw-code-lang").inner_text() == "python"
+    assert answer.get_by_role("button", name="Copy code").count() == 1
+    # the model's HTML is text: no element, no script, no javascript: link
+    assert chat.locator("img, script, b").count() == 0
+    assert '<img src=x onerror="window.__pwned = 1">' in answer.inner_text()
+    assert answer.get_by_role("link", name="click me").count() == 0
+    link = answer.get_by_role("link", name="safe link")
+    assert link.get_attribute("href") == "https://example.org/"
+    assert link.get_attribute("target") == "_blank"
+    assert link.get_attribute("rel") == "noopener noreferrer"
+    assert page.evaluate("() => window.__pwned") is None
+    # the person's own words stay plain text
+    assert chat.locator(".llmw-msg-user .llmw-text").inner_text() == "<b>my</b> **question**"
