@@ -19,6 +19,7 @@ import re
 import shutil
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,6 +35,15 @@ from huggingface_hub.utils import build_hf_headers, hf_raise_for_status
 from ._cache import GIT_SHA1, CachePaths, link_pointer, write_ref
 from ._format import format_bytes
 from ._http import httpx
+from ._ranges import (
+    PrefixHasher,
+    RangeSet,
+    Span,
+    load_ranges,
+    missing,
+    remove_ranges,
+    save_ranges,
+)
 from ._remote import RemoteFile, fetch_remote_file, status_of
 from .errors import DownloadError, JobCancelledError
 from .jobs import Cancellation
@@ -50,6 +60,7 @@ class TransferOptions:
     max_retries: int = 5
     retry_backoff: float = 0.5
     write_buffer: int = 1 << 20
+    part_size: int = 16 << 20  # bytes per ranged request of a parallel download
 
 
 @dataclass(eq=False)
@@ -267,12 +278,14 @@ def download_file(
     progress: TransferProgress,
     options: TransferOptions | None = None,
     space: DiskSpace | None = None,
+    parts: int = 1,
 ) -> tuple[Path, int]:
     """Download `remote` into the cache; returns (path, bytes already present when it started).
 
     Resumes a partial file left by an earlier cancel or crash, checks the checksum, and only then
     moves the file to its blob name, so nothing incomplete ever looks complete. With `space`, the
-    room it needs is claimed beside the other running downloads'.
+    room it needs is claimed beside the other running downloads'. With `parts` > 1 a file larger
+    than `options.part_size` is fetched as that many ranges at once.
     """
     opts = options or TransferOptions()
     paths = CachePaths.for_file(
@@ -285,28 +298,53 @@ def download_file(
             link_pointer(paths.blob, paths.pointer)
             progress.done = remote.size
             return paths.pointer, remote.size
+        spans = load_ranges(paths.partial, remote.size)
         offset = paths.partial.stat().st_size if paths.partial.exists() else 0
         if offset > remote.size:
             paths.partial.unlink()
-            offset = 0
-        progress.done = offset
+            remove_ranges(paths.partial)
+            offset, spans = 0, None
+        if spans is None:  # a single stream's partial (or none): a prefix of its size
+            spans = [(0, offset)] if offset else []
+            parted = parts > 1 and remote.size > opts.part_size
+        else:
+            parted = True  # a parallel download's partial: fetch only its holes
+        progress.done = sum(e - s for s, e in spans)
         what = f"{remote.repo_id}/{remote.filename}"
         with (space or DiskSpace()).claim(paths.blob.parent, remote.size, progress, what):
             paths.partial_info.write_text(json.dumps(_partial_info(remote)))
-            hasher = _new_hasher(remote)
-            if offset:
-                offset = _hash_existing(paths.partial, hasher, offset)
-            resumed_from = progress.done = offset
-            transfer = _Transfer(remote, paths.partial, endpoint, token, cancel, progress, opts)
-            try:
-                offset, hasher = transfer.run(offset, hasher)
-            except BaseException:
-                progress.done = _size_on_disk(paths.partial)  # not what sat in a write buffer
-                raise
+            resumed_from = progress.done
+            hasher: hashlib._Hash | None = None
+            if parted:
+                args = (remote, paths.partial, endpoint, token, cancel, progress, opts)
+                try:
+                    hasher = _PartedTransfer(*args, parts=max(1, parts)).run_parts(spans)
+                except _RangeIgnored:  # one stream from what is there without a hole
+                    kept = load_ranges(paths.partial, remote.size) or []
+                    offset = kept[0][1] if kept and kept[0][0] == 0 else 0
+                    with paths.partial.open("ab") as f:
+                        f.truncate(offset)
+                    remove_ranges(paths.partial)
+                    progress.done = offset
+                except BaseException:
+                    progress.done = _parted_done(paths.partial, remote.size)
+                    raise
+            if hasher is None:
+                hasher = _new_hasher(remote)
+                if offset:
+                    offset = _hash_existing(paths.partial, hasher, offset)
+                progress.done = offset
+                transfer = _Transfer(remote, paths.partial, endpoint, token, cancel, progress, opts)
+                try:
+                    offset, hasher = transfer.run(offset, hasher)
+                except BaseException:
+                    progress.done = _size_on_disk(paths.partial)  # not what sat in a write buffer
+                    raise
         digest = hasher.hexdigest()
         if digest != remote.etag and (remote.sha256 or GIT_SHA1.match(remote.etag)):
             paths.partial.unlink(missing_ok=True)
             paths.partial_info.unlink(missing_ok=True)
+            remove_ranges(paths.partial)
             algo = "sha256" if remote.sha256 else "git sha1"
             raise DownloadError(
                 "checksum",
@@ -316,8 +354,16 @@ def download_file(
         os.chmod(paths.partial, 0o644 & ~_umask())
         os.replace(paths.partial, paths.blob)
         paths.partial_info.unlink(missing_ok=True)
+        remove_ranges(paths.partial)
         link_pointer(paths.blob, paths.pointer)
         return paths.pointer, resumed_from
+
+
+def _parted_done(partial: Path, size: int) -> int:
+    spans = load_ranges(partial, size)
+    if spans is None:
+        return _size_on_disk(partial)
+    return sum(e - s for s, e in spans)
 
 
 def _partial_info(remote: RemoteFile) -> dict[str, object]:
@@ -459,6 +505,168 @@ class _Transfer:
                 remove_hook()
                 out.flush()
         return offset
+
+
+class _RangeIgnored(Exception):
+    """The server answered a ranged request with something else (the whole file, say)."""
+
+
+SAVE_INTERVAL = 0.5  # seconds between two records of a parallel download's finished ranges
+
+
+class _PartedTransfer(_Transfer):
+    """Moves one file's missing ranges into its partial file with up to `parts` requests at once.
+
+    The ranges are handed out in order, `options.part_size` at a time, so the part of the file
+    without holes grows steadily and is hashed as it grows. Each part retries alone; one that
+    fails for good, or a cancel, stops them all within the socket-close latency. The finished
+    ranges are recorded beside the file (never more than what is written) for a resume.
+    """
+
+    def __init__(self, *args: Any, parts: int) -> None:
+        super().__init__(*args)
+        self.parts = parts
+        self.stop = Cancellation()  # a cancel, or a part that failed for good
+        self.errors: list[BaseException] = []
+        self._lock = threading.Lock()
+        self._save_lock = threading.Lock()
+        self._saved_at = 0.0
+        self._chunks: list[Span] = []
+        self.ranges = RangeSet(self.remote.size, [])
+
+    def run_parts(self, spans: list[Span]) -> hashlib._Hash:
+        """Fetch what `spans` leave missing; returns the hasher over the whole file."""
+        size = self.remote.size
+        self.ranges = RangeSet(size, spans)
+        step = max(1, self.options.part_size)
+        self._chunks = [
+            (pos, min(pos + step, end)) for start, end in missing(self.ranges.spans(), size)
+            for pos in range(start, end, step)
+        ]  # fmt: skip
+        self._chunks.reverse()  # pop() hands out the lowest first
+        self.partial.touch()
+        self._save(force=True)
+        hasher = PrefixHasher(self.partial, _new_hasher(self.remote), self.ranges)
+        unhook = self.cancel.add_hook(self.stop.set)
+        try:
+            threads = [
+                threading.Thread(
+                    target=self._work, args=(i,), name=f"llm-widgets-part-{i}", daemon=True
+                )
+                for i in range(min(self.parts, len(self._chunks)))
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        finally:
+            unhook()
+            self._save(force=True)
+        if self.cancel.is_set() or self.errors:
+            hasher.close()
+            self.cancel.raise_if_set()
+            raise self.errors[0]
+        return hasher.finish()
+
+    def _next_chunk(self) -> Span | None:
+        with self._lock:
+            return self._chunks.pop() if self._chunks and not self.stop.is_set() else None
+
+    def _save(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._saved_at < SAVE_INTERVAL:
+            return
+        if not self._save_lock.acquire(blocking=force):
+            return
+        try:
+            self._saved_at = now
+            save_ranges(self.partial, self.ranges.spans(), self.remote.size)
+        finally:
+            self._save_lock.release()
+
+    def _work(self, part: int) -> None:
+        """One part's worker: take the next missing range until none is left."""
+        try:
+            with self.partial.open("r+b", buffering=0) as out:
+                while (chunk := self._next_chunk()) is not None:
+                    self.ranges.begin(part, chunk[0])
+                    try:
+                        self._fetch(out, part, chunk[1])
+                    finally:
+                        self.ranges.end(part)
+                    self._save()
+        except JobCancelledError:
+            pass  # a cancel, or another part's failure: run_parts says which
+        except BaseException as exc:
+            with self._lock:
+                self.errors.append(exc)
+            self.stop.set()
+
+    def _fetch(self, out: Any, part: int, end: int) -> None:
+        """Fetch this part's range up to `end`, retrying from where a failure left it."""
+        backoff = _Backoff(self.options, self.stop, self.progress)
+        refreshed = False
+        while (pos := self.ranges.position(part)) < end:
+            self.stop.raise_if_set()
+            try:
+                self._request_range(out, part, pos, end)
+                if self.ranges.position(part) < end:
+                    raise httpx.RemoteProtocolError("connection closed before the end of the part")
+            except (JobCancelledError, DownloadError, _RangeIgnored):
+                raise
+            except Exception as exc:
+                self.stop.raise_if_set()
+                if self.ranges.position(part) > pos:
+                    backoff.failures = 0  # it moved: a fresh budget for the next failure
+                if status_of(exc) in (403, 410) and not refreshed:
+                    refreshed = True
+                    self.location = self._refreshed_location()  # an expired signed URL
+                    continue
+                if not _retryable(exc):
+                    raise
+                if not backoff.wait(exc):
+                    raise DownloadError(
+                        "offline",
+                        f"The connection to {self.endpoint} kept failing while downloading "
+                        f"{self.remote.repo_id}/{self.remote.filename} ({type(exc).__name__}; "
+                        f"gave up after {self.options.max_retries} retries). Retry later: the "
+                        "partial file is kept.",
+                    ) from exc
+
+    def _request_range(self, out: Any, part: int, pos: int, end: int) -> None:
+        """One GET of bytes [pos, end), written in place as they arrive."""
+        headers = self._headers(0)
+        headers["Range"] = f"bytes={pos}-{end - 1}"
+        with get_session().stream(
+            "GET", self.location, headers=headers, timeout=self.timeout, follow_redirects=True
+        ) as response:
+            remove_hook = self.stop.add_hook(_socket_closer(response))
+            restore_reads = _read_in_large_pieces(response)
+            try:
+                self.stop.raise_if_set()
+                if response.status_code >= 400:
+                    response.read()
+                hf_raise_for_status(response)
+                if not _starts_at(response, pos):
+                    raise _RangeIgnored(f"asked for bytes {pos}-, got {response.status_code}")
+                out.seek(pos)
+                for piece in response.iter_raw():
+                    self.stop.raise_if_set()
+                    if pos + len(piece) > end:
+                        raise DownloadError(
+                            "server",
+                            f"The server sent more than the asked range of "
+                            f"{self.remote.repo_id}/{self.remote.filename}.",
+                        )
+                    view = memoryview(piece)
+                    while view:
+                        view = view[out.write(view) :]
+                    pos += len(piece)
+                    self.progress.done = self.ranges.advance(part, len(piece))
+                    self._save()
+            finally:
+                restore_reads()
+                remove_hook()
 
 
 READ_SIZE = 1 << 20  # bytes per socket read while a body streams

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from . import hub, library, search
-from ._download_runner import DownloadRunner
+from ._download_runner import MAX_PARALLEL_PARTS, DownloadRunner
 from ._events import EventBus
 from ._memory import DEFAULT_N_CTX
 from ._model_runner import ModelRunner
@@ -99,6 +99,19 @@ class LLMKernelService:
     @transfer_options.setter
     def transfer_options(self, options: hub.TransferOptions) -> None:
         self._downloads.options = options
+
+    @property
+    def parallel_parts(self) -> int:
+        """How many byte ranges of one file are fetched at once (1: a single stream), read when
+        a download starts. Files no larger than `transfer_options.part_size` use one request."""
+        return self._downloads.parallel_parts
+
+    @parallel_parts.setter
+    def parallel_parts(self, value: int) -> None:
+        limit = MAX_PARALLEL_PARTS
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= limit:
+            raise ValueError(f"parallel_parts must be an int from 1 to {limit}, got {value!r}")
+        self._downloads.parallel_parts = value
 
     @property
     def max_concurrent_downloads(self) -> int:
