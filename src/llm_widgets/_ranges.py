@@ -170,7 +170,7 @@ class PrefixHasher:
 
     def _run(self) -> None:
         try:
-            with self._path.open("rb") as f:
+            with self._path.open("rb", buffering=0) as f:  # no read-ahead into a hole
                 while self._hashed < self._ranges.size:
                     with self._ranges.changed:
                         while not self._stop and self._ranges.prefix() <= self._hashed:
