@@ -292,3 +292,19 @@ def test_the_library_counts_only_the_bytes_a_parallel_partial_holds_and_discard_
     assert row["filename"] == FILE and row["partial"] and row["bytes_done"] == kept
     assert library.discard(REPO, FILE) == kept
     assert list(_blobs(cache_dir).iterdir()) == []
+
+
+def test_a_part_idle_at_the_end_takes_over_half_of_the_largest_rest(
+    parted: LLMKernelService, local_hub: LocalHub, cache_dir: Path
+) -> None:
+    part = 4 << 20
+    data = _add(local_hub, part + 1)  # two ranges: one large, one of a byte
+    local_hub.faults.per_connection_bps = 2 * MB
+    parted.transfer_options = TransferOptions(part_size=part)
+    path = parted.start_download(REPO, FILE).wait(30)
+    assert Path(path).read_bytes() == data
+    asked = _asked(local_hub)
+    assert len(asked) > 2  # the large range was shared out while it was in flight
+    assert (0, part) in asked and (part, part + 1) in asked
+    assert any(a > 0 and b == part for a, b in asked if (a, b) != (0, part))
+    assert not list(_blobs(cache_dir).glob("*.incomplete*"))

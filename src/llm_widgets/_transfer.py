@@ -511,6 +511,7 @@ class _RangeIgnored(Exception):
     """The server answered a ranged request with something else (the whole file, say)."""
 
 
+STEAL_MIN = 1 << 20  # a part idle at the end takes over half of another's rest if >= 2 of these
 SAVE_INTERVAL = 0.5  # seconds between two records of a parallel download's finished ranges
 
 
@@ -532,6 +533,7 @@ class _PartedTransfer(_Transfer):
         self._save_lock = threading.Lock()
         self._saved_at = 0.0
         self._chunks: list[Span] = []
+        self._ends: dict[int, int] = {}  # where each running part stops
         self.ranges = RangeSet(self.remote.size, [])
 
     def run_parts(self, spans: list[Span]) -> hashlib._Hash:
@@ -568,9 +570,29 @@ class _PartedTransfer(_Transfer):
             raise self.errors[0]
         return hasher.finish()
 
-    def _next_chunk(self) -> Span | None:
+    def _next_chunk(self, part: int) -> int | None:
+        """Start `part` on the lowest range nobody fetches yet, or on the far half of the largest
+        one still in flight once none is left; returns where it starts, or None when done."""
         with self._lock:
-            return self._chunks.pop() if self._chunks and not self.stop.is_set() else None
+            if self.stop.is_set():
+                return None
+            if self._chunks:
+                start, end = self._chunks.pop()
+            else:
+                left = {p: e - self.ranges.position(p) for p, e in self._ends.items()}
+                victim = max(left, key=left.__getitem__, default=None)
+                if victim is None or left[victim] < 2 * STEAL_MIN:
+                    return None
+                end = self._ends[victim]
+                start = self._ends[victim] = end - left[victim] // 2
+            self.ranges.begin(part, start)
+            self._ends[part] = end
+            return start
+
+    def _end(self, part: int) -> int:
+        """Where `part` stops (moved earlier when another part takes over its far half)."""
+        with self._lock:
+            return self._ends[part]
 
     def _save(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -588,11 +610,12 @@ class _PartedTransfer(_Transfer):
         """One part's worker: take the next missing range until none is left."""
         try:
             with self.partial.open("r+b", buffering=0) as out:
-                while (chunk := self._next_chunk()) is not None:
-                    self.ranges.begin(part, chunk[0])
+                while self._next_chunk(part) is not None:
                     try:
-                        self._fetch(out, part, chunk[1])
+                        self._fetch(out, part)
                     finally:
+                        with self._lock:
+                            del self._ends[part]
                         self.ranges.end(part)
                     self._save()
         except JobCancelledError:
@@ -602,15 +625,15 @@ class _PartedTransfer(_Transfer):
                 self.errors.append(exc)
             self.stop.set()
 
-    def _fetch(self, out: Any, part: int, end: int) -> None:
-        """Fetch this part's range up to `end`, retrying from where a failure left it."""
+    def _fetch(self, out: Any, part: int) -> None:
+        """Fetch this part's range, retrying from where a failure left it."""
         backoff = _Backoff(self.options, self.stop, self.progress)
         refreshed = False
-        while (pos := self.ranges.position(part)) < end:
+        while (pos := self.ranges.position(part)) < self._end(part):
             self.stop.raise_if_set()
             try:
-                self._request_range(out, part, pos, end)
-                if self.ranges.position(part) < end:
+                self._request_range(out, part, pos, self._end(part))
+                if self.ranges.position(part) < self._end(part):
                     raise httpx.RemoteProtocolError("connection closed before the end of the part")
             except (JobCancelledError, DownloadError, _RangeIgnored):
                 raise
@@ -634,7 +657,8 @@ class _PartedTransfer(_Transfer):
                     ) from exc
 
     def _request_range(self, out: Any, part: int, pos: int, end: int) -> None:
-        """One GET of bytes [pos, end), written in place as they arrive."""
+        """One GET of bytes [pos, end), written in place as they arrive (up to where the part
+        stops, if another part took over the rest meanwhile)."""
         headers = self._headers(0)
         headers["Range"] = f"bytes={pos}-{end - 1}"
         with get_session().stream(
@@ -658,12 +682,15 @@ class _PartedTransfer(_Transfer):
                             f"The server sent more than the asked range of "
                             f"{self.remote.repo_id}/{self.remote.filename}.",
                         )
-                    view = memoryview(piece)
+                    n = max(0, min(len(piece), self._end(part) - pos))
+                    view = memoryview(piece)[:n]
                     while view:
                         view = view[out.write(view) :]
-                    pos += len(piece)
-                    self.progress.done = self.ranges.advance(part, len(piece))
+                    pos += n
+                    self.progress.done = self.ranges.advance(part, n)
                     self._save()
+                    if pos >= self._end(part):
+                        break
             finally:
                 restore_reads()
                 remove_hook()
