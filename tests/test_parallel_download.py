@@ -26,9 +26,9 @@ PART = 256 * 1024
 
 @pytest.fixture
 def parted(service: LLMKernelService) -> LLMKernelService:
-    """The test service, with parts small enough for files of a few MB."""
+    """The test service, with parts small enough for files of a few MB, all from the start."""
     service.transfer_options = TransferOptions(
-        stall_timeout=1.0, max_retries=3, retry_backoff=0.05, part_size=PART
+        stall_timeout=1.0, max_retries=3, retry_backoff=0.05, part_size=PART, probe=0
     )
     service.parallel_parts = 4
     return service
@@ -300,7 +300,7 @@ def test_a_part_idle_at_the_end_takes_over_half_of_the_largest_rest(
     part = 4 << 20
     data = _add(local_hub, part + 1)  # two ranges: one large, one of a byte
     local_hub.faults.per_connection_bps = 2 * MB
-    parted.transfer_options = TransferOptions(part_size=part)
+    parted.transfer_options = TransferOptions(part_size=part, probe=0)
     path = parted.start_download(REPO, FILE).wait(30)
     assert Path(path).read_bytes() == data
     asked = _asked(local_hub)
@@ -308,3 +308,31 @@ def test_a_part_idle_at_the_end_takes_over_half_of_the_largest_rest(
     assert (0, part) in asked and (part, part + 1) in asked
     assert any(a > 0 and b == part for a, b in asked if (a, b) != (0, part))
     assert not list(_blobs(cache_dir).glob("*.incomplete*"))
+
+
+def test_parts_join_one_connection_when_they_make_it_faster(
+    parted: LLMKernelService, local_hub: LocalHub
+) -> None:
+    data = _add(local_hub, 4 * MB)
+    local_hub.faults.per_connection_bps = MB  # a CDN's cap per connection: parts help
+    parted.transfer_options = TransferOptions(part_size=PART, probe=0.2)
+    path = parted.start_download(REPO, FILE).wait(30)
+    assert Path(path).read_bytes() == data
+    asked = _asked(local_hub)
+    assert asked[0] == (0, len(data))  # one connection alone first, for the whole file
+    assert len(asked) > 4 and all(b - a <= PART for a, b in asked[4:])
+    assert _union(asked) == [(0, len(data))]
+
+
+def test_parts_leave_again_when_they_do_not_make_it_faster(
+    parted: LLMKernelService, local_hub: LocalHub
+) -> None:
+    data = _add(local_hub, 4 * MB)
+    local_hub.faults.throttle_bps = 2 * MB  # one slow link for all connections: parts do not help
+    parted.transfer_options = TransferOptions(part_size=PART, probe=0.2)
+    path = parted.start_download(REPO, FILE).wait(30)
+    assert Path(path).read_bytes() == data
+    asked = _asked(local_hub)
+    assert asked[0] == (0, len(data)) and len(asked) > 4  # alone, then the parts joined...
+    last_start, last_end = asked[-1]
+    assert last_end == len(data) and last_end - last_start > 2 * PART  # ...and left again

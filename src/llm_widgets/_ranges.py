@@ -106,6 +106,7 @@ class RangeSet:
     def __init__(self, size: int, done: list[Span]) -> None:
         self.size = size
         self._done = merge(done)
+        self.done_at_start = self._total_of(self._done)
         self._active: dict[int, Span] = {}
         self.changed = threading.Condition()
 
@@ -151,7 +152,11 @@ class RangeSet:
         return spans[0][1] if spans and spans[0][0] == 0 else 0
 
     def _total(self) -> int:
-        return sum(e - s for s, e in merge([*self._done, *self._active.values()]))
+        return self._total_of([*self._done, *self._active.values()])
+
+    @staticmethod
+    def _total_of(spans: list[Span]) -> int:
+        return sum(e - s for s, e in merge(spans))
 
 
 class PrefixHasher:

@@ -60,7 +60,8 @@ class TransferOptions:
     max_retries: int = 5
     retry_backoff: float = 0.5
     write_buffer: int = 1 << 20
-    part_size: int = 16 << 20  # bytes per ranged request of a parallel download
+    part_size: int = 16 << 20  # the largest range one request of a parallel download asks for
+    probe: float = 0.3  # seconds one connection runs alone before the other parts join (0: none)
 
 
 @dataclass(eq=False)
@@ -511,6 +512,8 @@ class _RangeIgnored(Exception):
     """The server answered a ranged request with something else (the whole file, say)."""
 
 
+MIN_PART = 4 << 20  # the smallest range handed out (unless options.part_size is smaller)
+PARALLEL_GAIN = 1.5  # the parts stay if together they are this much faster than one alone
 STEAL_MIN = 1 << 20  # a part idle at the end takes over half of another's rest if >= 2 of these
 SAVE_INTERVAL = 0.5  # seconds between two records of a parallel download's finished ranges
 
@@ -518,10 +521,13 @@ SAVE_INTERVAL = 0.5  # seconds between two records of a parallel download's fini
 class _PartedTransfer(_Transfer):
     """Moves one file's missing ranges into its partial file with up to `parts` requests at once.
 
-    The ranges are handed out in order, `options.part_size` at a time, so the part of the file
-    without holes grows steadily and is hashed as it grows. Each part retries alone; one that
-    fails for good, or a cancel, stops them all within the socket-close latency. The finished
-    ranges are recorded beside the file (never more than what is written) for a resume.
+    One connection starts alone; after `options.probe` seconds the other parts join, and stay
+    only if they raise the speed by PARALLEL_GAIN (they do under a per-connection cap; on a fast
+    local link they only cost CPU). Ranges are handed out in order, so the part of the file
+    without holes grows steadily and is hashed as it grows; a part idle at the end takes over
+    half of the largest range still in flight. Each part retries alone; one that fails for good,
+    or a cancel, stops them all within the socket-close latency. The finished ranges are
+    recorded beside the file (never more than what is written) for a resume.
     """
 
     def __init__(self, *args: Any, parts: int) -> None:
@@ -532,52 +538,106 @@ class _PartedTransfer(_Transfer):
         self._lock = threading.Lock()
         self._save_lock = threading.Lock()
         self._saved_at = 0.0
-        self._chunks: list[Span] = []
+        self._chunks: list[Span] = []  # ranges nobody fetches yet, the lowest last
         self._ends: dict[int, int] = {}  # where each running part stops
+        self._target = 1  # how many parts may take work now
+        self._step = 1
         self.ranges = RangeSet(self.remote.size, [])
 
     def run_parts(self, spans: list[Span]) -> hashlib._Hash:
         """Fetch what `spans` leave missing; returns the hasher over the whole file."""
         size = self.remote.size
         self.ranges = RangeSet(size, spans)
-        step = max(1, self.options.part_size)
+        holes = missing(self.ranges.spans(), size)
+        left = sum(e - s for s, e in holes)
+        cap = max(1, self.options.part_size)
+        self._step = min(cap, max(MIN_PART, -(-left // (2 * self.parts))))
         self._chunks = [
-            (pos, min(pos + step, end)) for start, end in missing(self.ranges.spans(), size)
-            for pos in range(start, end, step)
+            (pos, min(pos + self._step, end)) for start, end in holes
+            for pos in range(start, end, self._step)
         ]  # fmt: skip
         self._chunks.reverse()  # pop() hands out the lowest first
+        self._target = self.parts if self.options.probe <= 0 else 1
         self.partial.touch()
         self._save(force=True)
         hasher = PrefixHasher(self.partial, _new_hasher(self.remote), self.ranges)
         unhook = self.cancel.add_hook(self.stop.set)
+        threads: list[threading.Thread] = []
         try:
-            threads = [
-                threading.Thread(
-                    target=self._work, args=(i,), name=f"llm-widgets-part-{i}", daemon=True
-                )
-                for i in range(min(self.parts, len(self._chunks)))
-            ]
-            for thread in threads:
-                thread.start()
+            for part in range(self._target):
+                threads.append(self._start(part))
+            if self._target < self.parts:
+                self._probe(threads)
             for thread in threads:
                 thread.join()
         finally:
+            self.stop.set()  # (a no-op when every part is done)
+            for thread in threads:
+                thread.join()
             unhook()
             self._save(force=True)
-        if self.cancel.is_set() or self.errors:
+        if self.cancel.is_set() or self.errors or self.ranges.prefix() < size:
             hasher.close()
             self.cancel.raise_if_set()
-            raise self.errors[0]
+            if self.errors:
+                raise self.errors[0]
+            raise DownloadError("unexpected", "A parallel download ended with ranges missing.")
         return hasher.finish()
 
-    def _next_chunk(self, part: int) -> int | None:
-        """Start `part` on the lowest range nobody fetches yet, or on the far half of the largest
-        one still in flight once none is left; returns where it starts, or None when done."""
+    def _start(self, part: int) -> threading.Thread:
+        thread = threading.Thread(
+            target=self._work, args=(part,), name=f"llm-widgets-part-{part}", daemon=True
+        )
+        thread.start()
+        return thread
+
+    def _probe(self, threads: list[threading.Thread]) -> None:
+        """Measure one connection, then all parts; keep the parts only if they help."""
+        while self.ranges.done() == self.ranges.done_at_start and threads[0].is_alive():
+            if self.stop.wait(0.01):
+                return
+        alone = self._rate(threads)
+        if alone is None:
+            return
         with self._lock:
-            if self.stop.is_set():
+            self._target = self.parts
+            self._cut_lone_range()
+        threads.extend(self._start(part) for part in range(1, self.parts))
+        together = self._rate(threads)
+        if together is not None and together < PARALLEL_GAIN * alone:
+            with self._lock:
+                self._target = 1  # the others end with the range they are on
+
+    def _rate(self, threads: list[threading.Thread]) -> float | None:
+        """Bytes a second over the next `options.probe` seconds; None if the transfer ended."""
+        before, start = self.ranges.done(), time.monotonic()
+        if self.stop.wait(self.options.probe) or not any(t.is_alive() for t in threads):
+            return None
+        return (self.ranges.done() - before) / max(1e-6, time.monotonic() - start)
+
+    def _cut_lone_range(self) -> None:
+        """Hand the rest of what part 0 fetches alone back out in ranges (lock held)."""
+        end = self._ends.get(0)
+        if end is None:
+            return
+        cut = self.ranges.position(0) + self._step
+        if end - cut <= 0:
+            return
+        self._ends[0] = cut
+        rest = [(pos, min(pos + self._step, end)) for pos in range(cut, end, self._step)]
+        self._chunks.extend(reversed(rest))
+
+    def _next_chunk(self, part: int) -> int | None:
+        """Start `part` on the lowest range nobody fetches yet (with the ones after it, while it
+        is alone), or on the far half of the largest one still in flight once none is left;
+        returns where it starts, or None when it should stop."""
+        with self._lock:
+            if self.stop.is_set() or part >= self._target:
                 return None
             if self._chunks:
                 start, end = self._chunks.pop()
+                while self._target == 1 and self._chunks and self._chunks[-1][0] == end:
+                    end = self._chunks.pop()[1]
             else:
                 left = {p: e - self.ranges.position(p) for p, e in self._ends.items()}
                 victim = max(left, key=left.__getitem__, default=None)

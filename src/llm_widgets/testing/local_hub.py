@@ -225,13 +225,13 @@ class LocalHub:
             h.update(f"{entry.path}\0{entry.sha256}\n".encode())
         return h.hexdigest()
 
-    def _pace(self, sent: int, bps: int) -> None:
-        """Wait until `sent` more bytes fit under the shared `bps` cap."""
+    def _pace(self, size: int, bps: int) -> None:
+        """Wait for the turn of `size` more bytes under the shared `bps` cap."""
         with self._lock:
             now = time.monotonic()
-            self._paced_until = max(now, self._paced_until) + sent / bps
-            delay = self._paced_until - now
-        time.sleep(delay)
+            start = max(now, self._paced_until)
+            self._paced_until = start + size / bps
+        time.sleep(start - now)
 
     def clear_requests(self) -> None:
         """Forget the request log."""
@@ -554,6 +554,8 @@ class _Handler(BaseHTTPRequestHandler):
             if not piece:
                 break
             piece = self._maybe_corrupt(piece, start + sent)
+            if faults.throttle_bps:
+                self.hub._pace(len(piece), faults.throttle_bps)
             for limit, action in ((drop_at, "drop"), (stall_at, "stall")):
                 if limit is not None and sent + len(piece) > limit:
                     piece = piece[: max(0, limit - sent)]
@@ -566,8 +568,6 @@ class _Handler(BaseHTTPRequestHandler):
                     return
             self.wfile.write(piece)
             sent += len(piece)
-            if faults.throttle_bps:
-                self.hub._pace(len(piece), faults.throttle_bps)
             if faults.per_connection_bps:
                 ahead = sent / faults.per_connection_bps - (time.monotonic() - began)
                 if ahead > 0:
