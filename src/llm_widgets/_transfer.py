@@ -594,7 +594,7 @@ class _PartedTransfer(_Transfer):
     def _probe(self, threads: list[threading.Thread]) -> None:
         """Measure one connection, then all parts; keep the parts only if they help."""
         while self.ranges.done() == self.ranges.done_at_start and threads[0].is_alive():
-            if self.stop.wait(0.01):
+            if self.stop.wait(0.005):
                 return
         alone = self._rate(threads)
         if alone is None:
@@ -611,9 +611,10 @@ class _PartedTransfer(_Transfer):
     def _rate(self, threads: list[threading.Thread]) -> float | None:
         """Bytes a second over the next `options.probe` seconds; None if the transfer ended."""
         before, start = self.ranges.done(), time.monotonic()
-        if self.stop.wait(self.options.probe) or not any(t.is_alive() for t in threads):
-            return None
-        return (self.ranges.done() - before) / max(1e-6, time.monotonic() - start)
+        while (elapsed := time.monotonic() - start) < self.options.probe:
+            if self.stop.wait(0.005) or not any(t.is_alive() for t in threads):
+                return None
+        return (self.ranges.done() - before) / elapsed
 
     def _cut_lone_range(self) -> None:
         """Hand the rest of what part 0 fetches alone back out in ranges (lock held)."""
