@@ -336,3 +336,17 @@ def test_parts_leave_again_when_they_do_not_make_it_faster(
     assert asked[0] == (0, len(data)) and len(asked) > 4  # alone, then the parts joined...
     last_start, last_end = asked[-1]
     assert last_end == len(data) and last_end - last_start > 2 * PART  # ...and left again
+
+
+def test_a_server_that_ignores_range_sends_the_whole_file_to_the_one_connection(
+    parted: LLMKernelService, local_hub: LocalHub, cache_dir: Path
+) -> None:
+    data = _add(local_hub, 3 * MB)
+    local_hub.faults.per_connection_bps = 2 * MB
+    local_hub.faults.ignore_range = True
+    parted.transfer_options = TransferOptions(part_size=PART, probe=0.2)
+    path = parted.start_download(REPO, FILE).wait(30)
+    assert Path(path).read_bytes() == data
+    gets = [r for r in local_hub.requests if r.method == "GET" and "lfs-blobs" in r.path]
+    assert [(r.headers.get("range"), r.status) for r in gets] == [(f"bytes=0-{len(data) - 1}", 200)]
+    assert not list(_blobs(cache_dir).glob("*.incomplete*"))

@@ -541,6 +541,7 @@ class _PartedTransfer(_Transfer):
         self._chunks: list[Span] = []  # ranges nobody fetches yet, the lowest last
         self._ends: dict[int, int] = {}  # where each running part stops
         self._target = 1  # how many parts may take work now
+        self._whole = False  # the server sent the whole file for a range: no parts join
         self._step = 1
         self.ranges = RangeSet(self.remote.size, [])
 
@@ -597,7 +598,7 @@ class _PartedTransfer(_Transfer):
             if self.stop.wait(0.005):
                 return
         alone = self._rate(threads)
-        if alone is None:
+        if alone is None or self._whole:
             return
         with self._lock:
             self._target = self.parts
@@ -732,7 +733,10 @@ class _PartedTransfer(_Transfer):
                 if response.status_code >= 400:
                     response.read()
                 hf_raise_for_status(response)
-                if not _starts_at(response, pos):
+                whole = pos == 0 and end == self.remote.size and response.status_code == 200
+                if whole:  # the whole file, as asked for, from a server without ranges
+                    self._whole = True
+                elif not _starts_at(response, pos):
                     raise _RangeIgnored(f"asked for bytes {pos}-, got {response.status_code}")
                 out.seek(pos)
                 for piece in response.iter_raw():
