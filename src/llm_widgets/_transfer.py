@@ -515,7 +515,7 @@ class _RangeIgnored(Exception):
 MIN_PART = 4 << 20  # the smallest range handed out (unless options.part_size is smaller)
 PARALLEL_GAIN = 1.5  # the parts stay if together they are this much faster than one alone
 STEAL_MIN = 1 << 20  # a part idle at the end takes over half of another's rest if >= 2 of these
-SAVE_INTERVAL = 0.5  # seconds between two records of a parallel download's finished ranges
+SAVE_INTERVAL = 0.25  # seconds between two records of a parallel download's finished ranges
 
 
 class _PartedTransfer(_Transfer):
