@@ -209,15 +209,21 @@ def test_a_server_that_ignores_range_falls_back_to_one_stream(
     assert not list(_blobs(cache_dir).glob("*.incomplete*"))
 
 
-def test_a_part_that_stalls_is_retried_alone(parted: LLMKernelService, local_hub: LocalHub) -> None:
+@pytest.mark.parametrize("fault", ["stall", "drop"])
+def test_a_part_that_stalls_or_drops_is_retried_alone(
+    parted: LLMKernelService, local_hub: LocalHub, fault: str
+) -> None:
     data = _add(local_hub, 2 * MB)
-    local_hub.faults.stall_after_bytes = 100_000
-    local_hub.faults.stall_seconds = 3.0  # longer than the test service's 1 s stall timeout
+    if fault == "stall":
+        local_hub.faults.stall_after_bytes = 100_000
+        local_hub.faults.stall_seconds = 3.0  # longer than the test service's 1 s stall timeout
+    else:
+        local_hub.faults.drop_after_bytes = 100_000
     path = parted.start_download(REPO, FILE).wait(30)
     assert Path(path).read_bytes() == data
     asked = _asked(local_hub)
     parts = -(-len(data) // PART)
-    assert len(asked) == parts + 1  # every part once, and the stalled one's rest again
+    assert len(asked) == parts + 1  # every part once, and the failed one's rest again
     retried = [(a, b) for a, b in asked if a % PART]
     assert len(retried) == 1
     start, end = retried[0]

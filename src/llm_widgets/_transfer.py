@@ -286,7 +286,8 @@ def download_file(
     Resumes a partial file left by an earlier cancel or crash, checks the checksum, and only then
     moves the file to its blob name, so nothing incomplete ever looks complete. With `space`, the
     room it needs is claimed beside the other running downloads'. With `parts` > 1 a file larger
-    than `options.part_size` is fetched as that many ranges at once.
+    than `options.part_size` is fetched as up to that many ranges at once, when that is faster;
+    a partial left by such a download is resumed from the record of its finished ranges.
     """
     opts = options or TransferOptions()
     paths = CachePaths.for_file(
