@@ -356,3 +356,37 @@ def test_a_server_that_ignores_range_sends_the_whole_file_to_the_one_connection(
     gets = [r for r in local_hub.requests if r.method == "GET" and "lfs-blobs" in r.path]
     assert [(r.headers.get("range"), r.status) for r in gets] == [(f"bytes=0-{len(data) - 1}", 200)]
     assert not list(_blobs(cache_dir).glob("*.incomplete*"))
+
+
+def test_a_part_waiting_to_retry_is_not_shown_while_the_others_flow(
+    parted: LLMKernelService, local_hub: LocalHub
+) -> None:
+    data = _add(local_hub, 4 * MB)
+    local_hub.faults.per_connection_bps = MB
+    local_hub.faults.drop_after_bytes = 50_000
+    parted.transfer_options = TransferOptions(part_size=PART, probe=0, retry_backoff=0.5)
+    details: list[str] = []
+    parted.on_progress(lambda j: details.append(j.detail))
+    path = parted.start_download(REPO, FILE).wait(30)
+    assert Path(path).read_bytes() == data
+    assert len(_asked(local_hub)) == -(-len(data) // PART) + 1  # one part did wait and retry
+    assert not [d for d in details if "retrying" in d]
+
+
+def test_every_part_waiting_to_retry_is_shown_and_the_partial_kept(
+    parted: LLMKernelService, local_hub: LocalHub, cache_dir: Path
+) -> None:
+    _add(local_hub, 4 * MB)
+    local_hub.faults.drop_after_bytes = 0
+    local_hub.faults.drop_times = 1000
+    parted.transfer_options = TransferOptions(
+        part_size=PART, probe=0, retry_backoff=0.3, max_retries=2
+    )
+    details: list[str] = []
+    parted.on_progress(lambda j: details.append(j.detail))
+    job = parted.start_download(REPO, FILE)
+    with pytest.raises(DownloadError) as info:
+        job.wait(30)
+    assert info.value.kind == "offline" and "partial file is kept" in str(info.value)
+    assert "connection lost — retrying" in details
+    assert list(_blobs(cache_dir).glob("*.incomplete.ranges.json"))

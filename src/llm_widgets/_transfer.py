@@ -11,6 +11,7 @@ is set.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -78,10 +79,18 @@ class _Backoff:
     cancel) and says why in `progress.waiting` meanwhile."""
 
     def __init__(
-        self, options: TransferOptions, cancel: Cancellation, progress: TransferProgress
+        self,
+        options: TransferOptions,
+        cancel: Cancellation,
+        progress: TransferProgress,
+        say: Callable[[str], None] | None = None,
     ) -> None:
         self.options, self.cancel, self.progress = options, cancel, progress
+        self.say = say or self._say
         self.failures = 0
+
+    def _say(self, reason: str) -> None:
+        self.progress.waiting = reason
 
     def wait(self, exc: BaseException) -> bool:
         """After a retryable failure: pause and return True, or False once the budget is spent."""
@@ -89,12 +98,12 @@ class _Backoff:
         if self.failures > self.options.max_retries:
             return False
         pause = min(self.options.retry_backoff * 2 ** (self.failures - 1), 10.0)
-        self.progress.waiting = _retry_reason(exc)
+        self.say(_retry_reason(exc))
         try:
             if self.cancel.wait(pause):
                 raise JobCancelledError("cancelled") from None
         finally:
-            self.progress.waiting = ""
+            self.say("")
         return True
 
 
@@ -543,6 +552,7 @@ class _PartedTransfer(_Transfer):
         self._ends: dict[int, int] = {}  # where each running part stops
         self._target = 1  # how many parts may take work now
         self._whole = False  # the server sent the whole file for a range: no parts join
+        self._waiting: dict[int, str] = {}  # why each part waiting to retry waits
         self._step = 1
         self.ranges = RangeSet(self.remote.size, [])
 
@@ -652,6 +662,16 @@ class _PartedTransfer(_Transfer):
             self._ends[part] = end
             return start
 
+    def _say_waiting(self, part: int, reason: str) -> None:
+        """What `part` waits for; the transfer says it only while every running part waits."""
+        with self._lock:
+            if reason:
+                self._waiting[part] = reason
+            else:
+                self._waiting.pop(part, None)
+            every = bool(self._waiting) and self._waiting.keys() >= self._ends.keys()
+            self.progress.waiting = next(iter(self._waiting.values())) if every else ""
+
     def _end(self, part: int) -> int:
         """Where `part` stops (moved earlier when another part takes over its far half)."""
         with self._lock:
@@ -690,7 +710,8 @@ class _PartedTransfer(_Transfer):
 
     def _fetch(self, out: Any, part: int) -> None:
         """Fetch this part's range, retrying from where a failure left it."""
-        backoff = _Backoff(self.options, self.stop, self.progress)
+        say = functools.partial(self._say_waiting, part)
+        backoff = _Backoff(self.options, self.stop, self.progress, say)
         refreshed = False
         while (pos := self.ranges.position(part)) < self._end(part):
             self.stop.raise_if_set()
