@@ -87,6 +87,11 @@ def test_parallel_parts_is_validated(service: LLMKernelService) -> None:
             service.parallel_parts = bad  # type: ignore[assignment]
     service.parallel_parts = 1
     assert service.parallel_parts == 1
+    with pytest.raises(ValueError, match="parallel_parts"):
+        LLMKernelService(parallel_parts=0)
+    other = LLMKernelService(parallel_parts=3)
+    assert other.parallel_parts == 3
+    other.shutdown()
 
 
 def test_a_file_is_fetched_as_parallel_ranges_into_one_partial(

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from . import hub, library, search
-from ._download_runner import MAX_PARALLEL_PARTS, DownloadRunner
+from ._download_runner import DEFAULT_PARALLEL_PARTS, MAX_PARALLEL_PARTS, DownloadRunner
 from ._events import EventBus
 from ._memory import DEFAULT_N_CTX
 from ._model_runner import ModelRunner
@@ -49,6 +49,7 @@ class LLMKernelService:
         token: str | bool | None = None,
         max_concurrent_downloads: int = 2,
         transfer_options: hub.TransferOptions | None = None,
+        parallel_parts: int = DEFAULT_PARALLEL_PARTS,
     ) -> None:
         self._endpoint = endpoint
         self._cache_dir = cache_dir
@@ -57,6 +58,7 @@ class LLMKernelService:
         self._downloads = DownloadRunner(
             max(1, int(max_concurrent_downloads)), transfer_options or hub.TransferOptions()
         )
+        self.parallel_parts = parallel_parts
         self._models = ModelRunner(self.events)
         self._lock = threading.Lock()
         self._jobs: dict[str, Job] = {}
