@@ -309,15 +309,16 @@ def test_a_part_idle_at_the_end_takes_over_half_of_the_largest_rest(
     parted: LLMKernelService, local_hub: LocalHub, cache_dir: Path
 ) -> None:
     part = 4 << 20
-    data = _add(local_hub, part + 1)  # two ranges: one large, one of a byte
+    data = _add(local_hub, 2 * part + 1)  # three ranges for four parts: two large, one a byte
     local_hub.faults.per_connection_bps = 2 * MB
-    parted.transfer_options = TransferOptions(part_size=part, probe=0)
+    parted.transfer_options = TransferOptions(part_size=part, min_part=part, probe=0)
     path = parted.start_download(REPO, FILE).wait(30)
     assert Path(path).read_bytes() == data
     asked = _asked(local_hub)
-    assert len(asked) > 2  # the large range was shared out while it was in flight
-    assert (0, part) in asked and (part, part + 1) in asked
-    assert any(a > 0 and b == part for a, b in asked if (a, b) != (0, part))
+    assert {(0, part), (part, 2 * part), (2 * part, 2 * part + 1)} <= set(asked)
+    taken = [(a, b) for a, b in asked if a % part]  # the far halves the idle parts took over
+    assert taken and all(b in (part, 2 * part) for _, b in taken)
+    assert _union(asked) == [(0, len(data))]
     assert not list(_blobs(cache_dir).glob("*.incomplete*"))
 
 
@@ -368,7 +369,7 @@ def test_a_part_waiting_to_retry_is_not_shown_while_the_others_flow(
 ) -> None:
     data = _add(local_hub, 4 * MB)
     local_hub.faults.per_connection_bps = MB
-    local_hub.faults.drop_after_bytes = 50_000
+    local_hub.faults.drop_after_bytes = 150_000  # once every part is under way
     parted.transfer_options = TransferOptions(part_size=PART, probe=0, retry_backoff=0.5)
     details: list[str] = []
     parted.on_progress(lambda j: details.append(j.detail))

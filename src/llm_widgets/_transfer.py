@@ -62,6 +62,7 @@ class TransferOptions:
     retry_backoff: float = 0.5
     write_buffer: int = 1 << 20
     part_size: int = 16 << 20  # the largest range one request of a parallel download asks for
+    min_part: int = 4 << 20  # the smallest (a file up to two of these stays one request)
     probe: float = 0.3  # seconds one connection runs alone before the other parts join (0: none)
 
 
@@ -295,7 +296,7 @@ def download_file(
     Resumes a partial file left by an earlier cancel or crash, checks the checksum, and only then
     moves the file to its blob name, so nothing incomplete ever looks complete. With `space`, the
     room it needs is claimed beside the other running downloads'. With `parts` > 1 a file larger
-    than `options.part_size` is fetched as up to that many ranges at once, when that is faster;
+    than two of `options.min_part` is fetched as up to that many ranges at once, when faster;
     a partial left by such a download is resumed from the record of its finished ranges.
     """
     opts = options or TransferOptions()
@@ -317,7 +318,7 @@ def download_file(
             offset, spans = 0, None
         if spans is None:  # a single stream's partial (or none): a prefix of its size
             spans = [(0, offset)] if offset else []
-            parted = parts > 1 and remote.size > opts.part_size
+            parted = parts > 1 and remote.size > 2 * _min_part(opts)
         else:
             parted = True  # a parallel download's partial: fetch only its holes
         progress.done = sum(e - s for s, e in spans)
@@ -368,6 +369,11 @@ def download_file(
         remove_ranges(paths.partial)
         link_pointer(paths.blob, paths.pointer)
         return paths.pointer, resumed_from
+
+
+def _min_part(options: TransferOptions) -> int:
+    """The smallest range a parallel download hands out."""
+    return max(1, min(options.min_part, options.part_size))
 
 
 def _parted_done(partial: Path, size: int) -> int:
@@ -522,7 +528,6 @@ class _RangeIgnored(Exception):
     """The server answered a ranged request with something else (the whole file, say)."""
 
 
-MIN_PART = 4 << 20  # the smallest range handed out (unless options.part_size is smaller)
 PARALLEL_GAIN = 1.5  # the parts stay if together they are this much faster than one alone
 STEAL_MIN = 1 << 20  # a part idle at the end takes over half of another's rest if >= 2 of these
 SAVE_INTERVAL = 0.25  # seconds between two records of a parallel download's finished ranges
@@ -563,7 +568,7 @@ class _PartedTransfer(_Transfer):
         holes = missing(self.ranges.spans(), size)
         left = sum(e - s for s, e in holes)
         cap = max(1, self.options.part_size)
-        self._step = min(cap, max(MIN_PART, -(-left // (2 * self.parts))))
+        self._step = min(cap, max(_min_part(self.options), -(-left // (2 * self.parts))))
         self._chunks = [
             (pos, min(pos + self._step, end)) for start, end in holes
             for pos in range(start, end, self._step)
@@ -660,6 +665,7 @@ class _PartedTransfer(_Transfer):
                 start = self._ends[victim] = end - left[victim] // 2
             self.ranges.begin(part, start)
             self._ends[part] = end
+            self._show_waiting()
             return start
 
     def _say_waiting(self, part: int, reason: str) -> None:
@@ -669,8 +675,12 @@ class _PartedTransfer(_Transfer):
                 self._waiting[part] = reason
             else:
                 self._waiting.pop(part, None)
-            every = bool(self._waiting) and self._waiting.keys() >= self._ends.keys()
-            self.progress.waiting = next(iter(self._waiting.values())) if every else ""
+            self._show_waiting()
+
+    def _show_waiting(self) -> None:
+        """Say why the parts wait if every running one does (lock held)."""
+        every = bool(self._waiting) and self._waiting.keys() >= self._ends.keys()
+        self.progress.waiting = next(iter(self._waiting.values())) if every else ""
 
     def _end(self, part: int) -> int:
         """Where `part` stops (moved earlier when another part takes over its far half)."""
@@ -699,6 +709,7 @@ class _PartedTransfer(_Transfer):
                     finally:
                         with self._lock:
                             del self._ends[part]
+                            self._show_waiting()
                         self.ranges.end(part)
                     self._save()
         except JobCancelledError:

@@ -105,7 +105,7 @@ class LLMKernelService:
     @property
     def parallel_parts(self) -> int:
         """How many byte ranges of one file are fetched at once (1: a single stream), read when
-        a download starts. Files no larger than `transfer_options.part_size` use one request."""
+        a download starts. A file up to two `transfer_options.min_part` (8 MiB) is one request."""
         return self._downloads.parallel_parts
 
     @parallel_parts.setter
