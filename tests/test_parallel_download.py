@@ -148,7 +148,7 @@ def test_resume_after_a_killed_process_with_parts_in_flight(
 ) -> None:
     data = _add(local_hub, 12 * MB)
     local_hub.faults.per_connection_bps = MB
-    part = 1 << 20  # about a second per part: the kill lands with every part half done
+    part = 1 << 20  # about a second per range: the kill lands with ranges half done
     script = tmp_path / "download.py"
     script.write_text(
         "import sys\n"
@@ -180,7 +180,7 @@ def test_resume_after_a_killed_process_with_parts_in_flight(
     service = LLMKernelService(
         endpoint=local_hub.url,
         cache_dir=cache_dir,
-        transfer_options=TransferOptions(part_size=PART),
+        transfer_options=TransferOptions(part_size=PART, probe=0),
     )
     try:
         job = service.start_download(REPO, FILE)
