@@ -552,6 +552,7 @@ class _PartedTransfer(_Transfer):
         self.errors: list[BaseException] = []
         self._lock = threading.Lock()
         self._save_lock = threading.Lock()
+        self._done_lock = threading.Lock()
         self._saved_at = 0.0
         self._chunks: list[Span] = []  # ranges nobody fetches yet, the lowest last
         self._ends: dict[int, int] = {}  # where each running part stops
@@ -785,7 +786,8 @@ class _PartedTransfer(_Transfer):
                     while view:
                         view = view[out.write(view) :]
                     pos += n
-                    self.progress.done = self.ranges.advance(part, n)
+                    with self._done_lock:  # so that the figure shown never goes back
+                        self.progress.done = self.ranges.advance(part, n)
                     self._save()
                     if pos >= self._end(part):
                         break
