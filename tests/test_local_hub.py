@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
+import threading
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -135,6 +136,33 @@ def test_ranges_and_faults(hub: LocalHub) -> None:
     started = time.monotonic()
     _get(hub, blob)
     assert time.monotonic() - started >= 0.6
+
+
+def test_one_wrong_byte_and_the_two_throttles(hub: LocalHub) -> None:
+    sha = hub.file_sha256(REPO, "model.Q4_0.gguf")
+    blob = f"/lfs-blobs/{REPO}/{hub.commit_hash(REPO)}/{sha}"
+    data = (hub.root / REPO / "model.Q4_0.gguf").read_bytes()
+    hub.faults.corrupt_at = 150_000
+    status, body = _get(hub, blob, {"Range": "bytes=100000-199999"})
+    assert status == 206 and body[50_000] == data[150_000] ^ 0xFF
+    assert body[:50_000] + body[50_001:] == data[100_000:150_000] + data[150_001:200_000]
+    assert _get(hub, blob, {"Range": "bytes=0-99999"}) == (206, data[:100_000])
+    hub.faults.corrupt_at = None
+
+    def two_at_once() -> float:
+        started = time.monotonic()
+        threads = [threading.Thread(target=_get, args=(hub, blob)) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return time.monotonic() - started
+
+    hub.faults.per_connection_bps = 1_000_000  # each 300 kB body alone: >= 0.3 s
+    assert two_at_once() >= 0.25
+    hub.faults.per_connection_bps = None
+    hub.faults.throttle_bps = 1_000_000  # both bodies share it: 600 kB >= 0.6 s
+    assert two_at_once() >= 0.55
 
 
 @pytest.mark.parametrize(

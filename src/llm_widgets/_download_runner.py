@@ -25,6 +25,8 @@ SPEED_SMOOTHING = 0.3  # weight of the newest sample in the smoothed speed
 IDLE_DECAY = 0.5  # the speed shown halves with every window in which no byte arrived...
 IDLE_ZERO = 1.0  # ...and is 0 once none arrived for this many seconds
 STALL_SHOWN = 3.0  # seconds without a byte before a card says the transfer is stalled
+DEFAULT_PARALLEL_PARTS = 8  # ranges of one file fetched at once (benchmarks/parallel_download.py)
+MAX_PARALLEL_PARTS = 64
 
 
 @dataclass
@@ -69,6 +71,7 @@ class DownloadRunner:
 
     def __init__(self, max_concurrent: int, options: hub.TransferOptions) -> None:
         self.options = options
+        self.parallel_parts = DEFAULT_PARALLEL_PARTS
         self._max_concurrent = max_concurrent
         self._slots = threading.Condition()
         self._in_use = 0
@@ -181,6 +184,7 @@ class DownloadRunner:
         if hub.is_offline():
             raise hub.DownloadError("offline", "HF_HUB_OFFLINE is set: the Hub is not contacted.")
         transfer = _Transfer(job)
+        parts, options = self.parallel_parts, self.options  # as they are when it starts
         access: dict[str, Any] = {"endpoint": endpoint, "token": token}
         self._track(transfer)
         try:
@@ -189,7 +193,7 @@ class DownloadRunner:
                     partial(hub.fetch_remote_file, job.repo_id, name, job.revision, **access),
                     cancel=job.cancellation,
                     progress=transfer.progress,
-                    options=self.options,
+                    options=options,
                 )
                 for name in job.files
             ]
@@ -204,8 +208,9 @@ class DownloadRunner:
                     token=token,
                     cancel=job.cancellation,
                     progress=transfer.progress,
-                    options=self.options,
+                    options=options,
                     space=self._space,
+                    parts=parts,
                 )
                 paths.append(path)
                 job.resumed_from += resumed

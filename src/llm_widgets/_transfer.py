@@ -11,6 +11,7 @@ is set.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -19,6 +20,7 @@ import re
 import shutil
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,6 +36,15 @@ from huggingface_hub.utils import build_hf_headers, hf_raise_for_status
 from ._cache import GIT_SHA1, CachePaths, link_pointer, write_ref
 from ._format import format_bytes
 from ._http import httpx
+from ._ranges import (
+    PrefixHasher,
+    RangeSet,
+    Span,
+    load_ranges,
+    missing,
+    remove_ranges,
+    save_ranges,
+)
 from ._remote import RemoteFile, fetch_remote_file, status_of
 from .errors import DownloadError, JobCancelledError
 from .jobs import Cancellation
@@ -50,6 +61,9 @@ class TransferOptions:
     max_retries: int = 5
     retry_backoff: float = 0.5
     write_buffer: int = 1 << 20
+    part_size: int = 16 << 20  # the largest range one request of a parallel download asks for
+    min_part: int = 4 << 20  # the smallest (a file up to two of these stays one request)
+    probe: float = 0.3  # seconds one connection runs alone before the other parts join (0: none)
 
 
 @dataclass(eq=False)
@@ -66,10 +80,18 @@ class _Backoff:
     cancel) and says why in `progress.waiting` meanwhile."""
 
     def __init__(
-        self, options: TransferOptions, cancel: Cancellation, progress: TransferProgress
+        self,
+        options: TransferOptions,
+        cancel: Cancellation,
+        progress: TransferProgress,
+        say: Callable[[str], None] | None = None,
     ) -> None:
         self.options, self.cancel, self.progress = options, cancel, progress
+        self.say = say or self._say
         self.failures = 0
+
+    def _say(self, reason: str) -> None:
+        self.progress.waiting = reason
 
     def wait(self, exc: BaseException) -> bool:
         """After a retryable failure: pause and return True, or False once the budget is spent."""
@@ -77,12 +99,12 @@ class _Backoff:
         if self.failures > self.options.max_retries:
             return False
         pause = min(self.options.retry_backoff * 2 ** (self.failures - 1), 10.0)
-        self.progress.waiting = _retry_reason(exc)
+        self.say(_retry_reason(exc))
         try:
             if self.cancel.wait(pause):
                 raise JobCancelledError("cancelled") from None
         finally:
-            self.progress.waiting = ""
+            self.say("")
         return True
 
 
@@ -267,12 +289,15 @@ def download_file(
     progress: TransferProgress,
     options: TransferOptions | None = None,
     space: DiskSpace | None = None,
+    parts: int = 1,
 ) -> tuple[Path, int]:
     """Download `remote` into the cache; returns (path, bytes already present when it started).
 
     Resumes a partial file left by an earlier cancel or crash, checks the checksum, and only then
     moves the file to its blob name, so nothing incomplete ever looks complete. With `space`, the
-    room it needs is claimed beside the other running downloads'.
+    room it needs is claimed beside the other running downloads'. With `parts` > 1 a file larger
+    than two of `options.min_part` is fetched as up to that many ranges at once, when faster;
+    a partial left by such a download is resumed from the record of its finished ranges.
     """
     opts = options or TransferOptions()
     paths = CachePaths.for_file(
@@ -285,28 +310,53 @@ def download_file(
             link_pointer(paths.blob, paths.pointer)
             progress.done = remote.size
             return paths.pointer, remote.size
+        spans = load_ranges(paths.partial, remote.size)
         offset = paths.partial.stat().st_size if paths.partial.exists() else 0
         if offset > remote.size:
             paths.partial.unlink()
-            offset = 0
-        progress.done = offset
+            remove_ranges(paths.partial)
+            offset, spans = 0, None
+        if spans is None:  # a single stream's partial (or none): a prefix of its size
+            spans = [(0, offset)] if offset else []
+            parted = parts > 1 and remote.size > 2 * _min_part(opts)
+        else:
+            parted = True  # a parallel download's partial: fetch only its holes
+        progress.done = sum(e - s for s, e in spans)
         what = f"{remote.repo_id}/{remote.filename}"
         with (space or DiskSpace()).claim(paths.blob.parent, remote.size, progress, what):
             paths.partial_info.write_text(json.dumps(_partial_info(remote)))
-            hasher = _new_hasher(remote)
-            if offset:
-                offset = _hash_existing(paths.partial, hasher, offset)
-            resumed_from = progress.done = offset
-            transfer = _Transfer(remote, paths.partial, endpoint, token, cancel, progress, opts)
-            try:
-                offset, hasher = transfer.run(offset, hasher)
-            except BaseException:
-                progress.done = _size_on_disk(paths.partial)  # not what sat in a write buffer
-                raise
+            resumed_from = progress.done
+            hasher: hashlib._Hash | None = None
+            if parted:
+                args = (remote, paths.partial, endpoint, token, cancel, progress, opts)
+                try:
+                    hasher = _PartedTransfer(*args, parts=max(1, parts)).run_parts(spans)
+                except _RangeIgnored:  # one stream from what is there without a hole
+                    kept = load_ranges(paths.partial, remote.size) or []
+                    offset = kept[0][1] if kept and kept[0][0] == 0 else 0
+                    with paths.partial.open("ab") as f:
+                        f.truncate(offset)
+                    remove_ranges(paths.partial)
+                    progress.done = offset
+                except BaseException:
+                    progress.done = _parted_done(paths.partial, remote.size)
+                    raise
+            if hasher is None:
+                hasher = _new_hasher(remote)
+                if offset:
+                    offset = _hash_existing(paths.partial, hasher, offset)
+                progress.done = offset
+                transfer = _Transfer(remote, paths.partial, endpoint, token, cancel, progress, opts)
+                try:
+                    offset, hasher = transfer.run(offset, hasher)
+                except BaseException:
+                    progress.done = _size_on_disk(paths.partial)  # not what sat in a write buffer
+                    raise
         digest = hasher.hexdigest()
         if digest != remote.etag and (remote.sha256 or GIT_SHA1.match(remote.etag)):
             paths.partial.unlink(missing_ok=True)
             paths.partial_info.unlink(missing_ok=True)
+            remove_ranges(paths.partial)
             algo = "sha256" if remote.sha256 else "git sha1"
             raise DownloadError(
                 "checksum",
@@ -316,8 +366,21 @@ def download_file(
         os.chmod(paths.partial, 0o644 & ~_umask())
         os.replace(paths.partial, paths.blob)
         paths.partial_info.unlink(missing_ok=True)
+        remove_ranges(paths.partial)
         link_pointer(paths.blob, paths.pointer)
         return paths.pointer, resumed_from
+
+
+def _min_part(options: TransferOptions) -> int:
+    """The smallest range a parallel download hands out."""
+    return max(1, min(options.min_part, options.part_size))
+
+
+def _parted_done(partial: Path, size: int) -> int:
+    spans = load_ranges(partial, size)
+    if spans is None:
+        return _size_on_disk(partial)
+    return sum(e - s for s, e in spans)
 
 
 def _partial_info(remote: RemoteFile) -> dict[str, object]:
@@ -459,6 +522,278 @@ class _Transfer:
                 remove_hook()
                 out.flush()
         return offset
+
+
+class _RangeIgnored(Exception):
+    """The server answered a ranged request with something else (the whole file, say)."""
+
+
+PARALLEL_GAIN = 1.5  # the parts stay if together they are this much faster than one alone
+STEAL_MIN = 1 << 20  # a part idle at the end takes over half of another's rest if >= 2 of these
+SAVE_INTERVAL = 0.25  # seconds between two records of a parallel download's finished ranges
+
+
+class _PartedTransfer(_Transfer):
+    """Moves one file's missing ranges into its partial file with up to `parts` requests at once.
+
+    One connection starts alone; after `options.probe` seconds the other parts join, and stay
+    only if they raise the speed by PARALLEL_GAIN (they do under a per-connection cap; on a fast
+    local link they only cost CPU). Ranges are handed out in order, so the part of the file
+    without holes grows steadily and is hashed as it grows; a part idle at the end takes over
+    half of the largest range still in flight. Each part retries alone; one that fails for good,
+    or a cancel, stops them all within the socket-close latency. The finished ranges are
+    recorded beside the file (never more than what is written) for a resume.
+    """
+
+    def __init__(self, *args: Any, parts: int) -> None:
+        super().__init__(*args)
+        self.parts = parts
+        self.stop = Cancellation()  # a cancel, or a part that failed for good
+        self.errors: list[BaseException] = []
+        self._lock = threading.Lock()
+        self._save_lock = threading.Lock()
+        self._done_lock = threading.Lock()
+        self._saved_at = 0.0
+        self._chunks: list[Span] = []  # ranges nobody fetches yet, the lowest last
+        self._ends: dict[int, int] = {}  # where each running part stops
+        self._target = 1  # how many parts may take work now
+        self._whole = False  # the server sent the whole file for a range: no parts join
+        self._waiting: dict[int, str] = {}  # why each part waiting to retry waits
+        self._step = 1
+        self.ranges = RangeSet(self.remote.size, [])
+
+    def run_parts(self, spans: list[Span]) -> hashlib._Hash:
+        """Fetch what `spans` leave missing; returns the hasher over the whole file."""
+        size = self.remote.size
+        self.ranges = RangeSet(size, spans)
+        holes = missing(self.ranges.spans(), size)
+        left = sum(e - s for s, e in holes)
+        cap = max(1, self.options.part_size)
+        self._step = min(cap, max(_min_part(self.options), -(-left // (2 * self.parts))))
+        self._chunks = [
+            (pos, min(pos + self._step, end)) for start, end in holes
+            for pos in range(start, end, self._step)
+        ]  # fmt: skip
+        self._chunks.reverse()  # pop() hands out the lowest first
+        self._target = self.parts if self.options.probe <= 0 else 1
+        self.partial.touch()
+        self._save(force=True)
+        hasher = PrefixHasher(self.partial, _new_hasher(self.remote), self.ranges)
+        unhook = self.cancel.add_hook(self.stop.set)
+        threads: list[threading.Thread] = []
+        try:
+            for part in range(self._target):
+                threads.append(self._start(part))
+            if self._target < self.parts:
+                self._probe(threads)
+            for thread in threads:
+                thread.join()
+        finally:
+            self.stop.set()  # (a no-op when every part is done)
+            for thread in threads:
+                thread.join()
+            unhook()
+            self._save(force=True)
+        if self.cancel.is_set() or self.errors or self.ranges.prefix() < size:
+            hasher.close()
+            self.cancel.raise_if_set()
+            if self.errors:
+                raise self.errors[0]
+            raise DownloadError("unexpected", "A parallel download ended with ranges missing.")
+        return hasher.finish()
+
+    def _start(self, part: int) -> threading.Thread:
+        thread = threading.Thread(
+            target=self._work, args=(part,), name=f"llm-widgets-part-{part}", daemon=True
+        )
+        thread.start()
+        return thread
+
+    def _probe(self, threads: list[threading.Thread]) -> None:
+        """Measure one connection, then all parts; keep the parts only if they help."""
+        while self.ranges.done() == self.ranges.done_at_start and threads[0].is_alive():
+            if self.stop.wait(0.005):
+                return
+        alone = self._rate(threads)
+        if alone is None or self._whole:
+            return
+        with self._lock:
+            self._target = self.parts
+            self._cut_lone_range()
+        threads.extend(self._start(part) for part in range(1, self.parts))
+        together = self._rate(threads)
+        if together is not None and together < PARALLEL_GAIN * alone:
+            with self._lock:
+                self._target = 1  # the others end with the range they are on
+
+    def _rate(self, threads: list[threading.Thread]) -> float | None:
+        """Bytes a second over the next `options.probe` seconds; None if the transfer ended."""
+        before, start = self.ranges.done(), time.monotonic()
+        while (elapsed := time.monotonic() - start) < self.options.probe:
+            if self.stop.wait(0.005) or not any(t.is_alive() for t in threads):
+                return None
+        return (self.ranges.done() - before) / elapsed
+
+    def _cut_lone_range(self) -> None:
+        """Hand the rest of what part 0 fetches alone back out in ranges (lock held)."""
+        end = self._ends.get(0)
+        if end is None:
+            return
+        cut = self.ranges.position(0) + self._step
+        if end - cut <= 0:
+            return
+        self._ends[0] = cut
+        rest = [(pos, min(pos + self._step, end)) for pos in range(cut, end, self._step)]
+        self._chunks.extend(reversed(rest))
+
+    def _next_chunk(self, part: int) -> int | None:
+        """Start `part` on the lowest range nobody fetches yet (with the ones after it, while it
+        is alone), or on the far half of the largest one still in flight once none is left;
+        returns where it starts, or None when it should stop."""
+        with self._lock:
+            if self.stop.is_set() or part >= self._target:
+                return None
+            if self._chunks:
+                start, end = self._chunks.pop()
+                while self._target == 1 and self._chunks and self._chunks[-1][0] == end:
+                    end = self._chunks.pop()[1]
+            else:
+                left = {p: e - self.ranges.position(p) for p, e in self._ends.items()}
+                victim = max(left, key=left.__getitem__, default=None)
+                if victim is None or left[victim] < 2 * STEAL_MIN:
+                    return None
+                end = self._ends[victim]
+                start = self._ends[victim] = end - left[victim] // 2
+            self.ranges.begin(part, start)
+            self._ends[part] = end
+            self._show_waiting()
+            return start
+
+    def _say_waiting(self, part: int, reason: str) -> None:
+        """What `part` waits for; the transfer says it only while every running part waits."""
+        with self._lock:
+            if reason:
+                self._waiting[part] = reason
+            else:
+                self._waiting.pop(part, None)
+            self._show_waiting()
+
+    def _show_waiting(self) -> None:
+        """Say why the parts wait if every running one does (lock held)."""
+        every = bool(self._waiting) and self._waiting.keys() >= self._ends.keys()
+        self.progress.waiting = next(iter(self._waiting.values())) if every else ""
+
+    def _end(self, part: int) -> int:
+        """Where `part` stops (moved earlier when another part takes over its far half)."""
+        with self._lock:
+            return self._ends[part]
+
+    def _save(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._saved_at < SAVE_INTERVAL:
+            return
+        if not self._save_lock.acquire(blocking=force):
+            return
+        try:
+            self._saved_at = now
+            save_ranges(self.partial, self.ranges.spans(), self.remote.size)
+        finally:
+            self._save_lock.release()
+
+    def _work(self, part: int) -> None:
+        """One part's worker: take the next missing range until none is left."""
+        try:
+            with self.partial.open("r+b", buffering=0) as out:
+                while self._next_chunk(part) is not None:
+                    try:
+                        self._fetch(out, part)
+                    finally:
+                        with self._lock:
+                            del self._ends[part]
+                            self._show_waiting()
+                        self.ranges.end(part)
+                    self._save()
+        except JobCancelledError:
+            pass  # a cancel, or another part's failure: run_parts says which
+        except BaseException as exc:
+            with self._lock:
+                self.errors.append(exc)
+            self.stop.set()
+
+    def _fetch(self, out: Any, part: int) -> None:
+        """Fetch this part's range, retrying from where a failure left it."""
+        say = functools.partial(self._say_waiting, part)
+        backoff = _Backoff(self.options, self.stop, self.progress, say)
+        refreshed = False
+        while (pos := self.ranges.position(part)) < self._end(part):
+            self.stop.raise_if_set()
+            try:
+                self._request_range(out, part, pos, self._end(part))
+                if self.ranges.position(part) < self._end(part):
+                    raise httpx.RemoteProtocolError("connection closed before the end of the part")
+            except (JobCancelledError, DownloadError, _RangeIgnored):
+                raise
+            except Exception as exc:
+                self.stop.raise_if_set()
+                if self.ranges.position(part) > pos:
+                    backoff.failures = 0  # it moved: a fresh budget for the next failure
+                if status_of(exc) in (403, 410) and not refreshed:
+                    refreshed = True
+                    self.location = self._refreshed_location()  # an expired signed URL
+                    continue
+                if not _retryable(exc):
+                    raise
+                if not backoff.wait(exc):
+                    raise DownloadError(
+                        "offline",
+                        f"The connection to {self.endpoint} kept failing while downloading "
+                        f"{self.remote.repo_id}/{self.remote.filename} ({type(exc).__name__}; "
+                        f"gave up after {self.options.max_retries} retries). Retry later: the "
+                        "partial file is kept.",
+                    ) from exc
+
+    def _request_range(self, out: Any, part: int, pos: int, end: int) -> None:
+        """One GET of bytes [pos, end), written in place as they arrive (up to where the part
+        stops, if another part took over the rest meanwhile)."""
+        headers = self._headers(0)
+        headers["Range"] = f"bytes={pos}-{end - 1}"
+        with get_session().stream(
+            "GET", self.location, headers=headers, timeout=self.timeout, follow_redirects=True
+        ) as response:
+            remove_hook = self.stop.add_hook(_socket_closer(response))
+            restore_reads = _read_in_large_pieces(response)
+            try:
+                self.stop.raise_if_set()
+                if response.status_code >= 400:
+                    response.read()
+                hf_raise_for_status(response)
+                whole = pos == 0 and end == self.remote.size and response.status_code == 200
+                if whole:  # the whole file, as asked for, from a server without ranges
+                    self._whole = True
+                elif not _starts_at(response, pos):
+                    raise _RangeIgnored(f"asked for bytes {pos}-, got {response.status_code}")
+                out.seek(pos)
+                for piece in response.iter_raw():
+                    self.stop.raise_if_set()
+                    if pos + len(piece) > end:
+                        raise DownloadError(
+                            "server",
+                            f"The server sent more than the asked range of "
+                            f"{self.remote.repo_id}/{self.remote.filename}.",
+                        )
+                    n = max(0, min(len(piece), self._end(part) - pos))
+                    view = memoryview(piece)[:n]
+                    while view:
+                        view = view[out.write(view) :]
+                    pos += n
+                    with self._done_lock:  # so that the figure shown never goes back
+                        self.progress.done = self.ranges.advance(part, n)
+                    self._save()
+                    if pos >= self._end(part):
+                        break
+            finally:
+                restore_reads()
+                remove_hook()
 
 
 READ_SIZE = 1 << 20  # bytes per socket read while a body streams

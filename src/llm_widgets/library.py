@@ -14,6 +14,7 @@ from huggingface_hub.errors import CacheNotFound
 from ._cache import storage_folder
 from ._memory import fit_hint
 from ._names import split_parts
+from ._ranges import bytes_on_disk, remove_ranges
 from .engine import parse_quantization
 from .search import ModelFile, ModelSummary
 
@@ -91,7 +92,7 @@ def _partials(cache_dir: Path) -> list[LocalModel]:
     for partial in cache_dir.glob("models--*/blobs/*.incomplete"):
         repo_id = partial.parent.parent.name.removeprefix("models--").replace("--", "/")
         try:
-            done = partial.stat().st_size
+            done = bytes_on_disk(partial)  # a parallel download's holes not counted
             meta = json.loads(partial.with_name(partial.name + ".json").read_text())
         except FileNotFoundError:
             orphan = LocalModel(repo_id, partial.name, done, str(partial), partial=True)
@@ -179,9 +180,10 @@ def discard_partial(cache_dir: Path, repo_id: str, filename: str) -> int:
         if name != filename and name not in split_parts(filename):
             continue
         matched = True
-        freed += partial.stat().st_size
+        freed += bytes_on_disk(partial)
         partial.unlink()
         sidecar.unlink(missing_ok=True)
+        remove_ranges(partial)
     if not matched:
         raise FileNotFoundError(f"No partial download of {repo_id}/{filename}.")
     return freed

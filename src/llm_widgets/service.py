@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from . import hub, library, search
 from ._batch import MAX_REMOTE_CONCURRENCY, BatchRunner, as_inputs, default_cache_dir
-from ._download_runner import DownloadRunner
+from ._download_runner import DEFAULT_PARALLEL_PARTS, MAX_PARALLEL_PARTS, DownloadRunner
 from ._events import EventBus
 from ._memory import DEFAULT_N_CTX
 from ._model_runner import ModelRunner
@@ -52,6 +52,7 @@ class LLMKernelService:
         token: str | bool | None = None,
         max_concurrent_downloads: int = 2,
         transfer_options: hub.TransferOptions | None = None,
+        parallel_parts: int = DEFAULT_PARALLEL_PARTS,
     ) -> None:
         self._endpoint = endpoint
         self._cache_dir = cache_dir
@@ -60,6 +61,7 @@ class LLMKernelService:
         self._downloads = DownloadRunner(
             max(1, int(max_concurrent_downloads)), transfer_options or hub.TransferOptions()
         )
+        self.parallel_parts = parallel_parts
         self._models = ModelRunner(self.events)
         self._lock = threading.Lock()
         self._jobs: dict[str, Job] = {}
@@ -102,6 +104,19 @@ class LLMKernelService:
     @transfer_options.setter
     def transfer_options(self, options: hub.TransferOptions) -> None:
         self._downloads.options = options
+
+    @property
+    def parallel_parts(self) -> int:
+        """How many byte ranges of one file are fetched at once (1: a single stream), read when
+        a download starts. A file up to two `transfer_options.min_part` (8 MiB) is one request."""
+        return self._downloads.parallel_parts
+
+    @parallel_parts.setter
+    def parallel_parts(self, value: int) -> None:
+        limit = MAX_PARALLEL_PARTS
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= limit:
+            raise ValueError(f"parallel_parts must be an int from 1 to {limit}, got {value!r}")
+        self._downloads.parallel_parts = value
 
     @property
     def max_concurrent_downloads(self) -> int:

@@ -37,15 +37,23 @@ _PIECE = 64 * 1024
 
 @dataclass
 class Faults:
-    """Faults the server injects into file transfers and API answers; all off by default."""
+    """Faults the server injects into file transfers and API answers; all off by default.
+
+    `throttle_bps` caps all file bodies served at once together (a slow link);
+    `per_connection_bps` caps each one alone (a CDN's per-connection limit). `corrupt` spoils
+    every body; `corrupt_at` only the byte at that offset of the file, in any body carrying it.
+    `ignore_range` answers a ranged request with the whole file.
+    """
 
     throttle_bps: int | None = None
+    per_connection_bps: int | None = None
     drop_after_bytes: int | None = None
     drop_times: int = 1
     stall_after_bytes: int | None = None
     stall_seconds: float = 5.0
     stall_times: int = 1
     corrupt: bool = False
+    corrupt_at: int | None = None
     ignore_range: bool = False
     status_for: dict[str, int] = field(default_factory=dict)
     api_delay: float = 0.0  # seconds before answering an /api/ request (a slow Hub)
@@ -108,6 +116,7 @@ class LocalHub:
         self.requests: list[RequestRecord] = []
         self._lock = threading.Lock()
         self._hashes: dict[tuple[str, int, int], tuple[str, str]] = {}
+        self._paced_until = 0.0  # when the bytes sent so far under `throttle_bps` are paid for
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -215,6 +224,14 @@ class LocalHub:
         for entry in self._entries(repo_id):
             h.update(f"{entry.path}\0{entry.sha256}\n".encode())
         return h.hexdigest()
+
+    def _pace(self, size: int, bps: int) -> None:
+        """Wait for the turn of `size` more bytes under the shared `bps` cap."""
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._paced_until)
+            self._paced_until = start + size / bps
+        time.sleep(start - now)
 
     def clear_requests(self) -> None:
         """Forget the request log."""
@@ -517,7 +534,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _body_from(self, f: Any, start: int, length: int) -> None:
         faults = self.hub.faults
         plain = not (
-            faults.throttle_bps or faults.corrupt or self._armed("drop") or self._armed("stall")
+            faults.throttle_bps
+            or faults.per_connection_bps
+            or faults.corrupt
+            or faults.corrupt_at is not None
+            or self._armed("drop")
+            or self._armed("stall")
         )
         if plain:
             self.wfile.flush()
@@ -531,20 +553,23 @@ class _Handler(BaseHTTPRequestHandler):
             piece = f.read(min(_PIECE, length - sent))
             if not piece:
                 break
+            piece = self._maybe_corrupt(piece, start + sent)
+            if faults.throttle_bps:
+                self.hub._pace(len(piece), faults.throttle_bps)
             for limit, action in ((drop_at, "drop"), (stall_at, "stall")):
                 if limit is not None and sent + len(piece) > limit:
                     piece = piece[: max(0, limit - sent)]
                     if piece:
-                        self.wfile.write(self._maybe_corrupt(piece))
+                        self.wfile.write(piece)
                         self.wfile.flush()
                     if action == "stall":
                         time.sleep(faults.stall_seconds)
                     self._abort_connection()
                     return
-            self.wfile.write(self._maybe_corrupt(piece))
+            self.wfile.write(piece)
             sent += len(piece)
-            if faults.throttle_bps:
-                ahead = sent / faults.throttle_bps - (time.monotonic() - began)
+            if faults.per_connection_bps:
+                ahead = sent / faults.per_connection_bps - (time.monotonic() - began)
                 if ahead > 0:
                     time.sleep(ahead)
         self.wfile.flush()
@@ -566,10 +591,15 @@ class _Handler(BaseHTTPRequestHandler):
                 f.stall_times -= 1
             return True
 
-    def _maybe_corrupt(self, piece: bytes) -> bytes:
-        if not self.hub.faults.corrupt:
-            return piece
-        return bytes(b ^ 0xFF for b in piece[:16]) + piece[16:]
+    def _maybe_corrupt(self, piece: bytes, offset: int) -> bytes:
+        faults = self.hub.faults
+        if faults.corrupt:
+            piece = bytes(b ^ 0xFF for b in piece[:16]) + piece[16:]
+        at = faults.corrupt_at
+        if at is not None and offset <= at < offset + len(piece):
+            i = at - offset
+            piece = piece[:i] + bytes([piece[i] ^ 0xFF]) + piece[i + 1 :]
+        return piece
 
     def _abort_connection(self) -> None:
         self.close_connection = True
@@ -741,11 +771,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--root", required=True, help="folder of repos: ROOT/<org>/<name>/<files>")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--throttle", type=int, default=None, help="bytes/s per transfer")
+    parser.add_argument("--throttle", type=int, default=None, help="bytes/s for all transfers")
+    parser.add_argument(
+        "--per-connection", type=int, default=None, help="bytes/s for each connection"
+    )
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
     hub = LocalHub(args.root, host=args.host, port=args.port)
     hub.faults.throttle_bps = args.throttle
+    hub.faults.per_connection_bps = args.per_connection
     hub.verbose = args.verbose
     hub.start()
     print(f"LocalHub serving {Path(args.root).resolve()} at {hub.url}")
