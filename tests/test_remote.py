@@ -215,6 +215,11 @@ def test_nothing_listening_fails_at_once_without_silent_retries(svc: LLMKernelSe
     assert svc.model is None and svc.server is None
 
 
+def test_a_short_key_is_not_cut_out_of_the_words_of_a_message(svc: LLMKernelService) -> None:
+    error = _error(lambda: svc.connect(f"http://127.0.0.1:{_free_port()}/v1", api_key="k"))
+    assert "Check that it is running" in str(error) and "***" not in str(error)
+
+
 def test_a_server_that_stops_mid_session_is_reported(
     svc: LLMKernelService, model_path: Path
 ) -> None:

@@ -12,6 +12,7 @@ import asyncio
 import concurrent.futures
 import os
 import queue
+import re
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
@@ -343,19 +344,30 @@ class RemoteEngine:
         """The error a user can act on, for whatever the client raised (never the key)."""
         error = self._classify(exc, listing)
         key = self.__api_key
-        if key and key in str(error):
-            error = RemoteServerError(error.kind, str(error).replace(key, "***"))
+        if key:  # the key as a whole word: a short key is not cut out of other words
+            pattern = rf"(?<![A-Za-z0-9]){re.escape(key)}(?![A-Za-z0-9])"
+            text = re.sub(pattern, "***", str(error))
+            if text != str(error):
+                error = RemoteServerError(error.kind, text)
         return error
 
     def _classify(self, exc: BaseException, listing: bool) -> RemoteServerError:
         openai, where = self._openai, self.server
         if isinstance(exc, RemoteServerError):
             return exc
-        if isinstance(exc, openai.APITimeoutError):
+        # while a stream is read, some openai versions let httpx's own errors through
+        transport = {c.__name__ for c in type(exc).__mro__ if c.__module__.startswith("httpx")}
+        if isinstance(exc, openai.APITimeoutError) or "TimeoutException" in transport:
             return RemoteServerError(
                 "timeout",
                 f"The server at {where} did not answer within {self._timeout:g} s. It may be busy "
                 "with a long prompt: try again, or connect with a longer timeout.",
+            )
+        if "TransportError" in transport:
+            return RemoteServerError(
+                "unreachable",
+                f"The connection to the server at {where} broke ({_first_line(exc)}): check "
+                "that it is still running.",
             )
         if isinstance(exc, openai.APIConnectionError):
             cause = exc.__cause__ or exc.__context__
