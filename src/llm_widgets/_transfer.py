@@ -455,20 +455,27 @@ class _Transfer:
                 self.cancel.raise_if_set()
                 if offset > before:
                     backoff.failures = 0  # it moved: a fresh budget for the next failure
-                if status_of(exc) in (403, 410) and not refreshed:
-                    refreshed = True
-                    self.location = self._refreshed_location()  # an expired signed URL
-                    continue
-                if not _retryable(exc):
-                    raise
-                if not backoff.wait(exc):
-                    raise DownloadError(
-                        "offline",
-                        f"The connection to {self.endpoint} kept failing while downloading "
-                        f"{self.remote.repo_id}/{self.remote.filename} ({type(exc).__name__}; gave "
-                        f"up after {self.options.max_retries} retries). Retry later: the partial "
-                        "file is kept.",
-                    ) from exc
+                if self._after_failure(exc, backoff, refreshed):
+                    refreshed = True  # an expired signed URL, refreshed: again at once
+
+    def _after_failure(self, exc: Exception, backoff: _Backoff, refreshed: bool) -> bool:
+        """After a failed request (in an `except` block): True once an expired signed URL was
+        refreshed (try again at once); False after waiting out a retryable error; raises the
+        error, or DownloadError when the retries are spent."""
+        if status_of(exc) in (403, 410) and not refreshed:
+            self.location = self._refreshed_location()
+            return True
+        if not _retryable(exc):
+            raise exc
+        if not backoff.wait(exc):
+            raise DownloadError(
+                "offline",
+                f"The connection to {self.endpoint} kept failing while downloading "
+                f"{self.remote.repo_id}/{self.remote.filename} ({type(exc).__name__}; gave up "
+                f"after {self.options.max_retries} retries). Retry later: the partial file is "
+                "kept.",
+            ) from exc
+        return False
 
     def _refreshed_location(self) -> str:
         r = self.remote
@@ -737,20 +744,8 @@ class _PartedTransfer(_Transfer):
                 self.stop.raise_if_set()
                 if self.ranges.position(part) > pos:
                     backoff.failures = 0  # it moved: a fresh budget for the next failure
-                if status_of(exc) in (403, 410) and not refreshed:
-                    refreshed = True
-                    self.location = self._refreshed_location()  # an expired signed URL
-                    continue
-                if not _retryable(exc):
-                    raise
-                if not backoff.wait(exc):
-                    raise DownloadError(
-                        "offline",
-                        f"The connection to {self.endpoint} kept failing while downloading "
-                        f"{self.remote.repo_id}/{self.remote.filename} ({type(exc).__name__}; "
-                        f"gave up after {self.options.max_retries} retries). Retry later: the "
-                        "partial file is kept.",
-                    ) from exc
+                if self._after_failure(exc, backoff, refreshed):
+                    refreshed = True  # an expired signed URL, refreshed: again at once
 
     def _request_range(self, out: Any, part: int, pos: int, end: int) -> None:
         """One GET of bytes [pos, end), written in place as they arrive (up to where the part
