@@ -140,7 +140,6 @@ def test_disconnect_brings_the_local_model_back_and_loading_switches_too(
     svc.events.flush()
     assert facts.backend == "local" and facts.n_ctx == 1024 and svc.server is None
     assert chat.model_server == "" and chat.model_name == facts.name
-    assert threading.active_count() < 50
     # connected again, loading a local file switches back as well
     svc.connect(server.base_url)
     svc.load_model(model_path, n_ctx=1024).wait(60)

@@ -14,7 +14,6 @@ import pydantic
 import pytest
 
 from llm_widgets import (
-    BatchJob,
     BatchRun,
     LLMKernelService,
     OutputParseError,
@@ -279,4 +278,3 @@ def test_batch_on_a_server(svc: LLMKernelService, tmp_path: Path) -> None:
             assert all(isinstance(p, Person) for p in people.wait(120)), people.errors
         finally:
             remote.shutdown()
-    assert isinstance(job, BatchJob)

@@ -16,7 +16,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from ._model_runner import ModelRunner
+from ._format import shorten
+from ._model_runner import ModelRunner, as_failure
 from ._structured import OutputFormat
 from .engine import ModelFacts
 from .errors import JobCancelledError, LLMWidgetsError
@@ -174,19 +175,13 @@ class BatchRunner:
             job.finish("cancelled" if job.cancel_requested else "done", result=job.to_list())
         except JobCancelledError:
             job.finish("cancelled", result=job.to_list())
-        except BaseException as exc:
+        except BaseException as exc:  # the run itself, not one item
             message = (
                 str(exc)
-                if isinstance(exc, (LLMWidgetsError, ValueError))
+                if isinstance(exc, (LLMWidgetsError, ValueError, MemoryError))
                 else f"The batch failed: {type(exc).__name__}: {exc}"
             )
-            job.finish(
-                "failed",
-                error=message,
-                exception=exc
-                if isinstance(exc, (LLMWidgetsError, ValueError))
-                else LLMWidgetsError(message),
-            )
+            job.finish("failed", error=message, exception=as_failure(exc, message))
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -262,7 +257,7 @@ class BatchRunner:
             job.completed += 1
             job.completion_tokens += stats.completion_tokens if stats else 0
             self._rates()
-            shown = {"index": index, "input": _short(_as_text(row), 80), "output": _short(text)}
+            shown = {"index": index, "input": shorten(_as_text(row), 80), "output": shorten(text)}
             job.recent = (job.recent + [shown])[-RECENT:]
         job.report_progress()
 
@@ -280,7 +275,3 @@ def _as_text(row: str | dict[str, Any]) -> str:
     if isinstance(row, str):
         return row
     return ", ".join(f"{k}: {v}" for k, v in row.items())
-
-
-def _short(text: str, limit: int = 200) -> str:
-    return text if len(text) <= limit else text[:limit] + "…"

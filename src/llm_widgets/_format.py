@@ -1,4 +1,5 @@
-"""Numbers as people read them: one formatter per unit (decimal units, as the Hub shows sizes)."""
+"""Numbers and texts as people read them: one formatter per unit (decimal units, as the Hub
+shows sizes), and long texts cut short."""
 
 from __future__ import annotations
 
@@ -10,3 +11,8 @@ def format_bytes(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1000
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def shorten(text: str, limit: int = 200) -> str:
+    """`text`, cut at `limit` characters with an ellipsis."""
+    return text if len(text) <= limit else text[:limit] + "…"

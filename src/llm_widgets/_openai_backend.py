@@ -384,9 +384,8 @@ class RemoteEngine:
                     f"The server at {where} needs an API key (401): pass api_key=..., or set "
                     f"the {self._key_source} environment variable.",
                 )
-            source = "api_key" if self._key_source == "api_key" else self._key_source
             return RemoteServerError(
-                "auth", f"The server at {where} rejected the API key from {source} (401)."
+                "auth", f"The server at {where} rejected the API key from {self._key_source} (401)."
             )
         if isinstance(exc, openai.PermissionDeniedError):
             return RemoteServerError(

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from ._format import shorten
 from .engine import json_schema_grammar
 from .errors import OutputParseError
 
@@ -35,7 +36,7 @@ class OutputFormat:
             answer = text.strip()
             if answer not in self.choices:
                 raise OutputParseError(
-                    f"The answer {_short(answer)!r} is none of the choices "
+                    f"The answer {shorten(answer)!r} is none of the choices "
                     f"{', '.join(self.choices[:10])}.",
                     text,
                 )
@@ -46,7 +47,7 @@ class OutputFormat:
             except Exception as exc:  # pydantic's ValidationError, with every problem listed
                 raise OutputParseError(
                     f"The answer does not validate as {self.model.__name__}: "
-                    f"{_first_line(exc)} (answer: {_short(text)!r}).",
+                    f"{_first_line(exc)} (answer: {shorten(text)!r}).",
                     text,
                 ) from None
         try:
@@ -54,7 +55,7 @@ class OutputFormat:
         except ValueError as exc:
             raise OutputParseError(
                 f"The answer is not valid JSON ({exc}); it was cut short or the server ignored "
-                f"the grammar (answer: {_short(text)!r}).",
+                f"the grammar (answer: {shorten(text)!r}).",
                 text,
             ) from None
         _check(value, self.schema or {}, "answer", text)
@@ -123,10 +124,6 @@ def _check(value: Any, schema: dict[str, Any], where: str, text: str) -> None:
     if isinstance(value, list) and isinstance(schema.get("items"), dict):
         for i, item in enumerate(value):
             _check(item, schema["items"], f"{where}[{i}]", text)
-
-
-def _short(text: str, limit: int = 200) -> str:
-    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _first_line(exc: BaseException) -> str:

@@ -135,8 +135,9 @@ class ServerConnection(ServiceWidget):
                 self.status, self.error = "connected", ""
                 self.server, self.model = facts.server, facts.name
                 self.models = self.service.server_models
-            elif self.status != "connecting":
-                self.status = "disconnected" if self.status != "failed" else "failed"
+            else:  # a failure or a connect under way stays shown
+                if self.status == "connected":
+                    self.status = "disconnected"
                 self.model = ""
 
     # -- front-end messages -------------------------------------------------------------------
