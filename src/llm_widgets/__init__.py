@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 
+from ._compare import ServerModel
 from .batch_run import BatchRun
 from .chat import Chat
+from .compare import Compare
 from .engine import GenerationStats, ModelFacts
 from .errors import (
     DownloadError,
@@ -22,7 +24,7 @@ from .errors import (
 )
 from .hub import TransferOptions
 from .hub_search import HubSearch
-from .jobs import BatchJob, DownloadJob, GenerationJob, Job, JobState, LoadJob
+from .jobs import BatchJob, CompareJob, DownloadJob, GenerationJob, Job, JobState, LoadJob
 from .library import LocalModel
 from .local_library import LocalLibrary
 from .model_browser import ModelBrowser
@@ -40,6 +42,8 @@ __all__ = [
     "BatchJob",
     "BatchRun",
     "Chat",
+    "Compare",
+    "CompareJob",
     "GenerationJob",
     "HubSearch",
     "LoadJob",
@@ -67,6 +71,7 @@ __all__ = [
     "RemoteErrorKind",
     "RemoteServerError",
     "ServerConnection",
+    "ServerModel",
     "TransferOptions",
     "__version__",
 ]
