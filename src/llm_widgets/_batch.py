@@ -27,6 +27,14 @@ RECENT = 5  # results a BatchJob keeps in `recent` for the views
 MAX_REMOTE_CONCURRENCY = 32
 
 
+def check_concurrency(concurrency: object) -> None:
+    """TypeError / ValueError unless `concurrency` is an int from 1 to MAX_REMOTE_CONCURRENCY."""
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int):
+        raise TypeError("concurrency must be an int")
+    if not 1 <= concurrency <= MAX_REMOTE_CONCURRENCY:
+        raise ValueError(f"concurrency must be between 1 and {MAX_REMOTE_CONCURRENCY}")
+
+
 def as_inputs(inputs: object) -> list[Any]:
     """The inputs as a list of strings and dicts (a pandas DataFrame gives one dict per row, a
     Series its values); TypeError for anything else."""

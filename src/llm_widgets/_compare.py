@@ -16,12 +16,19 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from ._batch import BatchCache, as_inputs, digest, messages_for, model_identity
+from ._batch import (
+    BatchCache,
+    as_inputs,
+    check_concurrency,
+    digest,
+    messages_for,
+    model_identity,
+)
 from ._events import PROGRESS_INTERVAL
 from ._model_runner import ModelRunner, as_failure
 from ._openai_backend import DEFAULT_API_KEY_ENV, DEFAULT_TIMEOUT, RemoteEngine, server_name
-from ._requests import check_messages
-from ._structured import OutputFormat
+from ._requests import check_generation_params, check_load_options, check_messages
+from ._structured import OutputFormat, output_format
 from .errors import JobCancelledError, LLMWidgetsError
 from .hub import redact
 from .jobs import CompareAnswer, CompareJob, DownloadJob, LoadJob
@@ -182,6 +189,52 @@ def local_identity(path: str, n_ctx: int) -> dict[str, Any]:
         "head": head,
         "n_ctx": n_ctx,
     }
+
+
+def plan_comparison(
+    service: Loader,
+    runner: ModelRunner,
+    cache_dir: Path | None,
+    *,
+    models: Sequence[Any],
+    prompts: Any,
+    prompt: str | None,
+    system: str | None,
+    response_format: dict[str, Any] | type | None,
+    choices: Sequence[str] | None,
+    label: str | None,
+    blind: bool,
+    cache: Any,
+    concurrency: int,
+    n_ctx: int,
+    **params: Any,
+) -> tuple[CompareJob, CompareRunner]:
+    """compare()'s arguments checked (errors raise here, in the caller's thread) and turned into
+    a job and the runner that will run it."""
+    sources = as_models(models, service)
+    if prompt is not None and not isinstance(prompt, str):
+        raise TypeError("prompt must be a str template or None")
+    requests, shown, labels = as_prompts(prompts, prompt, system, label)
+    check_concurrency(concurrency)
+    check_load_options(n_ctx, None)
+    check_generation_params(params)
+    if runner.remote is not None and any(isinstance(s, _Local) for s in sources):
+        raise LLMWidgetsError(
+            "compare() loads local models, which would close the server connection: "
+            "disconnect() first, or compare server models only."
+        )
+    output = output_format(response_format, choices)
+    job = CompareJob([s.name for s in sources], shown, blind=bool(blind))
+    job.labels, job.choices = labels, list(choices) if choices else None
+    job.request = dict(
+        models=models, prompts=prompts, prompt=prompt, system=system, label=label,
+        response_format=response_format, choices=choices, blind=blind, cache=cache,
+        concurrency=concurrency, n_ctx=n_ctx, **params,
+    )  # fmt: skip
+    return job, CompareRunner(
+        job, runner, service, sources, requests, output=output, params=params,
+        cache_dir=cache_dir, concurrency=concurrency, n_ctx=n_ctx,
+    )  # fmt: skip
 
 
 # -- the run -----------------------------------------------------------------------------------

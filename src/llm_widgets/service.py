@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from . import hub, library, search
-from ._batch import MAX_REMOTE_CONCURRENCY, BatchRunner, as_inputs, default_cache_dir
-from ._compare import CompareRunner, ServerModel, as_models, as_prompts
+from ._batch import BatchRunner, as_inputs, check_concurrency, default_cache_dir
+from ._compare import plan_comparison
 from ._download_runner import DEFAULT_PARALLEL_PARTS, MAX_PARALLEL_PARTS, DownloadRunner
 from ._events import EventBus
 from ._memory import DEFAULT_N_CTX
@@ -478,7 +478,7 @@ class LLMKernelService:
             raise TypeError("prompt must be a str template or None")
         if system is not None and not isinstance(system, str):
             raise TypeError("system must be a str or None")
-        _check_concurrency(concurrency)
+        check_concurrency(concurrency)
         check_generation_params(params)
         output = output_format(response_format, choices)
         job = BatchJob(rows)
@@ -531,29 +531,10 @@ class LLMKernelService:
         expected answers. Answers are cached as `map`'s are, so the same call after a Stop goes
         on (`job.reused`); a failing model or prompt is recorded and the rest goes on.
         """
-        sources = as_models(models, self)
-        if prompt is not None and not isinstance(prompt, str):
-            raise TypeError("prompt must be a str template or None")
-        requests, shown, labels = as_prompts(prompts, prompt, system, label)
-        _check_concurrency(concurrency)
-        check_load_options(n_ctx, None)
-        check_generation_params(params)
-        if self._models.remote is not None and any(not isinstance(s, ServerModel) for s in sources):
-            raise LLMWidgetsError(
-                "compare() loads local models, which would close the server connection: "
-                "disconnect() first, or compare server models only."
-            )
-        output = output_format(response_format, choices)
-        job = CompareJob([s.name for s in sources], shown, blind=bool(blind))
-        job.labels, job.choices = labels, list(choices) if choices else None
-        job.request = dict(
-            models=models, prompts=prompts, prompt=prompt, system=system, label=label,
-            response_format=response_format, choices=choices, blind=blind, cache=cache,
-            concurrency=concurrency, n_ctx=n_ctx, **params,
-        )  # fmt: skip
-        runner = CompareRunner(
-            job, self._models, self, sources, requests, output=output, params=params,
-            cache_dir=_cache_folder(cache), concurrency=concurrency, n_ctx=n_ctx,
+        job, runner = plan_comparison(
+            self, self._models, _cache_folder(cache), models=models, prompts=prompts,
+            prompt=prompt, system=system, response_format=response_format, choices=choices,
+            label=label, blind=blind, cache=cache, concurrency=concurrency, n_ctx=n_ctx, **params,
         )  # fmt: skip
         self._spawn(job, self._after_loads(runner.run))
         return job
@@ -629,13 +610,6 @@ class LLMKernelService:
             thread.join(max(0.0, deadline - time.monotonic()))
         self._models.close()
         self.events.close(max(0.1, deadline - time.monotonic()))
-
-
-def _check_concurrency(concurrency: object) -> None:
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int):
-        raise TypeError("concurrency must be an int")
-    if not 1 <= concurrency <= MAX_REMOTE_CONCURRENCY:
-        raise ValueError(f"concurrency must be between 1 and {MAX_REMOTE_CONCURRENCY}")
 
 
 def _cache_folder(cache: bool | str | os.PathLike[str] | None) -> Path | None:
