@@ -14,8 +14,8 @@ import pandas
 import pytest
 
 from llm_widgets import Compare, LLMKernelService, ServerModel
-from llm_widgets._openai_backend import server_name
 from llm_widgets.demo import packaged_model_path
+from llm_widgets.engines.openai_compat import server_name
 from llm_widgets.testing import send_from_frontend, wait_until
 from llm_widgets.testing.openai_server import OpenAIServer, _free_port
 from llm_widgets.testing.tiny_gguf import CHATML_TEMPLATE, write_not_gguf, write_tiny_gguf

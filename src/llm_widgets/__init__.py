@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 
 from ._compare import ServerModel
+from ._types import GenerationStats, ModelFacts, Thinking, ToolCall
 from .batch_run import BatchRun
 from .chat import Chat
 from .compare import Compare
-from .engine import GenerationStats, ModelFacts
 from .errors import (
     DownloadError,
     DownloadErrorKind,
@@ -53,6 +53,8 @@ __all__ = [
     "DownloadErrorKind",
     "DownloadJob",
     "GenerationStats",
+    "Thinking",
+    "ToolCall",
     "Job",
     "JobCancelledError",
     "JobFailedError",

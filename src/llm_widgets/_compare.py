@@ -26,9 +26,10 @@ from ._batch import (
 )
 from ._events import PROGRESS_INTERVAL
 from ._model_runner import ModelRunner, as_failure
-from ._openai_backend import DEFAULT_API_KEY_ENV, DEFAULT_TIMEOUT, RemoteEngine, server_name
 from ._requests import check_generation_params, check_load_options, check_messages
 from ._structured import OutputFormat, output_format
+from ._types import Thinking
+from .engines.openai_compat import DEFAULT_API_KEY_ENV, DEFAULT_TIMEOUT, RemoteEngine, server_name
 from .errors import JobCancelledError, LLMWidgetsError
 from .hub import redact
 from .jobs import CompareAnswer, CompareJob, DownloadJob, LoadJob
@@ -357,13 +358,16 @@ class CompareRunner:
         job, answer = self.job, self.job.answers[i][m]
         if job.cancel_requested:
             return
-        answer.state, answer.text = "running", ""
+        answer.state, answer.text, answer.thinking = "running", "", ""
         try:
             pieces = engine.stream_chat(
                 self.requests[i], abort=job.cancellation, **self.options, **self.params
             )
             for piece in pieces:
-                answer.text += piece
+                if isinstance(piece, Thinking):
+                    answer.thinking += piece  # the reasoning is not the answer
+                else:
+                    answer.text += piece
                 self._report()
             stats = engine.last_stats
             if job.cancel_requested:

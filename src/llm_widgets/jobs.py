@@ -20,15 +20,13 @@ import time
 import uuid
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from . import _events
 from ._events import EventBus
 from ._names import DEFAULT_REVISION, split_parts
+from ._types import GenerationStats, ModelFacts
 from .errors import JobCancelledError, JobFailedError
-
-if TYPE_CHECKING:
-    from .engine import GenerationStats, ModelFacts
 
 logger = logging.getLogger("llm_widgets")
 
@@ -434,6 +432,7 @@ class CompareAnswer:
 
     state: Literal["pending", "running", "done", "failed"] = "pending"
     text: str = ""  # streamed so far while running
+    thinking: str = ""  # the model's reasoning, when it thinks (`think=`)
     value: Any = None  # the parsed answer (response_format / choices), else the text
     error: str | None = None
     completion_tokens: int = 0
