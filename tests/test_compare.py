@@ -233,3 +233,10 @@ def test_the_widget_stops_and_resumes(svc: LLMKernelService, tiny: str, tmp_path
     assert all(c["completion_tokens"] > 0 and c["ttft"] >= 0 for row in widget.cells for c in row)
     assert widget.summary[0]["failed"] == 0 and widget.summary[0]["tokens_per_second"] > 0
     assert "8/8" in repr(widget)
+
+
+def test_a_model_given_twice_gets_a_name_of_its_own(svc: LLMKernelService, tiny: str) -> None:
+    job = svc.compare([tiny, tiny], ["Say hi."], max_tokens=2, cache=False)
+    assert job.models == ["tiny", "tiny #2"]
+    job.wait(60)
+    assert list(job.to_pandas().model) == ["tiny", "tiny #2"] and not job.errors

@@ -87,15 +87,18 @@ def as_models(models: object, service: Loader) -> list[Source]:
         raise TypeError("compare() takes a list of models")
     if not models:
         raise ValueError("compare() needs at least one model")
-    sources = [_as_source(m, i, service) for i, m in enumerate(models)]
+    return [_as_source(m, i, service) for i, m in enumerate(models)]
+
+
+def unique_names(sources: list[Source]) -> list[str]:
+    """A name per model; a name given twice gets " #2", " #3"..."""
     seen: dict[str, int] = {}
-    named: list[Source] = []
-    for s in sources:  # two models of the same name are told apart
-        seen[s.name] = seen.get(s.name, 0) + 1
-        if isinstance(s, _Local) and seen[s.name] > 1:
-            s = _Local(s.source, f"{s.name} #{seen[s.name]}")
-        named.append(s)
-    return named
+    names = []
+    for source in sources:
+        seen[source.name] = seen.get(source.name, 0) + 1
+        count = seen[source.name]
+        names.append(source.name if count == 1 else f"{source.name} #{count}")
+    return names
 
 
 def _as_source(model: object, index: int, service: Loader) -> Source:
@@ -225,7 +228,7 @@ def plan_comparison(
             "disconnect() first, or compare server models only."
         )
     output = output_format(response_format, choices)
-    job = CompareJob([s.name for s in sources], shown, blind=bool(blind))
+    job = CompareJob(unique_names(sources), shown, blind=bool(blind))
     job.labels, job.choices = labels, list(choices) if choices else None
     job.request = dict(
         models=models, prompts=prompts, prompt=prompt, system=system, label=label,
