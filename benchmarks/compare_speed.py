@@ -19,8 +19,8 @@ from llm_widgets.demo import packaged_model_path, sample_reviews
 
 PROMPT = "Classify the sentiment of this product review as positive or negative.\n\nReview: {text}"
 LABELS = ["positive", "negative"]
-ITEMS = 40
-RUNS = 3
+ITEMS = 12
+RUNS = 2
 
 
 def by_hand(service: LLMKernelService, models: list[str], rows: list[dict[str, str]]) -> float:
