@@ -56,6 +56,7 @@ def main() -> None:
     for _ in range(RUNS):
         hand_runs.append(by_hand(service, models, rows))
         our_runs.append(ours(service, models, rows, False)[0])
+        print(f"run: by hand {hand_runs[-1]:.2f}, compare {our_runs[-1]:.2f} answers/s", flush=True)
     full, _ = ours(service, models, rows, folder / "cache")
     cached, reused = ours(service, models, rows, folder / "cache")
     service.shutdown()
