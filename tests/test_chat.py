@@ -202,7 +202,7 @@ def test_the_chat_names_the_model_by_repo_and_file(
     ("path", "name", "label"),
     [
         ("/x/SmolLM2-135M-Instruct.Q4_1.gguf", "Smollm2 135M 8k", "SmolLM2-135M-Instruct · Q4_1"),
-        (f"{HF}models--b--Qwen3-8B-GGUF/snapshots/a/Qwen3-8B-Q4_K_M.gguf", "Q", "Qwen3-8B · Q4_K_M"),
+        (f"{HF}models--b--Qwen3-8B-GGUF/snapshots/a/Qwen3-8B-Q4_K_M.gguf", "", "Qwen3-8B · Q4_K_M"),
         (f"{HF}models--o--Big-GGUF/snapshots/a/Big-Q8_0-00001-of-00002.gguf", "B", "Big · Q8_0"),
         ("/x/Big-Q8_0-00001-of-00002.gguf", "Big", "Big · Q8_0"),
         ("/x/plain.gguf", "plain.gguf", "plain"),

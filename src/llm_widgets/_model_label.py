@@ -37,7 +37,8 @@ def describe_model(facts: ModelFacts) -> tuple[str, str]:
         base = _stem(PurePath(filename).name, quant)
     label = f"{base} · {quant}" if quant and quant.lower() not in base.lower() else base
     where = f"{located[0]} · {filename}" if located else filename
-    detail = f"{where} (GGUF name: {facts.name})" if facts.name != filename else where
+    named = facts.name and facts.name not in (filename, PurePath(filename).name)
+    detail = f"{where} (GGUF name: {facts.name})" if named else where
     return label, detail
 
 
