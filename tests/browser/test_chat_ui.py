@@ -144,6 +144,28 @@ def test_a_restored_conversation_renders_markdown_and_no_html(
     check_rendered(chat, nb.page)
     screenshot(chat, "chat-markdown")
 
+    if not nb.classic:  # the host's theme: the Chat follows JupyterLab's dark theme and back
+        shade = (  # the mean of a colour's red, green and blue: dark below 128
+            "([node, name]) => getComputedStyle(node)[name].match(/\\d+/g).slice(0, 3)"
+            ".reduce((s, v) => s + Number(v), 0) / 3"
+        )
+        bubble = chat.locator(".llmw-msg-user .llmw-turn-body")
+        for theme, dark in (("JupyterLab Dark", True), ("JupyterLab Light", False)):
+            nb.page.evaluate(
+                "t => window.jupyterapp.commands.execute('apputils:change-theme', {theme: t})",
+                theme,
+            )
+            deadline = time.monotonic() + 20
+            while True:
+                text = chat.evaluate(f"c => ({shade})([c, 'color'])")
+                back = bubble.evaluate(f"b => ({shade})([b, 'backgroundColor'])")
+                if (text > 128) == dark and (back < 128) == dark:
+                    break  # light text on dark bubbles, or the other way round
+                assert time.monotonic() < deadline, (theme, text, back)
+                time.sleep(0.2)
+            if dark:
+                screenshot(chat, "chat-markdown-dark")
+
     # Send before any model is loaded: the text stays in the box, the hint says what to click
     message = chat.get_by_role("textbox", name="Message")
     message.fill("Are you there?")
