@@ -58,7 +58,7 @@ def check_calm_look(chat: Any, page: Any) -> None:
     assert mine["width"] < box["width"] * 0.85
     assert user.locator(".llmw-turn-body").evaluate(style, "backgroundColor") != "rgba(0, 0, 0, 0)"
     assert answer.evaluate(style, "backgroundColor") == "rgba(0, 0, 0, 0)"
-    assert answer.evaluate(style, "borderTopStyle") == "none"
+    assert answer.evaluate(style, "borderTopWidth") == "0px"  # no box around the answer
     # the transcript ends with its last turn (up to its bound, then it scrolls)
     gap = transcript.evaluate(
         "t => t.getBoundingClientRect().bottom - t.lastElementChild.getBoundingClientRect().bottom"
