@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import PurePath
 
-from ._names import SPLIT_PART
-from .engine import ModelFacts, parse_quantization
+from ._names import SPLIT_PART, parse_quantization
+from ._types import ModelFacts
 
 _REPO_SUFFIX = re.compile(r"[-_.]gguf$", re.IGNORECASE)
 
