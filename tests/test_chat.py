@@ -180,6 +180,15 @@ def test_the_no_model_hint_names_the_buttons_the_card_shows(
     send_from_frontend(chat, {"type": "send", "text": "hello?", "request_id": "r2"})
     assert chat.error == "No model is loaded: click Load on the model card."
     assert chat.messages == []  # nothing was sent, nothing is lost: the view keeps the text
+    missing = ModelCard(REPO, "missing.Q4_0.gguf")
+    with pytest.raises(Exception):  # noqa: B017 - the card's state, not the exception, is the point
+        missing.start_download().wait(30)
+    wait_until(lambda: missing.status == "failed")
+    retry = Chat(missing)
+    send_from_frontend(retry, {"type": "send", "text": "hello?"})
+    assert retry.error == (
+        "No model is loaded: the download failed; click Retry on the model card, then Load."
+    )
 
 
 def test_the_chat_names_the_model_by_repo_and_file(

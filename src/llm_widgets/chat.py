@@ -336,6 +336,8 @@ def _no_model_hint(card: ModelCard | None) -> str:
             f"No model is loaded: {card.filename} is still downloading; click Load on the model "
             "card when the download is done."
         )
+    if card.status == "failed":
+        return "No model is loaded: the download failed; click Retry on the model card, then Load."
     if card.status != "done":
         return "No model is loaded: click Download on the model card, then Load."
     return "No model is loaded: click Load on the model card."
