@@ -6,8 +6,8 @@ A thin layer: sampling, chat templates and prompt-prefix reuse are llama-cpp-pyt
 
 from __future__ import annotations
 
-import ctypes
 import collections
+import ctypes
 import functools
 import importlib.metadata
 import itertools
@@ -114,7 +114,8 @@ def _route_llama_logs() -> None:
 
 
 class LlamaCppPythonEngine:
-    """One llama.cpp model in memory, through llama-cpp-python. Not thread-safe: the service serialises its use."""
+    """One llama.cpp model in memory, through llama-cpp-python. Not thread-safe: the service
+    serialises its use."""
 
     def __init__(self) -> None:
         self._llm: Any = None
