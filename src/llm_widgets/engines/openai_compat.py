@@ -77,6 +77,7 @@ class RemoteEngine:
         self._facts: ModelFacts | None = None
         self._seed: int | None = None
         self.models: list[str] = []  # what the server lists at /v1/models
+        self.extra_body: dict[str, Any] = {}  # fields this server understands, on every request
         self._stats = threading.local()  # streams may run at once (a batch): stats per thread
         self._closed = False
         self._loop = asyncio.new_event_loop()
@@ -257,6 +258,7 @@ class RemoteEngine:
         }
         body.update({k: values[k] for k in _STANDARD if values.get(k) is not None})
         body["extra_body"] = {k: values[k] for k in _EXTRA if values.get(k) is not None}
+        body["extra_body"].update(self.extra_body)
         schema = params.get("json_schema")
         if schema is not None and mode == "chat":
             # OpenAI's JSON mode with a schema: llama.cpp's and llama-cpp-python's servers
@@ -338,6 +340,9 @@ class RemoteEngine:
             if usage is not None:
                 stats.prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
                 stats.cached_prompt_tokens = _cached_tokens(usage, timings)
+            elif isinstance(timings, dict):  # llama.cpp's per-token timings: also after a Stop
+                stats.cached_prompt_tokens = int(timings.get("cache_n") or 0)
+                stats.prompt_tokens = stats.cached_prompt_tokens + int(timings.get("prompt_n") or 0)
                 if stats.stop_reason != "aborted":
                     stats.completion_tokens = int(getattr(usage, "completion_tokens", 0) or pieces)
             if first is not None and stats.completion_tokens > 1 and end > first:

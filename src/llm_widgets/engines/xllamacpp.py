@@ -199,7 +199,8 @@ class XllamacppEngine:
     ) -> Iterator[str]:
         """Yield the completion of `prompt` piece by piece; `last_stats` is set at the end."""
         _, client = self._require()
-        return self._relay(client.stream_completion(prompt, abort=abort, **params), client)
+        stream = client.stream_completion(prompt, abort=abort, **params)
+        return self._relay(stream, client, lambda: self._count_text(prompt))
 
     def stream_chat(
         self,
@@ -220,7 +221,7 @@ class XllamacppEngine:
                 messages, budget, lambda history: self._count_prompt(history, budget)
             )
         stream = client.stream_chat(messages, abort=abort, **params)
-        return self._relay(stream, client, trimmed)
+        return self._relay(stream, client, lambda: self._count_prompt(messages, 0), trimmed)
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -242,6 +243,7 @@ class XllamacppEngine:
         params.n_gpu_layers = gpu_layers
         params.fit_params = False  # our own memory check decided; llama.cpp must not shrink n_ctx
         params.cache_ram_mib = 0  # no second prompt cache in RAM beside the KV cache
+        params.cache_idle_slots = False  # (it needs that cache)
         params.hostnames = ["127.0.0.1"]
         params.port = 0  # a free port, picked by the system
         params.api_keys = [key]
@@ -267,6 +269,7 @@ class XllamacppEngine:
             base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=LOCAL_TIMEOUT
         )
         client = RemoteEngine(f"{base}/v1", api_key=key, timeout=LOCAL_TIMEOUT)
+        client.extra_body = {"timings_per_token": True}  # the prompt's figures, even after a Stop
         self._client = client
         client.open(None)
 
@@ -286,32 +289,34 @@ class XllamacppEngine:
         bound = sum(len(str(m.get("content", "")).encode()) + 16 for m in messages) + 256
         if bound <= budget:
             return bound
-        prompt = self._post("/apply-template", {"messages": messages})["prompt"]
-        tokens = self._post("/tokenize", {"content": prompt, "add_special": True})["tokens"]
-        return len(tokens)
+        return self._count_text(self._post("/apply-template", {"messages": messages})["prompt"])
+
+    def _count_text(self, prompt: str) -> int:
+        return len(self._post("/tokenize", {"content": prompt, "add_special": True})["tokens"])
 
     def _relay(
-        self, stream: Iterator[str], client: RemoteEngine, trimmed: int = 0
+        self,
+        stream: Iterator[str],
+        client: RemoteEngine,
+        needed: Callable[[], int],
+        trimmed: int = 0,
     ) -> Iterator[str]:
         """The loopback stream, with the figures and errors of an in-kernel model."""
         try:
             yield from stream
         except RemoteServerError as exc:
-            raise self._explain(exc) from None
+            if exc.kind != "context_overflow":
+                raise LLMWidgetsError(f"llama.cpp (xllamacpp) failed: {exc}") from None
+            n_ctx = self._facts.n_ctx if self._facts is not None else 0
+            raise LLMWidgetsError(
+                f"The prompt needs {needed()} tokens but the context holds {n_ctx}: shorten "
+                "the conversation (Clear) or load the model with a larger n_ctx."
+            ) from None
         finally:
             stats = client.last_stats
             if stats is not None:
                 stats.trimmed_messages = trimmed
             self._stats = stats
-
-    def _explain(self, exc: RemoteServerError) -> LLMWidgetsError:
-        if exc.kind == "context_overflow":
-            n_ctx = self._facts.n_ctx if self._facts is not None else 0
-            return LLMWidgetsError(
-                f"The prompt does not fit the context of {n_ctx} tokens: shorten the "
-                "conversation (Clear) or load the model with a larger n_ctx."
-            )
-        return LLMWidgetsError(f"llama.cpp (xllamacpp) failed: {exc}")
 
 
 def _reason(lines: list[str]) -> str:
