@@ -25,7 +25,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def loaded(service: LLMKernelService, tiny: Path) -> LLMKernelService:
+def loaded(service: LLMKernelService, tiny: Path, engine: str) -> LLMKernelService:
     service.load_model(tiny, n_ctx=4096).wait(30)
     return service
 
@@ -67,7 +67,7 @@ def test_the_figures_of_an_answer_are_not_shown_while_the_next_streams(
 
 
 @pytest.fixture
-def smollm2(service: LLMKernelService) -> LLMKernelService:
+def smollm2(service: LLMKernelService, engine: str) -> LLMKernelService:
     from llm_widgets.demo import packaged_model_path
 
     service.load_model(packaged_model_path(), n_ctx=2048).wait(60)
@@ -289,7 +289,7 @@ def test_clear_forgets_the_conversation(loaded: LLMKernelService) -> None:
 
 
 @pytest.fixture
-def small_context(service: LLMKernelService, tiny: Path) -> LLMKernelService:
+def small_context(service: LLMKernelService, tiny: Path, engine: str) -> LLMKernelService:
     service.load_model(tiny, n_ctx=256).wait(30)
     return service
 
