@@ -264,7 +264,7 @@ class CompareRunner:
         self.job, self.models, self.service = job, models, service
         self.sources, self.requests = sources, requests
         self.output, self.params = output, dict(params)
-        self.options: dict[str, Any] = {"grammar": output.grammar} if output else {}
+        self.options: dict[str, Any] = dict(output.request) if output else {}
         self.cache_dir, self.concurrency, self.n_ctx = cache_dir, concurrency, n_ctx
         self._last_report = 0.0
 
