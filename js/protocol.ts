@@ -152,7 +152,11 @@ export interface BatchRunState {
   items_per_second: number;
   eta: number;
   errors: { index: number; error: string }[];
-  recent: { index: number; input: string; output: string }[];
+  recent: { index: number; input: string; output: string; expected?: string; correct?: boolean }[];
+  expected: string;
+  correct: number;
+  tokens_per_item: number;
+  resumed: boolean;
 }
 
 export type BatchRunRequest = { type: "stop" } | { type: "resume" } | { type: "sync" };
