@@ -98,14 +98,28 @@ export interface ModelBrowserState {
   results: SearchResult[];
   selected_repo: string;
   files_status: "idle" | "loading" | "error";
+  files: RepoFile[];
   error: string;
   max_concurrent_downloads: number;
+}
+
+/** One model of the picked repo (a split model: all its parts, `size` summed). */
+export interface RepoFile {
+  filename: string;
+  quant: string;
+  size: number;
+  parts: number;
+  fit: string;
+  fit_detail: string;
+  recommended: boolean;
+  status: string;
 }
 
 export type ModelBrowserRequest =
   | { type: "sync" }
   | { type: "search"; query: string }
-  | { type: "pick"; repo_id: string };
+  | { type: "pick"; repo_id: string }
+  | { type: "download"; filename: string };
 
 export interface LocalLibraryState {
   limits: Limits;
