@@ -148,5 +148,9 @@ def recommended(files: list[ModelFile]) -> ModelFile | None:
 def in_browsing_order(files: list[ModelFile]) -> list[ModelFile]:
     """The recommended file first, then the rest from small to large (F16 and F32 come last)."""
     pick = recommended(files)
-    rest = sorted((f for f in files if f is not pick), key=lambda f: (f.size, f.filename))
+    unquantized = ("F16", "BF16", "F32")  # the largest of equal sizes too: never before a quant
+    rest = sorted(
+        (f for f in files if f is not pick),
+        key=lambda f: (f.size, (f.quant or "").upper() in unquantized, f.filename),
+    )
     return ([pick] if pick is not None else []) + rest

@@ -4,9 +4,14 @@ nothing, silently, were the old behaviour."""
 
 from __future__ import annotations
 
+import shutil
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+from llm_widgets.testing.jupyter import NotebookPage
 
 pytestmark = pytest.mark.browser
 
@@ -83,3 +88,26 @@ def test_live_views_say_so_when_the_kernel_restarts_or_shuts_down(notebook_page:
     assert card.get_by_role("button", name="Download").get_attribute("aria-disabled") == "true"
     log = nb.server.log.read_text(errors="replace")
     assert "ES module scope" not in log, "JupyterLab's Node helpers broke (package.json type)"
+
+
+def test_a_shipped_notebook_opens_unmodified(jupyter_server: Any, browser: Any) -> None:
+    """Opening notebooks/download.ipynb marks nothing modified (no missing cell id, the kernel's
+    language_info already there), so autosave does not rewrite a tracked file."""
+    name = "download.ipynb"
+    shutil.copy(Path(__file__).parent.parent.parent / "notebooks" / name, jupyter_server.root)
+    context = browser.new_context()
+    nb = NotebookPage(jupyter_server, context.new_page(), name)
+    try:
+        nb.open()
+        time.sleep(2)  # the kernel's info arrives after it is idle
+        dirty = nb.page.evaluate(
+            "() => window.Jupyter.notebook.dirty"
+            if nb.classic
+            else """(name) => Array.from(window.jupyterapp.shell.widgets("main"))
+                .find((w) => w.context && w.context.path === name).context.model.dirty""",
+            name,
+        )
+        assert dirty is False
+    finally:
+        nb.stop_kernel()
+        context.close()
