@@ -19,10 +19,12 @@ from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from ._names import check_base_url
-from .engine import GenerationStats, ModelFacts, sampling_defaults
-from .errors import LLMWidgetsError, RemoteServerError
-from .jobs import Cancellation
+from .._names import check_base_url
+from .._types import GenerationStats, ModelFacts, ToolCall
+from ..errors import LLMWidgetsError, RemoteServerError
+from ..jobs import Cancellation
+from ._chunks import DeltaReader
+from .llama_cpp_python import sampling_defaults
 
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
 DEFAULT_TIMEOUT = 120.0  # seconds a server may stay silent (a long prompt on a CPU server)
@@ -94,6 +96,15 @@ class RemoteEngine:
     @last_stats.setter
     def last_stats(self, stats: GenerationStats | None) -> None:
         self._stats.value = stats
+
+    @property
+    def last_tool_calls(self) -> list[ToolCall]:
+        """The function calls the last generation this thread ran asked for."""
+        return list(getattr(self._stats, "tool_calls", ()))
+
+    @last_tool_calls.setter
+    def last_tool_calls(self, calls: list[ToolCall]) -> None:
+        self._stats.tool_calls = calls
 
     @property
     def loaded(self) -> bool:
@@ -269,7 +280,9 @@ class RemoteEngine:
 
         began = time.perf_counter()
         first: float | None = None
-        pieces, finish, usage = 0, None, None
+        pieces, usage = 0, None
+        reader = DeltaReader(chat=chat)
+        self.last_tool_calls = []
         future: concurrent.futures.Future[None] | None = None
         remove_hook: Callable[[], None] = lambda: None  # noqa: E731
         try:
@@ -287,11 +300,7 @@ class RemoteEngine:
                     usage = chunk.usage
                 if not chunk.choices:
                     continue
-                choice = chunk.choices[0]
-                text = (choice.delta.content if choice.delta else None) if chat else choice.text
-                if choice.finish_reason:
-                    finish = str(choice.finish_reason)
-                if text:
+                for text in reader.feed(chunk.choices[0]):
                     if first is None:
                         first = time.perf_counter()
                     pieces += 1
@@ -299,6 +308,9 @@ class RemoteEngine:
             if abort.is_set():
                 stats.stop_reason = "aborted"
                 return
+            yield from reader.finish()
+            self.last_tool_calls = reader.tool_calls
+            finish = reader.finish_reason
             failure = None if future.cancelled() else future.exception()
             if failure is not None or finish is None:
                 stats.stop_reason = "error"
