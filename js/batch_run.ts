@@ -7,6 +7,9 @@ import "./styles.css";
 
 type Model = AnyModel<BatchRunState>;
 
+// answers this short (labels: a few tokens each) make tokens/s say nothing that items/s does not
+const SHORT_ANSWER = 8;
+
 const STATUS_TEXT: Record<BatchRunState["status"], string> = {
   queued: "Queued",
   running: "Running",
@@ -92,7 +95,7 @@ function render(model: Model, el: HTMLElement): () => void {
       reusedText(),
       model.get("expected") && answered() ? `${model.get("correct")} of ${answered()} right (${Math.round((100 * model.get("correct")) / answered())}%)` : "",
       // a one-token label's tokens/s says nothing the items/s does not
-      model.get("tokens_per_second") && model.get("tokens_per_item") > 2 ? `${model.get("tokens_per_second").toFixed(1)} tokens/s` : "",
+      model.get("tokens_per_second") && model.get("tokens_per_item") >= SHORT_ANSWER ? `${model.get("tokens_per_second").toFixed(1)} tokens/s` : "",
       model.get("items_per_second") ? `${model.get("items_per_second").toFixed(2)} items/s` : "",
       running() && eta >= 0 ? formatEta(eta) : "",
     ];

@@ -249,7 +249,7 @@ def test_the_widget_shows_progress_and_stop_and_resume_work(
     wait_until(lambda: widget.status == "done", timeout=10)
     assert widget.completed == 50 and widget.reused == first.completed and widget.progress == 100
     assert widget.resumed  # "resumed: N done before", not "N reused from an earlier run"
-    assert widget.tokens_per_item <= 2  # one-token labels: the view shows items/s only
+    assert widget.tokens_per_item < 8  # labels: a few tokens each, the view shows items/s only
     assert [m["ok"] for _, m in sent if m["type"] == "ack"] == [True, True]
     assert "50/50 done" in repr(widget)
     send_from_frontend(widget, {"type": "resume", "extra": 1})
