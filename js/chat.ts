@@ -290,7 +290,9 @@ function render(model: Model, el: HTMLElement): () => void {
     stopRunningButton.hidden = detail !== "waiting for the running answer";
     const name = model.get("model_name");
     const server = model.get("model_server");
-    modelName.textContent = !name ? "no model loaded" : server ? `${name} · on ${server}` : `${name} · in this kernel`;
+    const engine = model.get("model_engine");
+    const kernel = engine ? `in this kernel (${engine})` : "in this kernel";
+    modelName.textContent = !name ? "no model loaded" : server ? `${name} · on ${server}` : `${name} · ${kernel}`;
     showText(errorLine, model.get("error"));
     stats.textContent = statsText(model.get("last_stats"));
     placeTurnButtons();
@@ -308,6 +310,7 @@ function render(model: Model, el: HTMLElement): () => void {
     "change:detail": update,
     "change:model_name": update,
     "change:model_server": update,
+    "change:model_engine": update,
     "change:error": update,
     "change:last_stats": update,
     "change:system_prompt": syncSettings,

@@ -40,6 +40,7 @@ export interface ChatState {
   max_tokens: number;
   model_name: string;
   model_server: string;
+  model_engine: string;
   last_stats: Partial<GenerationStats>;
   trim_history: boolean;
   persist_transcript: boolean;

@@ -59,6 +59,9 @@ class Chat(ServiceWidget):
     model_server = traitlets.Unicode(
         "", help="The host[:port] of the server answering; '' when the model is in the kernel."
     ).tag(sync=True)
+    model_engine = traitlets.Unicode(
+        "", help="The in-kernel engine and its version, e.g. 'xllamacpp llama.cpp b11549'."
+    ).tag(sync=True)
     last_stats = traitlets.Dict(help="Figures of the last answer.").tag(sync=True)
     trim_history = traitlets.Bool(
         True,
@@ -223,6 +226,8 @@ class Chat(ServiceWidget):
         with self.hold_sync():
             self.model_name = facts.name if facts is not None else ""
             self.model_server = facts.server if facts is not None else ""
+            local = facts is not None and facts.backend == "local"
+            self.model_engine = f"{facts.engine} {facts.engine_version}".strip() if local else ""
 
     def _on_progress(self, job: Job) -> None:
         if job is self._job and not job.finished:

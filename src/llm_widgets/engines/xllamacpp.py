@@ -249,8 +249,12 @@ class XllamacppEngine:
         params.api_keys = [key]
         params.ui = False
         params.verbosity = verbosity_for(LOGGER)
-        if n_threads is not None:
-            params.cpuparams.n_threads = params.cpuparams_batch.n_threads = n_threads
+        # llama-cpp-python's defaults: half the cores to decode (one per physical core, and a
+        # spinning barrier of two threads on two busy cores is ~50x slower: measured), all of them
+        # for prompts
+        cores = os.cpu_count() or 1
+        params.cpuparams.n_threads = n_threads or max(cores // 2, 1)
+        params.cpuparams_batch.n_threads = n_threads or cores
         if seed is not None and seed >= 0:
             params.sampling.seed = seed
         if not facts.has_chat_template and "chat_template" not in options:
