@@ -25,6 +25,7 @@ export interface ModelCardState {
   fit: string;
   fit_detail: string;
   n_ctx: number;
+  engine: string;
 }
 
 export type ModelCardRequest = { type: "sync" | "download" | "cancel" | "retry" | "load" | "unload" | "stop_running" };

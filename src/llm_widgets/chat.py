@@ -226,8 +226,8 @@ class Chat(ServiceWidget):
         with self.hold_sync():
             self.model_name = facts.name if facts is not None else ""
             self.model_server = facts.server if facts is not None else ""
-            local = facts is not None and facts.backend == "local"
-            self.model_engine = f"{facts.engine} {facts.engine_version}".strip() if local else ""
+            local = facts if facts is not None and facts.backend == "local" else None
+            self.model_engine = f"{local.engine} {local.engine_version}".strip() if local else ""
 
     def _on_progress(self, job: Job) -> None:
         if job is self._job and not job.finished:

@@ -18,8 +18,8 @@ from ._names import parse_quantization, validate_repo_file
 from ._protocol import Message, bounds_text
 from ._types import ModelFacts
 from ._widget import ServiceWidget, bundled
-from .jobs import DownloadJob, Job, LoadJob, download_key
 from .engines.choice import check_engine
+from .jobs import DownloadJob, Job, LoadJob, download_key
 from .service import LLMKernelService
 
 
