@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ._format import shorten
 from ._model_runner import ModelRunner, as_failure
@@ -61,6 +61,26 @@ def messages_for(
             raise ValueError(f"the prompt template needs {exc} that this input lacks") from None
     messages = [{"role": "system", "content": system}] if system else []
     return messages + [{"role": "user", "content": text}]
+
+
+def check_map_args(
+    prompt: object, system: object, concurrency: object, cache: object
+) -> Path | None:
+    """Raise TypeError / ValueError for a bad `map()` argument; returns the cache folder (None:
+    no cache)."""
+    if prompt is not None and not isinstance(prompt, str):
+        raise TypeError("prompt must be a str template or None")
+    if system is not None and not isinstance(system, str):
+        raise TypeError("system must be a str or None")
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int):
+        raise TypeError("concurrency must be an int")
+    if not 1 <= concurrency <= MAX_REMOTE_CONCURRENCY:
+        raise ValueError(f"concurrency must be between 1 and {MAX_REMOTE_CONCURRENCY}")
+    if cache is True:
+        return default_cache_dir()
+    if cache is False or cache is None:
+        return None
+    return Path(os.fspath(cast(Any, cache)))
 
 
 def default_cache_dir() -> Path:

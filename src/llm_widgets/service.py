@@ -7,6 +7,7 @@ It keeps the registry of jobs and hands each to a runner in a worker thread: dow
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import threading
 import time
@@ -15,12 +16,17 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from . import hub, library, search
-from ._batch import MAX_REMOTE_CONCURRENCY, BatchRunner, as_inputs, default_cache_dir
+from ._batch import BatchRunner, as_inputs, check_map_args
 from ._download_runner import DEFAULT_PARALLEL_PARTS, MAX_PARALLEL_PARTS, DownloadRunner
 from ._events import EventBus
 from ._memory import DEFAULT_N_CTX
 from ._model_runner import ModelRunner
-from ._requests import check_generation_params, check_load_options, check_messages
+from ._requests import (
+    check_connect_args,
+    check_generation_params,
+    check_load_options,
+    check_messages,
+)
 from ._structured import OutputFormat, output_format
 from ._types import ModelFacts
 from .engines.choice import check_engine
@@ -357,14 +363,7 @@ class LLMKernelService:
         local model, or the previous server, is let go. `timeout`: seconds the server may stay
         silent. Needs the `remote` extra (the openai package).
         """
-        if api_key is not None and not isinstance(api_key, str):
-            raise TypeError("api_key must be a str or None")
-        if model is not None and (not isinstance(model, str) or not model.strip()):
-            raise ValueError("model must be a non-empty str or None")
-        if not isinstance(api_key_env, str) or not api_key_env:
-            raise ValueError("api_key_env must name an environment variable")
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        check_connect_args(api_key, model, api_key_env, timeout)
         engine = RemoteEngine(base_url, api_key=api_key, api_key_env=api_key_env, timeout=timeout)
         try:
             engine.open(model.strip() if model else None)
@@ -479,51 +478,20 @@ class LLMKernelService:
         --parallel); the kernel's model runs one at a time.
         """
         rows = as_inputs(inputs)
-        if prompt is not None and not isinstance(prompt, str):
-            raise TypeError("prompt must be a str template or None")
-        if system is not None and not isinstance(system, str):
-            raise TypeError("system must be a str or None")
-        if isinstance(concurrency, bool) or not isinstance(concurrency, int):
-            raise TypeError("concurrency must be an int")
-        if not 1 <= concurrency <= MAX_REMOTE_CONCURRENCY:
-            raise ValueError(f"concurrency must be between 1 and {MAX_REMOTE_CONCURRENCY}")
+        cache_dir = check_map_args(prompt, system, concurrency, cache)
         check_generation_params(params)
         output = output_format(response_format, choices)
-        if cache is True:
-            cache_dir: Path | None = default_cache_dir()
-        elif cache is False or cache is None:
-            cache_dir = None
-        else:
-            cache_dir = Path(os.fspath(cache))
+        shape: dict[str, Any] = dict(prompt=prompt, system=system, concurrency=concurrency)
         job = BatchJob(rows)
         job.request = dict(
-            inputs=rows,
-            prompt=prompt,
-            response_format=response_format,
-            choices=choices,
-            system=system,
-            cache=cache,
-            concurrency=concurrency,
-            **params,
+            inputs=rows, response_format=response_format, choices=choices, cache=cache
         )
+        job.request.update(shape, **params)
         runner = BatchRunner(
-            job,
-            self._models,
-            prompt=prompt,
-            system=system,
-            output=output,
-            params=params,
-            cache_dir=cache_dir,
-            concurrency=concurrency,
+            job, self._models, output=output, params=params, cache_dir=cache_dir, **shape
         )
-        loads = self._unfinished(LoadJob)
-
-        def work() -> None:
-            for load in loads:  # a run started while a model loads waits for it
-                load.join()
-            runner.run()
-
-        self._spawn(job, work)
+        loads = self._unfinished(LoadJob)  # a run started while a model loads waits for it
+        self._spawn(job, functools.partial(_after, loads, runner.run))
         return job
 
     def abort(self, *, queued: bool = True) -> list[GenerationJob]:
@@ -586,3 +554,10 @@ class LLMKernelService:
             thread.join(max(0.0, deadline - time.monotonic()))
         self._models.close()
         self.events.close(max(0.1, deadline - time.monotonic()))
+
+
+def _after(loads: Sequence[LoadJob], work: Callable[[], None]) -> None:
+    """Run `work` once the loads have ended."""
+    for load in loads:
+        load.join()
+    work()
