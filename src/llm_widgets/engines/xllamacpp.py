@@ -272,7 +272,9 @@ class XllamacppEngine:
         self._http = httpx.Client(
             base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=LOCAL_TIMEOUT
         )
-        client = RemoteEngine(f"{base}/v1", api_key=key, timeout=LOCAL_TIMEOUT)
+        client = RemoteEngine(
+            f"{base}/v1", api_key=key, timeout=LOCAL_TIMEOUT, thread_name="llm-widgets-xllamacpp"
+        )
         client.extra_body = {"timings_per_token": True}  # the prompt's figures, even after a Stop
         self._client = client
         client.open(None)
