@@ -223,6 +223,13 @@ def test_create_context_resets_and_can_change_n_ctx(svc: LLMKernelService, tiny:
     job = svc.generate_completion("abc", max_tokens=3)
     job.wait(30)
     assert job.stats.cached_prompt_tokens == 0
+    reused = svc.generate_completion("abc def", max_tokens=3)
+    reused.wait(30)
+    assert reused.stats.cached_prompt_tokens > 0
+    assert svc.create_context().n_ctx == 1024  # the same context, its cache forgotten
+    fresh = svc.generate_completion("abc def", max_tokens=3)
+    fresh.wait(30)
+    assert fresh.stats.cached_prompt_tokens == 0
     with pytest.raises(LLMWidgetsError):
         LLMKernelService().create_context()
 

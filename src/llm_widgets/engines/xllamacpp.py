@@ -171,15 +171,15 @@ class XllamacppEngine:
         return self._facts
 
     def create_context(self, *, n_ctx: int | None = None, seed: int | None = None) -> ModelFacts:
-        """Start afresh: the server's KV cache is erased and `seed` used from now on; a new n_ctx
-        starts a new server on the same file."""
+        """Start afresh: the next request reuses no cached prompt, `seed` is used from now on;
+        a new n_ctx starts a new server on the same file."""
         facts, client = self._require()
         if n_ctx is not None and n_ctx != facts.n_ctx:
             args = dict(self._load_args)
             if seed is not None:
                 args["seed"] = seed
             return self.load(facts.path, n_ctx=n_ctx, **args)
-        self._post("/slots/0?action=erase", {})
+        client.extra_body["cache_prompt"] = False  # the next request reuses nothing (once)
         client.create_context(seed=seed)
         return facts
 
@@ -200,6 +200,7 @@ class XllamacppEngine:
         """Yield the completion of `prompt` piece by piece; `last_stats` is set at the end."""
         _, client = self._require()
         stream = client.stream_completion(prompt, abort=abort, **params)
+        client.extra_body.pop("cache_prompt", None)  # the request is made: later ones reuse
         return self._relay(stream, client, lambda: self._count_text(prompt))
 
     def stream_chat(
@@ -221,6 +222,7 @@ class XllamacppEngine:
                 messages, budget, lambda history: self._count_prompt(history, budget)
             )
         stream = client.stream_chat(messages, abort=abort, **params)
+        client.extra_body.pop("cache_prompt", None)
         return self._relay(stream, client, lambda: self._count_prompt(messages, 0), trimmed)
 
     # -- internals ----------------------------------------------------------------------------
