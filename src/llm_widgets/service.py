@@ -160,6 +160,11 @@ class LLMKernelService:
         """Call `callback()` when the model is unloaded; returns an unsubscribe function."""
         return self.events.subscribe("model_unloaded", callback)
 
+    def on_model_deleted(self, callback: Callable[[str, str], Any]) -> Callable[[], None]:
+        """Call `callback(repo_id, filename)` when a file is deleted from the cache, or its
+        partial download discarded; returns an unsubscribe function."""
+        return self.events.subscribe("model_deleted", callback)
+
     def on_completion_chunk(
         self, callback: Callable[[GenerationJob, str], Any]
     ) -> Callable[[], None]:
@@ -274,28 +279,33 @@ class LLMKernelService:
         Returns the bytes freed."""
         hub.validate_repo_file(repo_id, filename)
         self._refuse_if_busy(repo_id, filename, "delete")
-        return library.delete_file(self.cache_dir, repo_id, filename)
+        freed = library.delete_file(self.cache_dir, repo_id, filename)
+        self._forget_finished(repo_id, filename)
+        return freed
 
     def discard_partial(self, repo_id: str, filename: str) -> int:
         """Delete a partial download; refused while it is downloading. Returns the bytes freed."""
         hub.validate_repo_file(repo_id, filename)
         self._refuse_if_busy(repo_id, filename, "discard")
-        return library.discard_partial(self.cache_dir, repo_id, filename)
+        freed = library.discard_partial(self.cache_dir, repo_id, filename)
+        self._forget_finished(repo_id, filename)
+        return freed
+
+    def _forget_finished(self, repo_id: str, filename: str) -> None:
+        """A file's finished downloads describe a file that is gone: forget them (a new card
+        then shows it as not downloaded) and tell every widget (`model_deleted`)."""
+        with self._lock:
+            for key, job in list(self._latest.items()):
+                if job.repo_id == repo_id and filename in job.files and job.finished:
+                    del self._latest[key]
+        self.events.emit("model_deleted", repo_id, filename)
 
     def _refuse_if_busy(self, repo_id: str, filename: str, action: str) -> None:
         with self._lock:
-            busy = [
-                j
-                for j in self._latest.values()
-                if j.repo_id == repo_id and filename in j.files and not j.finished
-            ]
-        if busy:
-            raise LLMWidgetsError(
-                f"Cannot {action} {filename} while it is downloading: cancel first."
-            )
+            jobs = list(self._latest.values())
         cached = self.cached_path(repo_id, filename)
-        if cached is not None and self.is_loaded(cached):
-            raise LLMWidgetsError(f"Cannot {action} {filename} while it is loaded: unload first.")
+        loaded = cached is not None and self.is_loaded(cached)
+        _refuse_if_busy(jobs, repo_id, filename, action, loaded)
 
     # -- inference ----------------------------------------------------------------------------
 
@@ -561,3 +571,13 @@ def _after(loads: Sequence[LoadJob], work: Callable[[], None]) -> None:
     for load in loads:
         load.join()
     work()
+
+
+def _refuse_if_busy(
+    jobs: Iterable[DownloadJob], repo_id: str, filename: str, action: str, loaded: bool
+) -> None:
+    """LLMWidgetsError if the file is downloading or loaded."""
+    if any(j.repo_id == repo_id and filename in j.files and not j.finished for j in jobs):
+        raise LLMWidgetsError(f"Cannot {action} {filename} while it is downloading: cancel first.")
+    if loaded:
+        raise LLMWidgetsError(f"Cannot {action} {filename} while it is loaded: unload first.")
