@@ -117,7 +117,7 @@ export function renderCard(model: Model, el: HTMLElement): () => void {
     show(info, load === "loaded" || Boolean(loadDetail));
     info.textContent =
       load === "loaded"
-        ? [facts.architecture, facts.n_ctx ? `context ${facts.n_ctx}` : "", facts.gpu_layers ? `GPU (${facts.gpu_layers} layers)` : "CPU", facts.chat_format]
+        ? [facts.architecture, facts.n_ctx ? `context ${facts.n_ctx}` : "", facts.gpu_layers ? `GPU (${facts.gpu_layers} layers)` : "CPU", facts.chat_format, [facts.engine, facts.engine_version].filter(Boolean).join(" ")]
             .filter(Boolean)
             .join(" · ")
         : loadDetail ? `Load ${loadDetail}` : "";

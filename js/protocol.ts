@@ -25,6 +25,7 @@ export interface ModelCardState {
   fit: string;
   fit_detail: string;
   n_ctx: number;
+  engine: string;
 }
 
 export type ModelCardRequest = { type: "sync" | "download" | "cancel" | "retry" | "load" | "unload" | "stop_running" };
@@ -42,6 +43,7 @@ export interface ChatState {
   model_label: string;
   model_detail: string;
   model_server: string;
+  model_engine: string;
   last_stats: Partial<GenerationStats>;
   trim_history: boolean;
   persist_transcript: boolean;

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ._format import shorten
 from ._model_runner import ModelRunner, as_failure
@@ -70,6 +70,29 @@ def messages_for(
             raise ValueError(f"the prompt template needs {exc} that this input lacks") from None
     messages = [{"role": "system", "content": system}] if system else []
     return messages + [{"role": "user", "content": text}]
+
+
+def check_map_args(
+    prompt: object, system: object, concurrency: object, cache: object
+) -> Path | None:
+    """Raise TypeError / ValueError for a bad `map()` argument; returns the cache folder (None:
+    no cache)."""
+    if prompt is not None and not isinstance(prompt, str):
+        raise TypeError("prompt must be a str template or None")
+    if system is not None and not isinstance(system, str):
+        raise TypeError("system must be a str or None")
+    check_concurrency(concurrency)
+    return cache_folder(cache)
+
+
+def cache_folder(cache: object) -> Path | None:
+    """Where finished answers are kept: True the default folder, False / None none, or the
+    folder given."""
+    if cache is True:
+        return default_cache_dir()
+    if cache is False or cache is None:
+        return None
+    return Path(os.fspath(cast(Any, cache)))
 
 
 def default_cache_dir() -> Path:

@@ -70,6 +70,9 @@ class Chat(ServiceWidget):
     model_server = traitlets.Unicode(
         "", help="The host[:port] of the server answering; '' when the model is in the kernel."
     ).tag(sync=True)
+    model_engine = traitlets.Unicode(
+        "", help="The in-kernel engine and its version, e.g. 'xllamacpp llama.cpp b11549'."
+    ).tag(sync=True)
     last_stats = traitlets.Dict(
         help="Figures of the last answer; {} while the next one is being written."
     ).tag(sync=True)
@@ -238,6 +241,8 @@ class Chat(ServiceWidget):
             self.model_name = facts.name if facts is not None else ""
             self.model_server = facts.server if facts is not None else ""
             self.model_label, self.model_detail = label, detail
+            local = facts if facts is not None and facts.backend == "local" else None
+            self.model_engine = f"{local.engine} {local.engine_version}".strip() if local else ""
 
     def _on_progress(self, job: Job) -> None:
         if job is self._job and not job.finished:

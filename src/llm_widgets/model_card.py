@@ -18,6 +18,7 @@ from ._names import parse_quantization, split_parts, validate_repo_file
 from ._protocol import Message, bounds_text
 from ._types import ModelFacts
 from ._widget import ServiceWidget, bundled
+from .engines.choice import check_engine
 from .jobs import DownloadJob, Job, LoadJob, download_key
 from .service import LLMKernelService
 
@@ -69,6 +70,10 @@ class ModelCard(ServiceWidget):
     n_ctx = traitlets.Int(
         DEFAULT_N_CTX,
         help=f"Context size (tokens) that Load uses; {bounds_text('n_ctx')}, checked against RAM.",
+    ).tag(sync=True)
+
+    engine = traitlets.Unicode(
+        "auto", help='The engine Load uses: "auto", "xllamacpp" or "llama-cpp-python".'
     ).tag(sync=True)
 
     def __init__(
@@ -189,6 +194,7 @@ class ModelCard(ServiceWidget):
         n_ctx defaults to the card's `n_ctx`.
         """
         options.setdefault("n_ctx", self.n_ctx)
+        options.setdefault("engine", self.engine)
 
         def start() -> LoadJob:
             job = self._job or self.service.find_download(*self.key)
@@ -340,6 +346,10 @@ class ModelCard(ServiceWidget):
 
     def _on_stop_running(self, message: Message) -> None:
         self.service.abort(queued=False)  # the answer a queued load waits for
+
+    @traitlets.validate("engine")
+    def _check_engine(self, proposal: dict[str, Any]) -> str:
+        return check_engine(proposal["value"])
 
     @traitlets.validate("n_ctx")
     def _check_n_ctx(self, proposal: dict[str, Any]) -> int:

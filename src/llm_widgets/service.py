@@ -15,13 +15,18 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from . import hub, library, search
-from ._batch import BatchRunner, as_inputs, check_concurrency, default_cache_dir
+from ._batch import BatchRunner, as_inputs, cache_folder, check_map_args
 from ._compare import plan_comparison
 from ._download_runner import DEFAULT_PARALLEL_PARTS, MAX_PARALLEL_PARTS, DownloadRunner
 from ._events import EventBus
 from ._memory import DEFAULT_N_CTX
 from ._model_runner import ModelRunner
-from ._requests import check_generation_params, check_load_options, check_messages
+from ._requests import (
+    check_connect_args,
+    check_generation_params,
+    check_load_options,
+    check_messages,
+)
 from ._structured import OutputFormat, output_format
 from ._types import ModelFacts
 from .engines.choice import check_engine
@@ -297,18 +302,10 @@ class LLMKernelService:
 
     def _refuse_if_busy(self, repo_id: str, filename: str, action: str) -> None:
         with self._lock:
-            busy = [
-                j
-                for j in self._latest.values()
-                if j.repo_id == repo_id and filename in j.files and not j.finished
-            ]
-        if busy:
-            raise LLMWidgetsError(
-                f"Cannot {action} {filename} while it is downloading: cancel first."
-            )
+            jobs = list(self._latest.values())
         cached = self.cached_path(repo_id, filename)
-        if cached is not None and self.is_loaded(cached):
-            raise LLMWidgetsError(f"Cannot {action} {filename} while it is loaded: unload first.")
+        loaded = cached is not None and self.is_loaded(cached)
+        _refuse_if_busy(jobs, repo_id, filename, action, loaded)
 
     # -- inference ----------------------------------------------------------------------------
 
@@ -376,14 +373,7 @@ class LLMKernelService:
         local model, or the previous server, is let go. `timeout`: seconds the server may stay
         silent. Needs the `remote` extra (the openai package).
         """
-        if api_key is not None and not isinstance(api_key, str):
-            raise TypeError("api_key must be a str or None")
-        if model is not None and (not isinstance(model, str) or not model.strip()):
-            raise ValueError("model must be a non-empty str or None")
-        if not isinstance(api_key_env, str) or not api_key_env:
-            raise ValueError("api_key_env must name an environment variable")
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        check_connect_args(api_key, model, api_key_env, timeout)
         engine = RemoteEngine(base_url, api_key=api_key, api_key_env=api_key_env, timeout=timeout)
         try:
             engine.open(model.strip() if model else None)
@@ -498,33 +488,22 @@ class LLMKernelService:
         --parallel); the kernel's model runs one at a time.
         """
         rows = as_inputs(inputs)
-        if prompt is not None and not isinstance(prompt, str):
-            raise TypeError("prompt must be a str template or None")
-        if system is not None and not isinstance(system, str):
-            raise TypeError("system must be a str or None")
-        check_concurrency(concurrency)
+        cache_dir = check_map_args(prompt, system, concurrency, cache)
         check_generation_params(params)
         output = output_format(response_format, choices)
+        shape: dict[str, Any] = dict(prompt=prompt, system=system, concurrency=concurrency)
         job = BatchJob(rows)
         job.request = dict(
-            inputs=rows,
-            prompt=prompt,
-            response_format=response_format,
-            choices=choices,
-            system=system,
-            cache=cache,
-            concurrency=concurrency,
-            **params,
+            inputs=rows, response_format=response_format, choices=choices, cache=cache
         )
+        job.request.update(shape, **params)
         runner = BatchRunner(
             job,
             self._models,
-            prompt=prompt,
-            system=system,
             output=output,
             params=params,
-            cache_dir=_cache_folder(cache),
-            concurrency=concurrency,
+            cache_dir=cache_dir,
+            **shape,
         )
         self._spawn(job, self._after_loads(runner.run))
         return job
@@ -556,7 +535,7 @@ class LLMKernelService:
         on (`job.reused`); a failing model or prompt is recorded and the rest goes on.
         """
         job, runner = plan_comparison(
-            self, self._models, _cache_folder(cache), models=models, prompts=prompts,
+            self, self._models, cache_folder(cache), models=models, prompts=prompts,
             prompt=prompt, system=system, response_format=response_format, choices=choices,
             label=label, blind=blind, cache=cache, concurrency=concurrency, n_ctx=n_ctx, **params,
         )  # fmt: skip
@@ -636,10 +615,11 @@ class LLMKernelService:
         self.events.close(max(0.1, deadline - time.monotonic()))
 
 
-def _cache_folder(cache: bool | str | os.PathLike[str] | None) -> Path | None:
-    """Where finished answers are kept: True the default folder, False none, or the folder."""
-    if cache is True:
-        return default_cache_dir()
-    if cache is False or cache is None:
-        return None
-    return Path(os.fspath(cache))
+def _refuse_if_busy(
+    jobs: Iterable[DownloadJob], repo_id: str, filename: str, action: str, loaded: bool
+) -> None:
+    """LLMWidgetsError if the file is downloading or loaded."""
+    if any(j.repo_id == repo_id and filename in j.files and not j.finished for j in jobs):
+        raise LLMWidgetsError(f"Cannot {action} {filename} while it is downloading: cancel first.")
+    if loaded:
+        raise LLMWidgetsError(f"Cannot {action} {filename} while it is loaded: unload first.")
