@@ -16,6 +16,7 @@ from .errors import (
     ModelFileError,
     ModelTooLargeError,
     OutputParseError,
+    PromptFormatError,
     ProtocolError,
     RemoteErrorKind,
     RemoteServerError,
@@ -25,6 +26,7 @@ from .hub_search import HubSearch
 from .jobs import BatchJob, DownloadJob, GenerationJob, Job, JobState, LoadJob
 from .library import LocalModel
 from .local_library import LocalLibrary
+from .magic import LLMMagics, load_ipython_extension, unload_ipython_extension
 from .model_browser import ModelBrowser
 from .model_card import ModelCard
 from .search import ModelFile, ModelSummary
@@ -54,6 +56,7 @@ __all__ = [
     "JobFailedError",
     "JobState",
     "LLMKernelService",
+    "LLMMagics",
     "LLMWidgetsError",
     "ModelBrowser",
     "ModelCard",
@@ -63,10 +66,13 @@ __all__ = [
     "ModelSummary",
     "ModelTooLargeError",
     "OutputParseError",
+    "PromptFormatError",
     "ProtocolError",
     "RemoteErrorKind",
     "RemoteServerError",
     "ServerConnection",
     "TransferOptions",
     "__version__",
+    "load_ipython_extension",
+    "unload_ipython_extension",
 ]
