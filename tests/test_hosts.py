@@ -50,7 +50,8 @@ def test_an_error_shows_the_home_folder_as_a_tilde(service: LLMKernelService) ->
 
 
 def test_a_gpu_build_offloads_every_layer_unless_told_otherwise() -> None:
-    from llm_widgets.engine import ModelFacts, offloaded_layers
+    from llm_widgets import ModelFacts
+    from llm_widgets.engines.gguf import offloaded_layers
 
     facts = ModelFacts(
         "m.gguf", size=1, architecture="llama", name="m", context_length=0, n_layer=30

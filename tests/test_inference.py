@@ -11,8 +11,13 @@ from typing import Any
 import pytest
 
 from llm_widgets import LLMKernelService
-from llm_widgets.engine import ModelFileError, ModelTooLargeError, inspect_gguf
-from llm_widgets.errors import JobCancelledError, LLMWidgetsError
+from llm_widgets.engines.gguf import inspect_gguf
+from llm_widgets.errors import (
+    JobCancelledError,
+    LLMWidgetsError,
+    ModelFileError,
+    ModelTooLargeError,
+)
 from llm_widgets.testing.tiny_gguf import (
     CHATML_TEMPLATE,
     write_not_gguf,

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from llm_widgets import HubSearch, LLMKernelService, LocalLibrary
-from llm_widgets.engine import parse_quantization
+from llm_widgets._names import parse_quantization
 from llm_widgets.errors import DownloadError, JobCancelledError, LLMWidgetsError
 from llm_widgets.library import fit_hint
 from llm_widgets.model_browser import ModelBrowser

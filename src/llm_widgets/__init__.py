@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
+from ._types import GenerationStats, ModelFacts, Thinking, ToolCall
 from .batch_run import BatchRun
 from .chat import Chat
-from .engine import GenerationStats, ModelFacts
 from .errors import (
     DownloadError,
     DownloadErrorKind,
@@ -51,6 +51,8 @@ __all__ = [
     "DownloadErrorKind",
     "DownloadJob",
     "GenerationStats",
+    "Thinking",
+    "ToolCall",
     "Job",
     "JobCancelledError",
     "JobFailedError",

@@ -19,7 +19,7 @@ from typing import Any
 from ._format import shorten
 from ._model_runner import ModelRunner, as_failure
 from ._structured import OutputFormat
-from .engine import ModelFacts
+from ._types import ModelFacts
 from .errors import JobCancelledError, LLMWidgetsError
 from .jobs import BatchJob
 

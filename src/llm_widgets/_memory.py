@@ -10,7 +10,8 @@ from typing import Any, Literal
 import psutil
 
 from ._format import format_bytes
-from ._gguf import GGUFFormatError, read_header
+from .engines._gguf_header import read_header
+from .errors import GGUFFormatError
 
 DEFAULT_N_CTX = 2048  # the context Load uses unless told otherwise
 FIT_MARGIN = 0.7  # "fits" leaves 30 % of the available memory free; "tight" uses more

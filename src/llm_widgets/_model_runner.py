@@ -12,11 +12,12 @@ from contextlib import contextmanager
 from typing import Any
 
 from . import hub
-from ._backend import Backend
 from ._cache import same_file
 from ._events import PROGRESS_INTERVAL, EventBus
-from ._openai_backend import RemoteEngine
-from .engine import Engine, ModelFacts
+from ._types import ModelFacts
+from .engines.base import Backend
+from .engines.llama_cpp_python import Engine
+from .engines.openai_compat import RemoteEngine
 from .errors import JobCancelledError, JobFailedError, LLMWidgetsError
 from .jobs import BatchJob, GenerationJob, Job, LoadJob
 

@@ -3,6 +3,7 @@ server's base URL."""
 
 from __future__ import annotations
 
+import os
 import re
 from urllib.parse import urlsplit
 
@@ -10,6 +11,9 @@ DEFAULT_REVISION = "main"
 MAX_REPO_ID = 96
 MAX_FILENAME = 1000
 _REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?")
+_QUANT = re.compile(
+    r"(?<![A-Za-z0-9])(I?Q\d(?:_[A-Z0-9]+)*|BF16|F16|F32|FP16|FP32)(?![A-Za-z0-9])", re.IGNORECASE
+)
 SPLIT_PART = re.compile(r"^(?P<stem>.+)-(?P<part>\d{5})-of-(?P<total>\d{5})\.gguf$")
 
 
@@ -87,3 +91,9 @@ def check_base_url(base_url: object) -> str:
     if parts.query or parts.fragment:
         raise ValueError("base_url takes no ?query or #fragment")
     return url
+
+
+def parse_quantization(filename: str) -> str | None:
+    """The quantization named in a GGUF file name (Q4_K_M, Q8_0, IQ2_XS, F16, ...), or None."""
+    matches = _QUANT.findall(os.path.basename(filename))
+    return matches[-1].upper() if matches else None

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._format import shorten
-from .engine import json_schema_grammar
+from .engines.llama_cpp_python import json_schema_grammar
 from .errors import OutputParseError
 
 MAX_CHOICES = 1000

@@ -12,9 +12,9 @@ import traitlets
 from . import _protocol
 from ._protocol import Message, bounds_text
 from ._requests import check_messages
+from ._types import GenerationStats, ModelFacts
 from ._widget import ServiceWidget, bundled
 from .context import attach, user_namespace
-from .engine import GenerationStats, ModelFacts
 from .errors import LLMWidgetsError
 from .jobs import GenerationJob, Job
 from .model_card import ModelCard

@@ -37,6 +37,10 @@ class LLMWidgetsError(Exception):
     """Base class of every error raised by llm_widgets."""
 
 
+class GGUFFormatError(ValueError):
+    """The file is not a (complete) GGUF."""
+
+
 class JobCancelledError(LLMWidgetsError):
     """The job was cancelled before it finished."""
 

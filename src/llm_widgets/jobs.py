@@ -19,15 +19,13 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Generator, Iterator
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from . import _events
 from ._events import EventBus
 from ._names import DEFAULT_REVISION, split_parts
+from ._types import GenerationStats, ModelFacts
 from .errors import JobCancelledError, JobFailedError
-
-if TYPE_CHECKING:
-    from .engine import GenerationStats, ModelFacts
 
 logger = logging.getLogger("llm_widgets")
 

@@ -13,9 +13,8 @@ from huggingface_hub.errors import CacheNotFound
 
 from ._cache import storage_folder
 from ._memory import fit_hint
-from ._names import split_parts
+from ._names import parse_quantization, split_parts
 from ._ranges import bytes_on_disk, remove_ranges
-from .engine import parse_quantization
 from .search import ModelFile, ModelSummary
 
 # fit_hint, ModelFile and ModelSummary are also importable from here, where they used to live

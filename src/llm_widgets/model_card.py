@@ -14,10 +14,10 @@ from . import _protocol
 from ._cache import same_file
 from ._format import format_bytes
 from ._memory import DEFAULT_N_CTX, ModelShape, fit_hint, shape_of
-from ._names import validate_repo_file
+from ._names import parse_quantization, validate_repo_file
 from ._protocol import Message, bounds_text
+from ._types import ModelFacts
 from ._widget import ServiceWidget, bundled
-from .engine import ModelFacts, parse_quantization
 from .jobs import DownloadJob, Job, LoadJob, download_key
 from .service import LLMKernelService
 

@@ -11,7 +11,7 @@ from huggingface_hub.errors import GatedRepoError
 
 from . import hub
 from ._memory import available_memory_bytes, fit_hint
-from .engine import parse_quantization
+from ._names import parse_quantization
 from .errors import DownloadError, LLMWidgetsError
 
 MAX_QUERY = 200  # characters in a search query

@@ -10,10 +10,10 @@ import traitlets
 
 from . import _protocol
 from ._names import check_base_url
-from ._openai_backend import DEFAULT_API_KEY_ENV, server_name
 from ._protocol import Message
+from ._types import ModelFacts
 from ._widget import ServiceWidget, bundled
-from .engine import ModelFacts
+from .engines.openai_compat import DEFAULT_API_KEY_ENV, server_name
 from .errors import LLMWidgetsError
 from .service import LLMKernelService
 

@@ -20,10 +20,10 @@ from ._download_runner import DEFAULT_PARALLEL_PARTS, MAX_PARALLEL_PARTS, Downlo
 from ._events import EventBus
 from ._memory import DEFAULT_N_CTX
 from ._model_runner import ModelRunner
-from ._openai_backend import DEFAULT_API_KEY_ENV, DEFAULT_TIMEOUT, RemoteEngine
 from ._requests import check_generation_params, check_load_options, check_messages
 from ._structured import OutputFormat, output_format
-from .engine import ModelFacts
+from ._types import ModelFacts
+from .engines.openai_compat import DEFAULT_API_KEY_ENV, DEFAULT_TIMEOUT, RemoteEngine
 from .errors import LLMWidgetsError
 from .jobs import BatchJob, DownloadJob, GenerationJob, Job, LoadJob, download_key
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import gguf
 
+from ..errors import GGUFFormatError
+
 _SCALARS: dict[int, tuple[str, int]] = {
     gguf.GGUFValueType.UINT8: ("<B", 1),
     gguf.GGUFValueType.INT8: ("<b", 1),
@@ -27,10 +29,6 @@ _SCALARS: dict[int, tuple[str, int]] = {
     gguf.GGUFValueType.INT64: ("<q", 8),
     gguf.GGUFValueType.FLOAT64: ("<d", 8),
 }
-
-
-class GGUFFormatError(ValueError):
-    """The file is not a (complete) GGUF."""
 
 
 @dataclass

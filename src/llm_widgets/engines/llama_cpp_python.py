@@ -1,4 +1,5 @@
-"""All llama-cpp-python use: checking a GGUF, loading it, streaming completions, aborting.
+"""The llama-cpp-python engine (the `llama-cpp-python` extra): loading a GGUF, streaming
+completions, aborting.
 
 A thin layer: sampling, chat templates and prompt-prefix reuse are llama-cpp-python's own.
 """
@@ -16,127 +17,18 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import gguf
 
-from ._gguf import GGUFFormatError, read_header
-from ._memory import DEFAULT_N_CTX, ModelShape, fit_hint
-from .errors import JobCancelledError, LLMWidgetsError, ModelFileError, ModelTooLargeError
-from .jobs import Cancellation
+from .._memory import DEFAULT_N_CTX, ModelShape
+from .._types import GenerationStats, ModelFacts, ToolCall
+from ..errors import JobCancelledError, LLMWidgetsError, ModelFileError
+from ..jobs import Cancellation
+from .gguf import check_fits, inspect_file, offloaded_layers
 
 KNOWN_ARCHITECTURES = frozenset(gguf.MODEL_ARCH_NAMES.values())
-_QUANT = re.compile(
-    r"(?<![A-Za-z0-9])(I?Q\d(?:_[A-Z0-9]+)*|BF16|F16|F32|FP16|FP32)(?![A-Za-z0-9])", re.IGNORECASE
-)
-
-
-@dataclass(frozen=True)
-class ModelFacts:
-    """What on_model_loaded reports about a model."""
-
-    path: str
-    size: int
-    architecture: str
-    name: str
-    context_length: int  # what the model was trained for
-    n_ctx: int = 0  # the context created (0 before loading)
-    has_chat_template: bool = False
-    chat_format: str = ""
-    quantization: str | None = None
-    n_layer: int = 0
-    load_seconds: float = 0.0
-    gpu_layers: int = 0  # layers offloaded to a GPU; 0: the model runs on the CPU
-    backend: str = "local"  # "local": llama-cpp-python in this kernel; "remote": a server
-    server: str = ""  # the answering server's host[:port] (remote models only)
-
-
-@dataclass
-class GenerationStats:
-    """Figures of one generation."""
-
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    ttft: float = 0.0  # seconds to the first token
-    tokens_per_second: float = 0.0  # completion tokens / time after the first token
-    total_time: float = 0.0
-    stop_reason: str = "stop"  # stop, length, aborted, error
-    cached_prompt_tokens: int = 0  # prompt tokens reused from the previous turn's KV cache
-    trimmed_messages: int = 0  # oldest chat messages left out so the prompt fits the context
-
-    @property
-    def time_to_first_token(self) -> float:
-        """Seconds from the request to the first token (the same as `ttft`)."""
-        return self.ttft
-
-
-def parse_quantization(filename: str) -> str | None:
-    """The quantization named in a GGUF file name (Q4_K_M, Q8_0, IQ2_XS, F16, ...), or None."""
-    matches = _QUANT.findall(os.path.basename(filename))
-    return matches[-1].upper() if matches else None
-
-
-def offloaded_layers(requested: int | None, gpu: bool, facts: ModelFacts) -> int:
-    """How many layers go to the GPU: all of them where llama.cpp can offload (a GPU runtime,
-    Colab's say) unless `n_gpu_layers` asks otherwise (0 keeps the model on the CPU); none on a
-    CPU-only build."""
-    if not gpu:
-        return 0
-    layers = facts.n_layer + 1  # the output layer too
-    if requested is None or requested < 0:
-        return layers
-    return min(requested, layers)
-
-
-def inspect_gguf(path: str | os.PathLike[str]) -> ModelFacts:
-    """Check a GGUF file's header and return its facts; raise ModelFileError with the reason."""
-    return _inspect(path)[0]
-
-
-def _inspect(path: str | os.PathLike[str]) -> tuple[ModelFacts, dict[str, Any]]:
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise ModelFileError(f"No model file at {path}.")
-    try:
-        header = read_header(path)
-    except GGUFFormatError as exc:
-        raise ModelFileError(
-            f"{os.path.basename(path)} is not a usable GGUF model: {exc}."
-        ) from None
-    except OSError as exc:
-        raise ModelFileError(f"Cannot read {path}: {exc.strerror or exc}.") from None
-    meta = header.metadata
-    arch = str(meta.get("general.architecture") or "")
-    if not arch:
-        raise ModelFileError(f"{os.path.basename(path)} does not say which architecture it is.")
-    if arch not in KNOWN_ARCHITECTURES:
-        raise ModelFileError(
-            f"{os.path.basename(path)} has architecture {arch!r}, unknown to this llama.cpp."
-        )
-    facts = ModelFacts(
-        path=path,
-        size=header.file_size,
-        architecture=arch,
-        name=str(meta.get("general.name") or os.path.basename(path)),
-        context_length=int(meta.get(f"{arch}.context_length") or 0),
-        has_chat_template=bool(meta.get("tokenizer.chat_template")),
-        quantization=parse_quantization(path),
-        n_layer=int(meta.get(f"{arch}.block_count") or 0),
-    )
-    return facts, meta
-
-
-def check_fits(facts: ModelFacts, n_ctx: int, shape: ModelShape | None) -> None:
-    """Raise ModelTooLargeError, with the numbers, if the model would not fit in RAM (the same
-    estimate as the fit hint's "does not fit")."""
-    verdict, detail = fit_hint(facts.size, n_ctx, shape=shape)
-    if verdict == "does not fit":
-        raise ModelTooLargeError(
-            f"{os.path.basename(facts.path)} does not fit in memory: it {detail}. "
-            "Pick a smaller quantization, a smaller n_ctx, or free memory."
-        )
-
 
 _LOOSE_CHAR = r'char ::= [^"\\] |'
 _JSON_CHAR = r'char ::= [^"\\\x7F\x00-\x1F] |'
@@ -218,6 +110,7 @@ class Engine:
         self._facts: ModelFacts | None = None
         self._options: dict[str, Any] = {}
         self.last_stats: GenerationStats | None = None
+        self.last_tool_calls: list[ToolCall] = []
         self._abort_cb: Any = None
         self._prompt_budget: int | None = None  # longest prompt the next evaluation may take
         self._evals: list[tuple[int, int]] = []  # (n_past, n_tokens) of each eval call
@@ -243,7 +136,7 @@ class Engine:
         **llama_options: Any,
     ) -> ModelFacts:
         """Check, then load a GGUF; `progress(fraction)` returning False cancels."""
-        facts, meta = _inspect(path)
+        facts, meta = inspect_file(path, KNOWN_ARCHITECTURES.__contains__)
         check_fits(facts, n_ctx, ModelShape.from_metadata(meta))
         if progress is not None and not progress(0.05):
             raise _cancelled()

@@ -19,10 +19,11 @@ from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from ._names import check_base_url
-from .engine import GenerationStats, ModelFacts, sampling_defaults
-from .errors import LLMWidgetsError, RemoteServerError
-from .jobs import Cancellation
+from .._names import check_base_url
+from .._types import GenerationStats, ModelFacts, ToolCall
+from ..errors import LLMWidgetsError, RemoteServerError
+from ..jobs import Cancellation
+from .llama_cpp_python import sampling_defaults
 
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
 DEFAULT_TIMEOUT = 120.0  # seconds a server may stay silent (a long prompt on a CPU server)
@@ -94,6 +95,15 @@ class RemoteEngine:
     @last_stats.setter
     def last_stats(self, stats: GenerationStats | None) -> None:
         self._stats.value = stats
+
+    @property
+    def last_tool_calls(self) -> list[ToolCall]:
+        """The function calls the last generation this thread ran asked for."""
+        return list(getattr(self._stats, "tool_calls", ()))
+
+    @last_tool_calls.setter
+    def last_tool_calls(self, calls: list[ToolCall]) -> None:
+        self._stats.tool_calls = calls
 
     @property
     def loaded(self) -> bool:

@@ -1,0 +1,66 @@
+"""Backend-neutral values: what a model is (`ModelFacts`), how a generation went
+(`GenerationStats`), and the typed pieces a backend's stream yields (`Thinking`, `ToolCall`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """What on_model_loaded reports about a model."""
+
+    path: str
+    size: int
+    architecture: str
+    name: str
+    context_length: int  # what the model was trained for
+    n_ctx: int = 0  # the context created (0 before loading)
+    has_chat_template: bool = False
+    chat_format: str = ""
+    quantization: str | None = None
+    n_layer: int = 0
+    load_seconds: float = 0.0
+    gpu_layers: int = 0  # layers offloaded to a GPU; 0: the model runs on the CPU
+    backend: str = "local"  # "local": an engine in this kernel; "remote": a server
+    server: str = ""  # the answering server's host[:port] (remote models only)
+    engine: str = ""  # the engine that runs it: "xllamacpp", "llama-cpp-python", "openai"
+    engine_version: str = ""  # e.g. "llama.cpp b11549", "0.3.36"
+
+
+@dataclass
+class GenerationStats:
+    """Figures of one generation."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    ttft: float = 0.0  # seconds to the first token
+    tokens_per_second: float = 0.0  # completion tokens / time after the first token
+    total_time: float = 0.0
+    stop_reason: str = "stop"  # stop, length, aborted, error
+    cached_prompt_tokens: int = 0  # prompt tokens reused from the previous turn's KV cache
+    trimmed_messages: int = 0  # oldest chat messages left out so the prompt fits the context
+
+    @property
+    def time_to_first_token(self) -> float:
+        """Seconds from the request to the first token (the same as `ttft`)."""
+        return self.ttft
+
+
+class Thinking(str):
+    """A streamed piece of the model's thinking (reasoning), not of its answer.
+
+    A backend's stream yields plain `str` pieces for the answer and `Thinking` pieces for the
+    reasoning, already parsed at the engine's edge: nothing above it sees raw `<think>` markers.
+    """
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """One function call the model asked for, as the OpenAI API carries it."""
+
+    id: str
+    name: str
+    arguments: str  # the JSON text the model wrote (checked before any call is made)

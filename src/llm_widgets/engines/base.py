@@ -1,0 +1,64 @@
+"""What the model runner needs of a model, wherever it runs: in the kernel (an engine on
+llama.cpp) or behind an OpenAI-compatible URL (`openai_compat.RemoteEngine`).
+
+The stream contract, the same for every engine: `stream_chat` / `stream_completion` yield plain
+`str` pieces of the answer and `Thinking` pieces of the model's reasoning, parsed at the engine's
+edge (no raw `<think>` or harmony markers reach the layers above). After the stream ends,
+`last_stats` holds its figures and `last_tool_calls` the function calls the model asked for
+(empty unless `tools=` was given). Parameters every engine understands beyond sampling:
+`grammar` (GBNF text), `think` (None: the model's default; True / False; "low" / "medium" /
+"high"), `tools` (OpenAI tool dicts) and `tool_choice`. Chat `messages` are OpenAI-shaped dicts
+(an assistant entry may carry `tool_calls` and `reasoning_content`; `tool` entries a
+`tool_call_id`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+from .._types import GenerationStats, ModelFacts, ToolCall
+from ..jobs import Cancellation
+
+
+class Backend(Protocol):
+    """One model that answers; the runner serialises its use."""
+
+    last_stats: GenerationStats | None
+    last_tool_calls: list[ToolCall]
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the model can answer."""
+        ...
+
+    @property
+    def facts(self) -> ModelFacts | None:
+        """What the model is and where it runs."""
+        ...
+
+    def stream_completion(
+        self, prompt: str, *, abort: Cancellation, **params: Any
+    ) -> Iterator[str]:
+        """Yield the completion of `prompt` piece by piece; `last_stats` is set at the end."""
+        ...
+
+    def stream_chat(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        abort: Cancellation,
+        trim_history: bool = False,
+        **params: Any,
+    ) -> Iterator[str]:
+        """Yield the assistant's answer to `messages` (str pieces, `Thinking` pieces);
+        `last_stats` and `last_tool_calls` are set at the end."""
+        ...
+
+    def create_context(self, *, n_ctx: int | None = None, seed: int | None = None) -> ModelFacts:
+        """Start afresh: no reused state, the given seed."""
+        ...
+
+    def unload(self) -> None:
+        """Let go of the model (free it, or close the connection)."""
+        ...

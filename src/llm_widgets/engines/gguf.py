@@ -1,0 +1,81 @@
+"""What every in-kernel engine checks of a GGUF before loading it: the header, the
+architecture, whether it fits in memory, and how many layers go to a GPU."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from .._memory import ModelShape, fit_hint
+from .._names import parse_quantization
+from .._types import ModelFacts
+from ..errors import GGUFFormatError, ModelFileError, ModelTooLargeError
+from ._gguf_header import read_header
+
+
+def offloaded_layers(requested: int | None, gpu: bool, facts: ModelFacts) -> int:
+    """How many layers go to the GPU: all of them where llama.cpp can offload (a GPU runtime,
+    Colab's say) unless `n_gpu_layers` asks otherwise (0 keeps the model on the CPU); none on a
+    CPU-only build."""
+    if not gpu:
+        return 0
+    layers = facts.n_layer + 1  # the output layer too
+    if requested is None or requested < 0:
+        return layers
+    return min(requested, layers)
+
+
+def inspect_gguf(
+    path: str | os.PathLike[str], supports: Callable[[str], bool] | None = None
+) -> ModelFacts:
+    """Check a GGUF file's header and return its facts; raise ModelFileError with the reason.
+    `supports(architecture)` is the engine's own answer to "can you run it" (None: ask nobody)."""
+    return inspect_file(path, supports)[0]
+
+
+def inspect_file(
+    path: str | os.PathLike[str], supports: Callable[[str], bool] | None = None
+) -> tuple[ModelFacts, dict[str, Any]]:
+    """The facts and the raw metadata of a GGUF (see `inspect_gguf`)."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ModelFileError(f"No model file at {path}.")
+    try:
+        header = read_header(path)
+    except GGUFFormatError as exc:
+        raise ModelFileError(
+            f"{os.path.basename(path)} is not a usable GGUF model: {exc}."
+        ) from None
+    except OSError as exc:
+        raise ModelFileError(f"Cannot read {path}: {exc.strerror or exc}.") from None
+    meta = header.metadata
+    arch = str(meta.get("general.architecture") or "")
+    if not arch:
+        raise ModelFileError(f"{os.path.basename(path)} does not say which architecture it is.")
+    if supports is not None and not supports(arch):
+        raise ModelFileError(
+            f"{os.path.basename(path)} has architecture {arch!r}, unknown to this llama.cpp."
+        )
+    facts = ModelFacts(
+        path=path,
+        size=header.file_size,
+        architecture=arch,
+        name=str(meta.get("general.name") or os.path.basename(path)),
+        context_length=int(meta.get(f"{arch}.context_length") or 0),
+        has_chat_template=bool(meta.get("tokenizer.chat_template")),
+        quantization=parse_quantization(path),
+        n_layer=int(meta.get(f"{arch}.block_count") or 0),
+    )
+    return facts, meta
+
+
+def check_fits(facts: ModelFacts, n_ctx: int, shape: ModelShape | None) -> None:
+    """Raise ModelTooLargeError, with the numbers, if the model would not fit in RAM (the same
+    estimate as the fit hint's "does not fit")."""
+    verdict, detail = fit_hint(facts.size, n_ctx, shape=shape)
+    if verdict == "does not fit":
+        raise ModelTooLargeError(
+            f"{os.path.basename(facts.path)} does not fit in memory: it {detail}. "
+            "Pick a smaller quantization, a smaller n_ctx, or free memory."
+        )
