@@ -160,10 +160,13 @@ def test_cells_are_one_conversation_until_new_and_history_is_a_chat_transcript(
     assert sent(shell) == [{"role": "user", "content": "--new is text after --"}]
 
 
-def test_o_stores_the_text_or_the_parsed_value(shell: InteractiveShell) -> None:
+def test_o_stores_the_text_or_the_parsed_value(
+    shell: InteractiveShell, capsys: pytest.CaptureFixture[str]
+) -> None:
     shell.run_cell_magic("llm", "-o answer --max-tokens 6 --temperature 0", "Say hi")
     job = magics(shell).job
     assert job is not None and shell.user_ns["answer"] == job.text != ""
+    assert capsys.readouterr().out.startswith(job.text)  # a terminal gets the text as it comes
     assert job.params == {"max_tokens": 6, "temperature": 0.0}
     shell.run_line_magic("llm", "-o label --choices yes,no --max-tokens 8 Is water wet?")
     assert shell.user_ns["label"] in ("yes", "no")

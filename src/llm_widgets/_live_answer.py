@@ -88,6 +88,8 @@ class LiveAnswer:
         note = _ending(job, self.interrupted) if final else ""
         if note:
             parts.append(f"*{note}*")
+        elif final and not job.text:
+            parts.append("*(the model gave an empty answer)*")
         markdown = "\n\n".join(parts)
         if markdown == self._shown:
             return
