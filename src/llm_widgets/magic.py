@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -50,7 +50,6 @@ class MagicOptions:
     new: bool = False
     history: bool = False
     text: str = ""  # the question on the line (the line magic)
-    params: dict[str, Any] = field(default_factory=dict)
 
 
 def parse_options(line: str) -> MagicOptions:
@@ -208,7 +207,7 @@ class LLMMagics(Magics):
             job.wait(0)  # raises the job's error
         if job.text or job.state == "done":  # a stop before the first token leaves no turn
             self._messages = request + [{"role": "assistant", "content": job.text}]
-        self._store(job, options, live.interrupted)
+        self._store(job, options)
 
     def _request(self, text: str, options: MagicOptions) -> list[dict[str, str]]:
         """The messages the model is sent: the conversation, with the system message set, and
@@ -255,7 +254,7 @@ class LLMMagics(Magics):
         except (TypeError, ValueError) as exc:
             raise UsageError(f"%llm: {exc}") from None
 
-    def _store(self, job: GenerationJob, options: MagicOptions, interrupted: bool) -> None:
+    def _store(self, job: GenerationJob, options: MagicOptions) -> None:
         if options.output is None:
             return
         structured = options.json_schema is not None or options.choices is not None
