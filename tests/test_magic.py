@@ -86,7 +86,7 @@ def test_at_df_attaches_shape_dtypes_and_rows_as_a_markdown_table(
         "Which city in @df is the largest?\n\n"
         "Context from the notebook:\n\n"
         "@df (pandas DataFrame, 3 rows × 3 columns)\n\n"
-        f"Columns (dtype): city ({city_dtype}), population (int64), area_km2 (float64)\n\n"
+        f"dtypes: city ({city_dtype}), population (int64), area_km2 (float64)\n\n"
         "|  | city | population | area_km2 |\n"
         "| --- | --- | --- | --- |\n"
         "| 0 | Paris | 2100000 | 105.4 |\n"

@@ -150,7 +150,7 @@ def _frame(name: str, df: Any) -> Attachment:
     rows, cols = df.shape
     summary = f"pandas DataFrame, {rows} rows × {cols} columns"
     dtypes = ", ".join(f"{_cell(c)} ({t})" for c, t in df.dtypes.items())
-    head = f"@{name} ({summary})\n\nColumns (dtype): {dtypes}"
+    head = f"@{name} ({summary})\n\ndtypes: {dtypes}"
     header = [""] + [_cell(c) for c in df.columns]
     first = df.head(MAX_ROWS)
     rows_shown = first.itertuples(index=False, name=None)
