@@ -23,6 +23,7 @@ from .._names import check_base_url
 from .._types import GenerationStats, ModelFacts, ToolCall
 from ..errors import LLMWidgetsError, RemoteServerError
 from ..jobs import Cancellation
+from ._chunks import DeltaReader
 from .llama_cpp_python import sampling_defaults
 
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
@@ -279,7 +280,9 @@ class RemoteEngine:
 
         began = time.perf_counter()
         first: float | None = None
-        pieces, finish, usage = 0, None, None
+        pieces, usage = 0, None
+        reader = DeltaReader(chat=chat)
+        self.last_tool_calls = []
         future: concurrent.futures.Future[None] | None = None
         remove_hook: Callable[[], None] = lambda: None  # noqa: E731
         try:
@@ -297,11 +300,7 @@ class RemoteEngine:
                     usage = chunk.usage
                 if not chunk.choices:
                     continue
-                choice = chunk.choices[0]
-                text = (choice.delta.content if choice.delta else None) if chat else choice.text
-                if choice.finish_reason:
-                    finish = str(choice.finish_reason)
-                if text:
+                for text in reader.feed(chunk.choices[0]):
                     if first is None:
                         first = time.perf_counter()
                     pieces += 1
@@ -309,6 +308,9 @@ class RemoteEngine:
             if abort.is_set():
                 stats.stop_reason = "aborted"
                 return
+            yield from reader.finish()
+            self.last_tool_calls = reader.tool_calls
+            finish = reader.finish_reason
             failure = None if future.cancelled() else future.exception()
             if failure is not None or finish is None:
                 stats.stop_reason = "error"
