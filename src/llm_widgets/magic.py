@@ -12,7 +12,6 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 
 from ._live_answer import LiveAnswer
-from ._requests import GENERATION_PARAMS
 from .context import attach, format_prompt
 from .errors import PromptFormatError
 from .jobs import GenerationJob
@@ -232,11 +231,6 @@ class LLMMagics(Magics):
         if options.temperature is not None:
             params["temperature"] = options.temperature
         if options.think is not None:
-            if "think" not in GENERATION_PARAMS:
-                raise UsageError(
-                    "--think / --no-think: this version of llm-widgets cannot pass `think` to the "
-                    "model yet; leave the flag out."
-                )
             params["think"] = options.think
         schema: Any = None
         if options.json_schema is not None:
@@ -252,6 +246,11 @@ class LLMMagics(Magics):
                 **params,
             )
         except (TypeError, ValueError) as exc:
+            if options.think is not None and "'think'" in str(exc):
+                raise UsageError(
+                    "--think / --no-think: this version of llm-widgets cannot pass `think` to the "
+                    "model yet; leave the flag out."
+                ) from None
             raise UsageError(f"%llm: {exc}") from None
 
     def _store(self, job: GenerationJob, options: MagicOptions) -> None:
