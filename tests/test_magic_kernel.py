@@ -4,6 +4,7 @@ while the cell waits behind a running Chat turn."""
 
 from __future__ import annotations
 
+import os
 import queue
 import time
 from collections.abc import Iterator
@@ -27,7 +28,7 @@ STORY = "%%llm --max-tokens 1500 --temperature 0\nWrite a very long story about 
 @pytest.fixture(scope="module")
 def kernel() -> Iterator[tuple[KernelManager, Any]]:
     km = KernelManager(kernel_name="python3")
-    km.start_kernel(env={"HF_HUB_DISABLE_TELEMETRY": "1", "PYTHONUNBUFFERED": "1"})
+    km.start_kernel(env=dict(os.environ, PYTHONUNBUFFERED="1"))
     kc = km.client()
     kc.start_channels()
     kc.wait_for_ready(timeout=60)
