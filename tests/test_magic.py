@@ -1,10 +1,9 @@
-"""`%%llm` / `%llm` on a real IPython shell and a real llama.cpp model: the exact text the model
-is sent for `{name}` and `@name`, history, options; and `@name` in the Chat."""
+"""`%%llm` / `%llm` on a real IPython shell and the real SmolLM2 on each in-kernel engine: the
+exact text the model is sent for `{name}` and `@name`, history, options; `@name` in the Chat."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -14,20 +13,24 @@ from IPython.core.interactiveshell import InteractiveShell
 from llm_widgets import Chat, LLMKernelService, LLMMagics
 from llm_widgets._requests import GENERATION_PARAMS
 from llm_widgets.context import MAX_CHARS, MAX_ROWS, attach, find_mentions
+from llm_widgets.demo import packaged_model_path
 from llm_widgets.testing import capture_messages
-from llm_widgets.testing.tiny_gguf import CHATML_TEMPLATE, write_tiny_gguf
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("m") / "tiny.gguf"
-    return write_tiny_gguf(path, n_ctx=4096, chat_template=CHATML_TEMPLATE, n_embd=128, n_layer=3)
+def service(engine: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LLMKernelService]:
+    """One service with SmolLM2 loaded, per in-kernel engine (loaded once: the tests share it)."""
+    svc = LLMKernelService(cache_dir=tmp_path_factory.mktemp("hf-cache"))
+    LLMKernelService.set_instance(svc)
+    svc.load_model(packaged_model_path(), n_ctx=2048).wait(120)
+    yield svc
+    svc.shutdown()
+    LLMKernelService.set_instance(None)
 
 
 @pytest.fixture
-def shell(service: LLMKernelService, tiny: Path) -> Iterator[InteractiveShell]:
-    """A real IPython shell with `%load_ext llm_widgets` done and a model loaded."""
-    service.load_model(tiny, n_ctx=4096).wait(30)
+def shell(service: LLMKernelService) -> Iterator[InteractiveShell]:
+    """A real IPython shell with `%load_ext llm_widgets` done, on the loaded model."""
     ip = InteractiveShell.instance()
     ip.run_line_magic("load_ext", "llm_widgets")
     magics(ip).new_conversation()
