@@ -96,7 +96,7 @@ export function renderCard(model: Model, el: HTMLElement): () => void {
       status === "running"
         ? [`${formatBytes(done)} of ${formatBytes(size)}`, model.get("detail") || formatSpeed(model.get("speed")), formatEta(model.get("eta"))]
         : status === "cancelled"
-          ? [STATUS_TEXT.cancelled]
+          ? [done > 0 ? `Cancelled — ${formatBytes(done)} of ${formatBytes(size)} kept; Download resumes` : "Cancelled"]
           : status === "queued"
             ? ["Waiting for a free download slot"]
             : status === "done"

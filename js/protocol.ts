@@ -100,14 +100,28 @@ export interface ModelBrowserState {
   results: SearchResult[];
   selected_repo: string;
   files_status: "idle" | "loading" | "error";
+  files: RepoFile[];
   error: string;
   max_concurrent_downloads: number;
+}
+
+/** One model of the picked repo (a split model: all its parts, `size` summed). */
+export interface RepoFile {
+  filename: string;
+  quant: string;
+  size: number;
+  parts: number;
+  fit: string;
+  fit_detail: string;
+  recommended: boolean;
+  status: string;
 }
 
 export type ModelBrowserRequest =
   | { type: "sync" }
   | { type: "search"; query: string }
-  | { type: "pick"; repo_id: string };
+  | { type: "pick"; repo_id: string }
+  | { type: "download"; filename: string };
 
 export interface LocalLibraryState {
   limits: Limits;
@@ -154,7 +168,11 @@ export interface BatchRunState {
   items_per_second: number;
   eta: number;
   errors: { index: number; error: string }[];
-  recent: { index: number; input: string; output: string }[];
+  recent: { index: number; input: string; output: string; expected?: string; correct?: boolean }[];
+  expected: string;
+  correct: number;
+  tokens_per_item: number;
+  resumed: boolean;
 }
 
 export type BatchRunRequest = { type: "stop" } | { type: "resume" } | { type: "sync" };

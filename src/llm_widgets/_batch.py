@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import string
 import threading
 import time
 from collections.abc import Iterable
@@ -257,7 +258,8 @@ class BatchRunner:
             job.completed += 1
             job.completion_tokens += stats.completion_tokens if stats else 0
             self._rates()
-            shown = {"index": index, "input": shorten(_as_text(row), 80), "output": shorten(text)}
+            shown = {"index": index, "input": shorten(_as_text(row, self.prompt), 80)}
+            shown["output"] = shorten(text)
             job.recent = (job.recent + [shown])[-RECENT:]
         job.report_progress()
 
@@ -271,7 +273,13 @@ class BatchRunner:
         job.eta = left / job.items_per_second if job.items_per_second > 0 else None
 
 
-def _as_text(row: str | dict[str, Any]) -> str:
+def _as_text(row: str | dict[str, Any], prompt: str | None) -> str:
+    """An input as the views show it: a dict by the fields its prompt uses (a true label kept
+    beside it is not part of the input)."""
     if isinstance(row, str):
         return row
-    return ", ".join(f"{k}: {v}" for k, v in row.items())
+    used = {name for _, name, _, _ in string.Formatter().parse(prompt or "") if name}
+    shown = {k: v for k, v in row.items() if k in used} or row
+    if len(shown) == 1:
+        return str(next(iter(shown.values())))
+    return ", ".join(f"{k}: {v}" for k, v in shown.items())

@@ -168,6 +168,7 @@ MODEL_BROWSER: Schema = {
     "sync": {},
     "search": {"query": Field(str, max_length=MAX_QUERY)},
     "pick": {"repo_id": REPO_ID},
+    "download": {"filename": REPO_FILE},
 }
 
 SERVER_CONNECTION: Schema = {

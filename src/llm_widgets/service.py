@@ -154,6 +154,11 @@ class LLMKernelService:
         """Call `callback()` when the model is unloaded; returns an unsubscribe function."""
         return self.events.subscribe("model_unloaded", callback)
 
+    def on_model_deleted(self, callback: Callable[[str, str], Any]) -> Callable[[], None]:
+        """Call `callback(repo_id, filename)` when a file is deleted from the cache, or its
+        partial download discarded; returns an unsubscribe function."""
+        return self.events.subscribe("model_deleted", callback)
+
     def on_completion_chunk(
         self, callback: Callable[[GenerationJob, str], Any]
     ) -> Callable[[], None]:
@@ -268,13 +273,26 @@ class LLMKernelService:
         Returns the bytes freed."""
         hub.validate_repo_file(repo_id, filename)
         self._refuse_if_busy(repo_id, filename, "delete")
-        return library.delete_file(self.cache_dir, repo_id, filename)
+        freed = library.delete_file(self.cache_dir, repo_id, filename)
+        self._forget_finished(repo_id, filename)
+        return freed
 
     def discard_partial(self, repo_id: str, filename: str) -> int:
         """Delete a partial download; refused while it is downloading. Returns the bytes freed."""
         hub.validate_repo_file(repo_id, filename)
         self._refuse_if_busy(repo_id, filename, "discard")
-        return library.discard_partial(self.cache_dir, repo_id, filename)
+        freed = library.discard_partial(self.cache_dir, repo_id, filename)
+        self._forget_finished(repo_id, filename)
+        return freed
+
+    def _forget_finished(self, repo_id: str, filename: str) -> None:
+        """A file's finished downloads describe a file that is gone: forget them (a new card
+        then shows it as not downloaded) and tell every widget (`model_deleted`)."""
+        with self._lock:
+            for key, job in list(self._latest.items()):
+                if job.repo_id == repo_id and filename in job.files and job.finished:
+                    del self._latest[key]
+        self.events.emit("model_deleted", repo_id, filename)
 
     def _refuse_if_busy(self, repo_id: str, filename: str, action: str) -> None:
         with self._lock:

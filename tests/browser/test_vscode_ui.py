@@ -139,8 +139,13 @@ def test_the_whole_flow_in_vscodes_widget_renderer(vscode_page: Any) -> None:
     download.click()
     _wait(lambda: 15 <= _value(bar) < 90, 30)  # background updates reach the view
     card.get_by_role("button", name="Cancel", exact=True).click()
-    card.get_by_text(re.compile("the partial file is kept")).first.wait_for(timeout=15_000)
+    card.get_by_text(re.compile(r"Cancelled — .* MB of 12\.0 MB kept")).wait_for(timeout=15_000)
+    kept = _value(bar)
+    assert kept >= 15  # the bar shows what is kept, not 0
     card.get_by_role("button", name="Download", exact=True).click()
+    card.get_by_text(re.compile(rf"Resuming download of .* from {kept:.0f}%")).wait_for(
+        timeout=15_000
+    )
     _wait(lambda: _value(bar) == 100, 60)
     card.get_by_text("Downloaded").first.wait_for(timeout=10_000)
 
@@ -179,6 +184,13 @@ def test_the_whole_flow_in_vscodes_widget_renderer(vscode_page: Any) -> None:
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     restored.get_by_role("button", name="Copy code").click()
     _wait(lambda: page.evaluate("() => navigator.clipboard.readText()") == "print('hi')", 10)
+
+    page.evaluate("() => window.harnessKernel.restart()")  # the views say their kernel is gone
+    for view in (card, tiny, chat):
+        view.get_by_text("Not connected to a running kernel — run the cell again.").wait_for(
+            timeout=15_000
+        )
+    assert tiny.get_by_role("button", name="Unload").get_attribute("aria-disabled") == "true"
 
 
 def test_a_model_on_a_server_in_vscodes_widget_renderer(vscode_page: Any) -> None:

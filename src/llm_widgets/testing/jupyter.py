@@ -276,6 +276,23 @@ class NotebookPage:
                 )
                 urllib.request.urlopen(request, timeout=10).close()
 
+    def restart_kernel(self) -> None:
+        """Restart the notebook's kernel from the page, as its Restart menu item does (no dialog);
+        returns once the new kernel is idle."""
+        if self.classic:
+            self.page.evaluate("() => window.Jupyter.notebook.kernel.restart()")
+        else:
+            self.page.evaluate(
+                """async (name) => {
+                    const panel = Array.from(window.jupyterapp.shell.widgets("main"))
+                        .find((w) => w.context && w.context.path === name);
+                    await panel.sessionContext.session.kernel.restart();
+                }""",
+                self.name,
+            )
+        time.sleep(1.0)
+        self.wait_idle()
+
     def output(self, index: int) -> Any:
         if self.classic:
             return self.page.locator("#notebook-container .cell").nth(index).locator(".output")
