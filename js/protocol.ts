@@ -177,6 +177,51 @@ export interface BatchRunState {
 
 export type BatchRunRequest = { type: "stop" } | { type: "resume" } | { type: "sync" };
 
+export interface CompareCell {
+  state: "pending" | "running" | "done" | "failed";
+  text: string;
+  completion_tokens: number;
+  ttft: number;
+  tokens_per_second: number;
+  error: string;
+  reused: boolean;
+}
+
+export interface CompareSummary {
+  done: number;
+  failed: number;
+  tokens_per_second: number;
+  ttft: number;
+  agreement: number;
+}
+
+export interface CompareState {
+  limits: Limits;
+  error: string;
+  status: "queued" | "running" | "done" | "cancelled" | "failed";
+  detail: string;
+  progress: number;
+  total: number;
+  completed: number;
+  failed: number;
+  reused: number;
+  models: string[];
+  prompts: string[];
+  cells: CompareCell[][];
+  summary: CompareSummary[];
+  blind: boolean;
+  revealed: boolean;
+  picks: number[];
+  tally: number[];
+}
+
+export type CompareRequest =
+  | { type: "stop" }
+  | { type: "resume" }
+  | { type: "pick"; row: number; column: number }
+  | { type: "reveal" }
+  | { type: "sync" };
+
 export type Notice = { type: "notice"; level: "info" | "success" | "error"; text: string };
 
 /** Python's answer to a message that carried a `request_id`. */

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 
+from ._compare import ServerModel
 from ._types import GenerationStats, ModelFacts, Thinking, ToolCall
 from .batch_run import BatchRun
 from .chat import Chat
+from .compare import Compare
 from .errors import (
     DownloadError,
     DownloadErrorKind,
@@ -23,7 +25,7 @@ from .errors import (
 )
 from .hub import TransferOptions
 from .hub_search import HubSearch
-from .jobs import BatchJob, DownloadJob, GenerationJob, Job, JobState, LoadJob
+from .jobs import BatchJob, CompareJob, DownloadJob, GenerationJob, Job, JobState, LoadJob
 from .library import LocalModel
 from .local_library import LocalLibrary
 from .magic import LLMMagics, load_ipython_extension, unload_ipython_extension
@@ -42,6 +44,8 @@ __all__ = [
     "BatchJob",
     "BatchRun",
     "Chat",
+    "Compare",
+    "CompareJob",
     "GenerationJob",
     "HubSearch",
     "LoadJob",
@@ -73,6 +77,7 @@ __all__ = [
     "RemoteErrorKind",
     "RemoteServerError",
     "ServerConnection",
+    "ServerModel",
     "TransferOptions",
     "__version__",
     "load_ipython_extension",

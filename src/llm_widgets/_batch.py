@@ -28,6 +28,14 @@ RECENT = 5  # results a BatchJob keeps in `recent` for the views
 MAX_REMOTE_CONCURRENCY = 32
 
 
+def check_concurrency(concurrency: object) -> None:
+    """TypeError / ValueError unless `concurrency` is an int from 1 to MAX_REMOTE_CONCURRENCY."""
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int):
+        raise TypeError("concurrency must be an int")
+    if not 1 <= concurrency <= MAX_REMOTE_CONCURRENCY:
+        raise ValueError(f"concurrency must be between 1 and {MAX_REMOTE_CONCURRENCY}")
+
+
 def as_inputs(inputs: object) -> list[Any]:
     """The inputs as a list of strings and dicts (a pandas DataFrame gives one dict per row, a
     Series its values); TypeError for anything else."""
@@ -74,7 +82,8 @@ def default_cache_dir() -> Path:
     return Path(xdg) / "llm-widgets" / "batches"
 
 
-def _digest(value: Any) -> str:
+def digest(value: Any) -> str:
+    """A stable hash of a JSON-able value (the cache's keys)."""
     text = json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -96,27 +105,35 @@ class BatchCache:
     appended as they come: a killed run loses at most the line being written."""
 
     def __init__(self, folder: Path, key: dict[str, Any]) -> None:
-        self.path = folder / f"{_digest(key)[:32]}.jsonl"
+        self.path = folder / f"{digest(key)[:32]}.jsonl"
         self._lock = threading.Lock()
 
     def load(self) -> dict[str, str]:
         """input digest -> answer text, of what earlier runs finished."""
-        found: dict[str, str] = {}
+        return {key: entry["text"] for key, entry in self.entries().items()}
+
+    def entries(self) -> dict[str, dict[str, Any]]:
+        """input digest -> its line ({input, text} and the figures, when kept)."""
+        found: dict[str, dict[str, Any]] = {}
         try:
             with self.path.open(encoding="utf-8") as f:
                 for line in f:
                     try:
                         entry = json.loads(line)
-                        found[str(entry["input"])] = str(entry["text"])
-                    except (ValueError, KeyError, TypeError):
+                        if isinstance(entry.get("text"), str):
+                            found[str(entry["input"])] = entry
+                    except (ValueError, KeyError, TypeError, AttributeError):
                         continue  # a line cut short by a crash
         except FileNotFoundError:
             pass
         return found
 
-    def add(self, input_digest: str, text: str) -> None:
-        """Record one finished input."""
-        line = json.dumps({"input": input_digest, "text": text}, ensure_ascii=False) + "\n"
+    def add(self, input_digest: str, text: str, figures: dict[str, Any] | None = None) -> None:
+        """Record one finished input (with its figures, if given)."""
+        entry: dict[str, Any] = {"input": input_digest, "text": text}
+        if figures:
+            entry["figures"] = figures
+        line = json.dumps(entry, ensure_ascii=False) + "\n"
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a", encoding="utf-8") as f:
@@ -204,7 +221,7 @@ class BatchRunner:
         done = cache.load() if cache is not None else {}
         pending = []
         for index, row in enumerate(job.inputs):
-            text = done.get(_digest(row))
+            text = done.get(digest(row))
             if text is None:
                 pending.append(index)
                 continue
@@ -252,7 +269,7 @@ class BatchRunner:
             job.report_progress()
             return
         if cache is not None:
-            cache.add(_digest(row), text)
+            cache.add(digest(row), text)
         with self._lock:
             job.results[index], job.texts[index] = value, text
             job.completed += 1

@@ -188,6 +188,17 @@ BATCH_RUN: Schema = {
     "sync": {},
 }
 
+COMPARE: Schema = {
+    "stop": {},
+    "resume": {},
+    "pick": {
+        "row": Field(int, minimum=0, maximum=1_000_000),
+        "column": Field(int, minimum=0, maximum=25),
+    },
+    "reveal": {},
+    "sync": {},
+}
+
 LOCAL_LIBRARY: Schema = {
     "delete": {"repo_id": REPO_ID, "filename": REPO_FILE},
     "discard": {"repo_id": REPO_ID, "filename": REPO_FILE},

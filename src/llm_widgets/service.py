@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from . import hub, library, search
-from ._batch import MAX_REMOTE_CONCURRENCY, BatchRunner, as_inputs, default_cache_dir
+from ._batch import BatchRunner, as_inputs, check_concurrency, default_cache_dir
+from ._compare import plan_comparison
 from ._download_runner import DEFAULT_PARALLEL_PARTS, MAX_PARALLEL_PARTS, DownloadRunner
 from ._events import EventBus
 from ._memory import DEFAULT_N_CTX
@@ -26,7 +27,7 @@ from ._types import ModelFacts
 from .engines.choice import check_engine
 from .engines.openai_compat import DEFAULT_API_KEY_ENV, DEFAULT_TIMEOUT, RemoteEngine
 from .errors import LLMWidgetsError
-from .jobs import BatchJob, DownloadJob, GenerationJob, Job, LoadJob, download_key
+from .jobs import BatchJob, CompareJob, DownloadJob, GenerationJob, Job, LoadJob, download_key
 
 J = TypeVar("J", bound=Job)
 
@@ -501,18 +502,9 @@ class LLMKernelService:
             raise TypeError("prompt must be a str template or None")
         if system is not None and not isinstance(system, str):
             raise TypeError("system must be a str or None")
-        if isinstance(concurrency, bool) or not isinstance(concurrency, int):
-            raise TypeError("concurrency must be an int")
-        if not 1 <= concurrency <= MAX_REMOTE_CONCURRENCY:
-            raise ValueError(f"concurrency must be between 1 and {MAX_REMOTE_CONCURRENCY}")
+        check_concurrency(concurrency)
         check_generation_params(params)
         output = output_format(response_format, choices)
-        if cache is True:
-            cache_dir: Path | None = default_cache_dir()
-        elif cache is False or cache is None:
-            cache_dir = None
-        else:
-            cache_dir = Path(os.fspath(cache))
         job = BatchJob(rows)
         job.request = dict(
             inputs=rows,
@@ -531,17 +523,44 @@ class LLMKernelService:
             system=system,
             output=output,
             params=params,
-            cache_dir=cache_dir,
+            cache_dir=_cache_folder(cache),
             concurrency=concurrency,
         )
-        loads = self._unfinished(LoadJob)
+        self._spawn(job, self._after_loads(runner.run))
+        return job
 
-        def work() -> None:
-            for load in loads:  # a run started while a model loads waits for it
-                load.join()
-            runner.run()
+    def compare(
+        self,
+        models: Sequence[Any],
+        prompts: Any,
+        *,
+        prompt: str | None = None,
+        system: str | None = None,
+        response_format: dict[str, Any] | type | None = None,
+        choices: Sequence[str] | None = None,
+        label: str | None = None,
+        blind: bool = False,
+        cache: bool | str | os.PathLike[str] = True,
+        concurrency: int = 1,
+        n_ctx: int = DEFAULT_N_CTX,
+        **params: Any,
+    ) -> CompareJob:
+        """The same prompts to several models; returns a CompareJob at once (`wait()` gives the
+        answers per prompt, `to_pandas()` one row per prompt and model).
 
-        self._spawn(job, work)
+        `models`: GGUF paths, DownloadJobs, ModelCards (loaded one at a time; the model loaded
+        before comes back at the end) and ServerModels or {base_url, model, api_key} dicts (all
+        at once, `concurrency` requests each). `prompts`: strings, chat message lists, or rows
+        (a DataFrame) for the `prompt` template, as in `map`; `label` names the column of the
+        expected answers. Answers are cached as `map`'s are, so the same call after a Stop goes
+        on (`job.reused`); a failing model or prompt is recorded and the rest goes on.
+        """
+        job, runner = plan_comparison(
+            self, self._models, _cache_folder(cache), models=models, prompts=prompts,
+            prompt=prompt, system=system, response_format=response_format, choices=choices,
+            label=label, blind=blind, cache=cache, concurrency=concurrency, n_ctx=n_ctx, **params,
+        )  # fmt: skip
+        self._spawn(job, self._after_loads(runner.run))
         return job
 
     def abort(self, *, queued: bool = True) -> list[GenerationJob]:
@@ -565,6 +584,17 @@ class LLMKernelService:
         """The jobs of one kind that have not ended, oldest first."""
         with self._lock:
             return [j for j in self._jobs.values() if isinstance(j, kind) and not j.finished]
+
+    def _after_loads(self, work: Callable[[], None]) -> Callable[[], None]:
+        """`work` run once the loads started before it have ended (a run waits for its model)."""
+        loads = self._unfinished(LoadJob)
+
+        def after() -> None:
+            for load in loads:
+                load.join()
+            work()
+
+        return after
 
     def _spawn(self, job: Job, work: Callable[[], None]) -> None:
         """Register `job`, bind it to the events, and run `work` in a worker thread of its own."""
@@ -604,3 +634,12 @@ class LLMKernelService:
             thread.join(max(0.0, deadline - time.monotonic()))
         self._models.close()
         self.events.close(max(0.1, deadline - time.monotonic()))
+
+
+def _cache_folder(cache: bool | str | os.PathLike[str] | None) -> Path | None:
+    """Where finished answers are kept: True the default folder, False none, or the folder."""
+    if cache is True:
+        return default_cache_dir()
+    if cache is False or cache is None:
+        return None
+    return Path(os.fspath(cache))

@@ -20,6 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from compare_checks import BLIND as COMPARE_BLIND
+from compare_checks import GRID as COMPARE_GRID
+from compare_checks import SETUP as SETUP_COMPARE
+from compare_checks import check_blind, check_grid
 from markdown_chat import SAVED, check_rendered
 
 from llm_widgets.demo import packaged_model_path
@@ -263,3 +267,11 @@ def check_a_streamed_magic_cell(page: Any) -> None:
     assert shown.count() == 1 and shown.inner_text().endswith(
         "*stopped — the answer so far is kept*"
     )
+
+
+def test_a_comparison_in_vscodes_widget_renderer(vscode_page: Any) -> None:
+    """Compare in VS Code's renderer: the grid, Stop / Resume, and a blind round's picks."""
+    page = vscode_page
+    _cell(page, SETUP_COMPARE)
+    check_grid(_cell(page, COMPARE_GRID))
+    check_blind(_cell(page, COMPARE_BLIND))
