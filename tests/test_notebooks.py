@@ -36,4 +36,5 @@ def test_every_notebook_is_checked() -> None:
         "download.ipynb",
         "model_browser.ipynb",
         "batch.ipynb",
+        "magic.ipynb",
     }

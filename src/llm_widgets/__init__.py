@@ -18,6 +18,7 @@ from .errors import (
     ModelFileError,
     ModelTooLargeError,
     OutputParseError,
+    PromptFormatError,
     ProtocolError,
     RemoteErrorKind,
     RemoteServerError,
@@ -27,6 +28,7 @@ from .hub_search import HubSearch
 from .jobs import BatchJob, CompareJob, DownloadJob, GenerationJob, Job, JobState, LoadJob
 from .library import LocalModel
 from .local_library import LocalLibrary
+from .magic import LLMMagics, load_ipython_extension, unload_ipython_extension
 from .model_browser import ModelBrowser
 from .model_card import ModelCard
 from .search import ModelFile, ModelSummary
@@ -60,6 +62,7 @@ __all__ = [
     "JobFailedError",
     "JobState",
     "LLMKernelService",
+    "LLMMagics",
     "LLMWidgetsError",
     "ModelBrowser",
     "ModelCard",
@@ -69,6 +72,7 @@ __all__ = [
     "ModelSummary",
     "ModelTooLargeError",
     "OutputParseError",
+    "PromptFormatError",
     "ProtocolError",
     "RemoteErrorKind",
     "RemoteServerError",
@@ -76,4 +80,6 @@ __all__ = [
     "ServerModel",
     "TransferOptions",
     "__version__",
+    "load_ipython_extension",
+    "unload_ipython_extension",
 ]

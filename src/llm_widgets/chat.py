@@ -15,6 +15,7 @@ from ._protocol import Message, bounds_text
 from ._requests import check_messages
 from ._types import GenerationStats, ModelFacts
 from ._widget import ServiceWidget, bundled
+from .context import attach, user_namespace
 from .errors import LLMWidgetsError
 from .jobs import GenerationJob, Job
 from .model_card import ModelCard
@@ -141,9 +142,11 @@ class Chat(ServiceWidget):
         return self._job
 
     def send(self, text: str) -> GenerationJob:
-        """Ask the model; returns the generation job (iterate it, await it, or wait)."""
+        """Ask the model; returns the generation job (iterate it, await it, or wait). Each
+        `@name` of a kernel variable attaches it as context (said in a notice)."""
         _check_text(text, "send()")
         self._check_ready()
+        text = self._attach(text)
         return self._in_event_order(lambda: self._start_turn(text, len(self._messages)))
 
     def regenerate(self) -> GenerationJob:
@@ -161,6 +164,7 @@ class Chat(ServiceWidget):
         last = self._last_user()
         if last is None:
             raise LLMWidgetsError("There is no message to edit: send one first.")
+        text = self._attach(text)
         return self._in_event_order(lambda: self._start_turn(text, last))
 
     def to_markdown(self) -> str:
@@ -168,6 +172,13 @@ class Chat(ServiceWidget):
         names = {"system": "System", "user": "User", "assistant": "Assistant"}
         turns = [f"**{names[m['role']]}:**\n\n{m['content'].strip()}" for m in self._messages]
         return "\n\n---\n\n".join(turns) + ("\n" if turns else "")
+
+    def _attach(self, text: str) -> str:
+        """`text` with the kernel variables its `@name`s mention; a notice says what came."""
+        attached = attach(text, user_namespace())
+        if attached.attachments:
+            self.notify("info", attached.summary())
+        return attached.text
 
     def _check_ready(self) -> None:
         if self._job is not None and not self._job.finished:

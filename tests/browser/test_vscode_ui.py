@@ -199,7 +199,7 @@ def test_the_whole_flow_in_vscodes_widget_renderer(vscode_page: Any) -> None:
 
 def test_a_model_on_a_server_in_vscodes_widget_renderer(vscode_page: Any) -> None:
     """ServerConnection and the Chat against a real OpenAI-compatible server, in VS Code's
-    renderer: Connect, stream, Stop."""
+    renderer: Connect, stream, Stop; then a `%%llm` cell on the same server."""
     page = vscode_page
     with OpenAIServer(packaged_model_path(), alias="smollm2-server") as server:
         _cell(page, "from llm_widgets import ServerConnection, Chat")
@@ -215,6 +215,7 @@ def test_a_model_on_a_server_in_vscodes_widget_renderer(vscode_page: Any) -> Non
         chat.get_by_role("button", name="Stop", exact=True).click()
         chat.get_by_text("Stopped by you").wait_for(timeout=15_000)
         assert chat.locator(".llmw-error").inner_text() == ""
+        check_a_streamed_magic_cell(page)  # the magic on the same server
 
 
 def test_a_batch_run_in_vscodes_widget_renderer(vscode_page: Any) -> None:
@@ -241,6 +242,31 @@ def test_a_batch_run_in_vscodes_widget_renderer(vscode_page: Any) -> None:
     panel.get_by_role("button", name="Resume", exact=True).click()
     _wait(lambda: _value(bar) == 100, 120)
     panel.get_by_text("Done", exact=True).wait_for(timeout=15_000)
+
+
+def check_a_streamed_magic_cell(page: Any) -> None:
+    """A `%%llm` answer streams into one output (display_data, then update_display_data under its
+    display id, as VS Code renders them), and the kernel's interrupt keeps what came."""
+    _cell(page, "%load_ext llm_widgets\nimport pandas as pd\ndf = pd.DataFrame({'n': [1, 2]})")
+    index = page.evaluate(
+        "code => { window.pendingCell = window.runCell(code);"
+        " return document.querySelectorAll('.cell-output').length - 1; }",
+        "%%llm --max-tokens 1500\nWrite a very long story about the numbers in @df.",
+    )
+    shown = page.locator(f'.cell-output[data-cell="{index}"] pre.display_data')
+    lengths: list[int] = []
+    _wait(lambda: shown.count() == 1, 30)
+    while len(set(lengths)) < 3:  # updated in place as the answer grows
+        assert len(lengths) < 600, f"the answer did not stream: {lengths[-5:]}"
+        lengths.append(len(shown.inner_text()))
+        time.sleep(0.1)
+    assert shown.inner_text().startswith("> Attached @df (pandas DataFrame, 2 rows × 1 columns")
+    page.evaluate("() => window.harnessKernel.interrupt()")
+    reply = page.evaluate("() => window.pendingCell")
+    assert reply["status"] == "ok", reply
+    assert shown.count() == 1 and shown.inner_text().endswith(
+        "*stopped — the answer so far is kept*"
+    )
 
 
 def test_a_comparison_in_vscodes_widget_renderer(vscode_page: Any) -> None:
