@@ -341,16 +341,8 @@ def test_unload_returns_the_memory_and_leaves_nothing_listening(
 
 @pytest.mark.slow
 def test_stop_while_a_long_prompt_is_evaluated_frees_the_model_at_once(
-    svc: LLMKernelService, engine: str, request: pytest.FixtureRequest
+    svc: LLMKernelService, engine: str
 ) -> None:
-    if engine == "xllamacpp":  # known gap, kept visible: strict, so a fix shows up at once
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="llama.cpp's server finishes evaluating a prompt whose client went away "
-                "before it notices (measured 12-15 s for ~3,000 tokens with one slot)",
-            )
-        )
     from llm_widgets.demo import packaged_model_path
 
     svc.load_model(packaged_model_path(), n_ctx=4096).wait(60)
