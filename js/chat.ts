@@ -2,6 +2,8 @@
 // Regenerate / Edit, Copy and Copy code, sampling settings.
 import type { AnyModel, RenderProps } from "@anywidget/types";
 import { StreamingMarkdown, renderMarkdown } from "./markdown";
+import { modelHints } from "./model_hints";
+import { ThinkingBlock, thinkSwitch } from "./thinking";
 import type { ChatMessage, ChatRequest, ChatState, GenerationStats, Notice } from "./protocol";
 import { Notices, Requests, button, connectionLine, customMessages, h, listen, numberField, resyncWhenQuiet, showText, teardown } from "./ui";
 import "./styles.css";
@@ -9,10 +11,13 @@ import "./styles.css";
 type Model = AnyModel<ChatState>;
 type Incoming =
   | Notice
-  | { type: "transcript"; messages: ChatMessage[]; partial: string | null }
+  | ({ type: "transcript"; messages: ChatMessage[]; partial: string | null } & ThinkingSoFar)
   | { type: "turn_start"; role: "user"; content: string }
-  | { type: "chunk"; text: string }
+  | ({ type: "chunk"; text: string } & ThinkingSoFar)
   | { type: "done"; stats: Partial<GenerationStats> };
+
+/** What a chunk, or a transcript mid-answer, carries of the model's thinking. */
+type ThinkingSoFar = { thinking?: string; partial_thinking?: string; thinking_seconds?: number; thinking_done?: boolean };
 
 function statsText(stats: Partial<GenerationStats>): string {
   if (!stats || stats.completion_tokens === undefined) return "";
@@ -20,6 +25,7 @@ function statsText(stats: Partial<GenerationStats>): string {
     `${stats.completion_tokens} tokens`,
     stats.tokens_per_second ? `${stats.tokens_per_second.toFixed(1)} tokens/s` : "",
     stats.ttft !== undefined ? `first token ${(stats.ttft * 1000).toFixed(0)} ms` : "",
+    stats.reasoning_seconds ? `thought ${stats.reasoning_seconds.toFixed(1)} s` : "",
     stats.cached_prompt_tokens ? `${stats.cached_prompt_tokens} prompt tokens reused` : "",
     stats.trimmed_messages ? `${stats.trimmed_messages} oldest messages left out` : "",
     stats.stop_reason && stats.stop_reason !== "stop" ? `stopped: ${stats.stop_reason}` : "",
@@ -95,6 +101,8 @@ function render(model: Model, el: HTMLElement): () => void {
   const temperature = numberInput("temperature", "Temperature", "0.05");
   const topP = numberInput("top_p", "Top-p", "0.01");
   const maxTokens = numberInput("max_tokens", "Max tokens", "1");
+  const hints = modelHints(model);
+  const think = thinkSwitch(model);
   const trimHistory = h("input", { type: "checkbox", "aria-label": "Leave out the oldest turns when the context is full" }) as HTMLInputElement;
   trimHistory.checked = model.get("trim_history");
   trimHistory.addEventListener("change", () => {
@@ -115,19 +123,21 @@ function render(model: Model, el: HTMLElement): () => void {
       ...maxTokens.cells,
       h("label", {}, "Context full"),
       h("label", { class: "llmw-check" }, trimHistory, "leave out the oldest turns"),
+      ...hints.settings,
     ),
   );
   const root = h(
     "div",
     { class: "llmw llmw-chat" },
     header,
+    hints.note,
     transcript,
     stats,
     waiting,
     errorLine,
     editLine,
     input,
-    h("div", { class: "llmw-actions" }, sendButton, stopButton, clearButton, stopRunningButton),
+    h("div", { class: "llmw-actions" }, sendButton, stopButton, clearButton, stopRunningButton, think.el),
     settings,
     notices.el,
   );
@@ -138,10 +148,11 @@ function render(model: Model, el: HTMLElement): () => void {
 
   let open: StreamingMarkdown | null = null; // the assistant turn being streamed
   let openNode: HTMLElement | null = null;
+  let thought: ThinkingBlock | null = null; // the open turn's thinking
   let editing = false;
 
   const atBottom = () => transcript.scrollHeight - transcript.scrollTop - transcript.clientHeight < 40;
-  const bubble = (role: string, content: string) => {
+  const bubble = (role: string, content: string, reasoning = "") => {
     const follow = atBottom();
     const text = h("div", { class: "llmw-text" });
     const node = h("div", { class: `llmw-msg llmw-msg-${role}` }, h("span", { class: "llmw-role" }, role), text);
@@ -154,6 +165,7 @@ function render(model: Model, el: HTMLElement): () => void {
         void copy(markdown, () => showSource(node, markdown), notices);
       }, "llmw-local");
       node.append(h("div", { class: "llmw-turn-actions" }, copyButton));
+      if (reasoning) text.before(new ThinkingBlock(reasoning, false).el);
     } else {
       text.textContent = content; // the person's own words stay plain text
       node.append(h("div", { class: "llmw-turn-actions" }));
@@ -182,17 +194,30 @@ function render(model: Model, el: HTMLElement): () => void {
     open = new StreamingMarkdown(openNode.querySelector(".llmw-text")!);
     if (content) open.append(content);
   };
-  const closeAssistant = () => {
+  /** Thinking streamed into the open turn (a block above its answer, made on first need). */
+  const showThinking = (msg: ThinkingSoFar) => {
+    const text = msg.thinking ?? msg.partial_thinking;
+    if (text === undefined || !openNode) return;
+    if (!thought) {
+      thought = new ThinkingBlock("", !msg.thinking_done, msg.thinking_seconds ?? 0);
+      openNode.querySelector(".llmw-text")!.before(thought.el);
+    }
+    thought.append(text, msg.thinking_seconds);
+    if (msg.thinking_done) thought.finish(msg.thinking_seconds);
+  };
+  const closeAssistant = (seconds?: number) => {
     if (open && openNode) {
       open.finish();
       openNode.classList.remove("llmw-streaming");
     }
-    open = openNode = null;
+    thought?.finish(seconds);
+    open = openNode = thought = null;
   };
   const showTranscript = (messages: ChatMessage[]) => {
     transcript.replaceChildren();
-    open = openNode = null;
-    for (const m of messages) if (m.role !== "system") bubble(m.role, m.content);
+    thought?.stop();
+    open = openNode = thought = null;
+    for (const m of messages) if (m.role !== "system") bubble(m.role, m.content, m.reasoning_content);
     transcript.scrollTop = transcript.scrollHeight;
   };
   /** Regenerate goes on the last answer, Edit on the last message; both only between turns. */
@@ -254,7 +279,10 @@ function render(model: Model, el: HTMLElement): () => void {
     switch (msg.type) {
       case "transcript":
         showTranscript(msg.messages);
-        if (typeof msg.partial === "string") openAssistant(msg.partial);
+        if (typeof msg.partial === "string") {
+          openAssistant(msg.partial);
+          showThinking(msg);
+        }
         empty();
         update();
         break;
@@ -267,13 +295,14 @@ function render(model: Model, el: HTMLElement): () => void {
         const start = performance.now();
         const follow = atBottom();
         if (!open) openAssistant();
-        open!.append(msg.text);
+        showThinking(msg);
+        if (msg.text) open!.append(msg.text);
         if (follow) transcript.scrollTop = transcript.scrollHeight;
         ((window as any).__llmwChunkProbe as ChunkProbe | undefined)?.(start);
         break;
       }
       case "done":
-        closeAssistant();
+        closeAssistant(msg.stats?.reasoning_seconds);
         update();
         stats.textContent = statsText(msg.stats);
         break;
@@ -293,6 +322,8 @@ function render(model: Model, el: HTMLElement): () => void {
     modelName.textContent = !name ? "no model loaded" : server ? `${name} · on ${server}` : `${name} · in this kernel`;
     showText(errorLine, model.get("error"));
     stats.textContent = statsText(model.get("last_stats"));
+    hints.refresh();
+    think.refresh();
     placeTurnButtons();
   };
   const syncSettings = () => {
@@ -315,12 +346,17 @@ function render(model: Model, el: HTMLElement): () => void {
     "change:top_p": syncSettings,
     "change:max_tokens": syncSettings,
     "change:trim_history": syncSettings,
+    "change:think": update,
+    "change:can_think": update,
+    "change:model_note": update,
+    "change:model_defaults": update,
+    "change:mode": update,
   });
   // a saved notebook (persist_transcript) shows its conversation before, or without, a kernel
   showTranscript(model.get("transcript") ?? []);
   update();
   empty();
-  return teardown(root, notices, requests, () => (unlisten(), watch.stop()));
+  return teardown(root, notices, requests, () => (unlisten(), watch.stop(), thought?.stop()));
 }
 
 export default { render: ({ model, el }: RenderProps<ChatState>) => render(model, el) };

@@ -42,6 +42,11 @@ export interface ChatState {
   model_server: string;
   last_stats: Partial<GenerationStats>;
   trim_history: boolean;
+  think: boolean | "low" | "medium" | "high" | null;
+  can_think: boolean;
+  model_defaults: Record<string, number>;
+  model_note: string;
+  mode: "chat" | "completion";
   persist_transcript: boolean;
   transcript: ChatMessage[];
 }
@@ -49,6 +54,7 @@ export interface ChatState {
 export interface ChatMessage {
   role: "system" | "user" | "assistant";
   content: string;
+  reasoning_content?: string;
 }
 
 export interface GenerationStats {
@@ -60,6 +66,8 @@ export interface GenerationStats {
   total_time: number;
   stop_reason: string;
   trimmed_messages: number;
+  reasoning_seconds: number;
+  reasoning_tokens: number;
 }
 
 export type ChatRequest =

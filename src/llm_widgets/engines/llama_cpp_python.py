@@ -23,12 +23,15 @@ from typing import Any
 import gguf
 
 from .._memory import DEFAULT_N_CTX, ModelShape
-from .._types import GenerationStats, ModelFacts, ToolCall
+from .._types import GenerationStats, ModelFacts, Thinking, ToolCall
 from ..errors import JobCancelledError, LLMWidgetsError, ModelFileError
 from ..jobs import Cancellation
+from ._chunks import DeltaReader
+from ._thinking import opens_thinking, template_kwargs, without_reasoning
 from .gguf import check_fits, inspect_file, offloaded_layers
 
 KNOWN_ARCHITECTURES = frozenset(gguf.MODEL_ARCH_NAMES.values())
+NO_TEMPLATE = "no chat template — a base model? use completion"
 
 _LOOSE_CHAR = r'char ::= [^"\\] |'
 _JSON_CHAR = r'char ::= [^"\\\x7F\x00-\x1F] |'
@@ -114,6 +117,7 @@ class Engine:
         self._abort_cb: Any = None
         self._prompt_budget: int | None = None  # longest prompt the next evaluation may take
         self._evals: list[tuple[int, int]] = []  # (n_past, n_tokens) of each eval call
+        self._template: _TemplateCall | None = None  # the GGUF's chat template, when it is used
 
     @property
     def loaded(self) -> bool:
@@ -163,9 +167,10 @@ class Engine:
         chat_format = (
             "the GGUF's chat template"
             if facts.has_chat_template
-            else f"{llm.chat_format} (fallback: the GGUF has no chat template)"
+            else f"{NO_TEMPLATE} (the chat falls back to {llm.chat_format})"
         )
         self._count_evaluations(llm)
+        self._template = _TemplateCall.install(llm)
         self._llm, self._options = llm, options
         self._facts = replace(
             facts,
@@ -205,10 +210,12 @@ class Engine:
     ) -> Iterator[str]:
         """Yield the completion of `prompt` piece by piece; `last_stats` is set at the end."""
         llm = self._require()
+        params.pop("think", None)  # a raw completion has no template to switch thinking in
+        raw = bool(params.pop("structured", False))
         return self._stream(
             lambda _stats: llm.create_completion(prompt, stream=True, **_sampling(params)),
             abort,
-            chat=False,
+            reader=lambda: DeltaReader(chat=False, raw=raw),
         )
 
     def stream_chat(
@@ -223,6 +230,14 @@ class Engine:
         `trim_history`, the oldest turns (never the system message or the last message) are left
         out until the prompt fits the context; `last_stats.trimmed_messages` says how many."""
         llm = self._require()
+        template = self._template
+        think = params.pop("think", None)
+        if template is not None:
+            template.kwargs = template_kwargs(think)
+        raw = bool(params.pop("structured", False))
+        constrained = raw or params.get("grammar") is not None
+        keep = template is not None and template.reads_reasoning
+        messages = without_reasoning(list(messages), keep=keep)
         sampling = _sampling(params)
         n_ctx = int(llm.n_ctx())
         # room kept for the answer when trimming: max_tokens, at most a quarter of the context
@@ -254,7 +269,11 @@ class Engine:
                     self._prompt_budget = None
                 return itertools.chain([head], stream)
 
-        return self._stream(start, abort, chat=True)
+        def reader() -> DeltaReader:
+            opened = template is not None and template.opened
+            return DeltaReader(chat=True, thinking=opened and not constrained, raw=raw)
+
+        return self._stream(start, abort, reader=reader)
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -296,7 +315,7 @@ class Engine:
         self,
         start: Callable[[GenerationStats], Iterator[Any]],
         abort: Cancellation,
-        chat: bool,
+        reader: Callable[[], DeltaReader],
     ) -> Iterator[str]:
         stats = GenerationStats()
         self.last_stats = stats
@@ -304,6 +323,7 @@ class Engine:
         first: float | None = None
         pieces = 0
         self._evals = []
+        parse: DeltaReader | None = None
         self._watch_abort(abort)
         try:
             if abort.is_set():
@@ -312,22 +332,25 @@ class Engine:
             stream: Any = None
             try:
                 stream = start(stats)
+                parse = reader()  # after start(): the template has rendered the prompt
                 for chunk in stream:
                     choice = chunk["choices"][0]
-                    text = (
-                        (choice.get("delta") or {}).get("content") if chat else choice.get("text")
-                    )
                     if first is None:
                         first = time.perf_counter()
                         self._watch_abort(None)  # per-token checks below are enough now
-                    if choice.get("finish_reason"):
-                        stats.stop_reason = str(choice["finish_reason"])
-                    if text:
+                    got = parse.feed(choice)
+                    if parse.finish_reason:
+                        stats.stop_reason = parse.finish_reason
+                    if _has_text(choice):
                         pieces += 1
-                        yield text
+                        stats.reasoning_tokens += bool(got) and all(
+                            isinstance(p, Thinking) for p in got
+                        )
+                    yield from got
                     if abort.is_set():
                         stats.stop_reason = "aborted"
                         break
+                yield from parse.finish()
             except ValueError as exc:
                 stats.stop_reason = "error"
                 match = _context_overflow(exc)
@@ -364,6 +387,46 @@ class Engine:
                 decode_time = end - first
                 if stats.completion_tokens > 1 and decode_time > 0:
                     stats.tokens_per_second = (stats.completion_tokens - 1) / decode_time
+
+
+def _has_text(choice: dict[str, Any]) -> bool:
+    """Whether a llama-cpp-python chunk carries a token's text (the last carries none)."""
+    return bool((choice.get("delta") or {}).get("content") or choice.get("text"))
+
+
+class _TemplateCall:
+    """The GGUF's chat template as llama-cpp-python renders it, with our variables added
+    (`enable_thinking`, `reasoning_effort`), noting whether the prompt left `<think>` open."""
+
+    def __init__(self, formatter: Any) -> None:
+        self.formatter = formatter
+        self.kwargs: dict[str, Any] = {}
+        self.opened = False
+        self.reads_reasoning = "reasoning_content" in str(getattr(formatter, "template", ""))
+
+    @classmethod
+    def install(cls, llm: Any) -> _TemplateCall | None:
+        """Wrap `llm`'s GGUF template handler; None when another chat format is used."""
+        if llm.chat_format != "chat_template.default" or llm.chat_handler is not None:
+            return None
+        chat_format = _llama_cpp().llama_chat_format
+        template = str(llm.metadata.get("tokenizer.chat_template") or "")
+        eos = int(llm.token_eos())
+        formatter = chat_format.Jinja2ChatFormatter(
+            template=template,
+            eos_token=llm._model.token_get_text(eos) if eos >= 0 else "",
+            bos_token=llm._model.token_get_text(llm.token_bos()) if llm.token_bos() >= 0 else "",
+            stop_token_ids=[eos],
+        )
+        call = cls(formatter)
+        handler = chat_format.chat_formatter_to_chat_completion_handler(call)
+        llm._chat_handlers["chat_template.default"] = handler
+        return call
+
+    def __call__(self, **kwargs: Any) -> Any:
+        result = self.formatter(**kwargs, **self.kwargs)
+        self.opened = opens_thinking(result.prompt)
+        return result
 
 
 class _PromptTooLong(Exception):

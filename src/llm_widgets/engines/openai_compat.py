@@ -20,10 +20,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .._names import check_base_url
-from .._types import GenerationStats, ModelFacts, ToolCall
+from .._types import GenerationStats, ModelFacts, Thinking, ToolCall
 from ..errors import LLMWidgetsError, RemoteServerError
 from ..jobs import Cancellation
 from ._chunks import DeltaReader
+from ._thinking import template_kwargs, without_reasoning
 from .llama_cpp_python import sampling_defaults
 
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
@@ -151,8 +152,10 @@ class RemoteEngine:
         self, prompt: str, *, abort: Cancellation, **params: Any
     ) -> Iterator[str]:
         """Yield the server's completion of `prompt`; `last_stats` is set at the end."""
+        raw = bool(params.pop("structured", False))
         body = {"prompt": prompt, **self._request("completion", params)}
-        return self._stream(lambda client: client.completions.create(**body), abort, chat=False)
+        reader = DeltaReader(chat=False, raw=raw)
+        return self._stream(lambda client: client.completions.create(**body), abort, reader)
 
     def stream_chat(
         self,
@@ -165,8 +168,12 @@ class RemoteEngine:
         """Yield the server's answer to `messages` (its chat template applies). The server keeps
         the whole conversation: `trim_history` cannot count its tokens, so a conversation that
         outgrows the context is an error that says what to do."""
-        body = {"messages": messages, **self._request("chat", params)}
-        return self._stream(lambda client: client.chat.completions.create(**body), abort, chat=True)
+        # an earlier turn's thinking stays out: which templates read it is the server's secret
+        sent = without_reasoning(list(messages), keep=False)
+        raw = bool(params.pop("structured", False))
+        body = {"messages": sent, **self._request("chat", params)}
+        reader = DeltaReader(chat=True, raw=raw)
+        return self._stream(lambda client: client.chat.completions.create(**body), abort, reader)
 
     def create_context(self, *, n_ctx: int | None = None, seed: int | None = None) -> ModelFacts:
         """Use `seed` from now on; the context size is the server's own setting."""
@@ -257,6 +264,14 @@ class RemoteEngine:
         }
         body.update({k: values[k] for k in _STANDARD if values.get(k) is not None})
         body["extra_body"] = {k: values[k] for k in _EXTRA if values.get(k) is not None}
+        think = params.get("think")
+        if think is not None and mode == "chat":  # llama.cpp's server and vLLM read both
+            switch = template_kwargs(think)
+            body["extra_body"]["chat_template_kwargs"] = {
+                "enable_thinking": switch["enable_thinking"]
+            }
+            if "reasoning_effort" in switch:
+                body["reasoning_effort"] = switch["reasoning_effort"]
         seed = params.get("seed", self._seed)
         if seed is not None and seed >= 0:
             body["seed"] = seed
@@ -265,7 +280,7 @@ class RemoteEngine:
         return body
 
     def _stream(
-        self, create: Callable[[Any], Any], abort: Cancellation, *, chat: bool
+        self, create: Callable[[Any], Any], abort: Cancellation, reader: DeltaReader
     ) -> Iterator[str]:
         stats = GenerationStats()
         self.last_stats = stats
@@ -280,8 +295,7 @@ class RemoteEngine:
 
         began = time.perf_counter()
         first: float | None = None
-        pieces, usage = 0, None
-        reader = DeltaReader(chat=chat)
+        pieces, thought, usage = 0, 0, None
         self.last_tool_calls = []
         future: concurrent.futures.Future[None] | None = None
         remove_hook: Callable[[], None] = lambda: None  # noqa: E731
@@ -300,11 +314,12 @@ class RemoteEngine:
                     usage = chunk.usage
                 if not chunk.choices:
                     continue
-                for text in reader.feed(chunk.choices[0]):
-                    if first is None:
-                        first = time.perf_counter()
+                got = reader.feed(chunk.choices[0])
+                if got:
+                    first = first if first is not None else time.perf_counter()
                     pieces += 1
-                    yield text
+                    thought += all(isinstance(p, Thinking) for p in got)
+                yield from got
             if abort.is_set():
                 stats.stop_reason = "aborted"
                 return
@@ -327,11 +342,15 @@ class RemoteEngine:
             end = time.perf_counter()
             stats.total_time = end - began
             stats.ttft = (first - began) if first is not None else 0.0
-            stats.completion_tokens = pieces
+            stats.completion_tokens, stats.reasoning_tokens = pieces, thought
             if usage is not None:
                 stats.prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
                 if stats.stop_reason != "aborted":
                     stats.completion_tokens = int(getattr(usage, "completion_tokens", 0) or pieces)
+                details = getattr(usage, "completion_tokens_details", None)
+                reported = getattr(details, "reasoning_tokens", None)
+                if isinstance(reported, int) and reported > 0:
+                    stats.reasoning_tokens = reported
             if first is not None and stats.completion_tokens > 1 and end > first:
                 stats.tokens_per_second = (stats.completion_tokens - 1) / (end - first)
 
