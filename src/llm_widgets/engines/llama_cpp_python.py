@@ -235,7 +235,6 @@ class Engine:
         if template is not None:
             template.kwargs = template_kwargs(think)
         raw = bool(params.pop("structured", False))
-        constrained = raw or params.get("grammar") is not None
         keep = template is not None and template.reads_reasoning
         messages = without_reasoning(list(messages), keep=keep)
         sampling = _sampling(params)
@@ -271,7 +270,7 @@ class Engine:
 
         def reader() -> DeltaReader:
             opened = template is not None and template.opened
-            return DeltaReader(chat=True, thinking=opened and not constrained, raw=raw)
+            return DeltaReader(chat=True, thinking=opened, raw=raw)
 
         return self._stream(start, abort, reader=reader)
 
