@@ -11,6 +11,7 @@ let blocks = 0;
 export class ThinkingBlock {
   readonly el: HTMLElement;
   private readonly toggle: HTMLButtonElement;
+  private readonly name = h("span");
   private readonly body: HTMLElement;
   private readonly md: StreamingMarkdown;
   private running: boolean;
@@ -23,7 +24,8 @@ export class ThinkingBlock {
     const id = `llmw-thinking-${++blocks}`;
     this.running = running;
     this.seconds = seconds;
-    this.toggle = h("button", { type: "button", class: "llmw-thinking-toggle", "aria-expanded": "false", "aria-controls": id });
+    const arrow = h("span", { class: "llmw-thinking-arrow", "aria-hidden": "true" });
+    this.toggle = h("button", { type: "button", class: "llmw-thinking-toggle", "aria-expanded": "false", "aria-controls": id }, arrow, this.name);
     this.body = h("div", { class: "llmw-thinking-body llmw-md", id, role: "region", "aria-label": "The model's thinking" });
     this.body.hidden = true;
     this.el = h("div", { class: "llmw-thinking" }, this.toggle, this.body);
@@ -76,8 +78,8 @@ export class ThinkingBlock {
     const base = this.seconds ?? 0;
     const shown = this.running ? base + (performance.now() - this.since) / 1000 : base;
     const whole = Math.max(0, Math.round(shown));
-    if (this.running) this.toggle.textContent = `Thinking… ${whole} s`;
-    else this.toggle.textContent = this.seconds === null ? "Thought" : `Thought for ${whole} s`;
+    if (this.running) this.name.textContent = `Thinking… ${whole} s`;
+    else this.name.textContent = this.seconds === null ? "Thought" : `Thought for ${whole} s`;
   }
 }
 
