@@ -30,6 +30,10 @@ class ThinkSplitter:
     def feed(self, text: str) -> list[str]:
         """The pieces `text` completes (possibly none)."""
         buffer, out = self._held + text, list[str]()
+        if "<" not in buffer:  # the common case: no marker can start here
+            self._held = ""
+            self._emit(buffer, out)
+            return out
         while buffer:
             at, marker = _first_marker(buffer)
             if marker is None:
