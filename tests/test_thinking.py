@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -345,3 +346,26 @@ def test_delta_reasoning_lands_in_job_reasoning(svc: LLMKernelService) -> None:
         svc.disconnect()
         stand_in.shutdown()
         stand_in.server_close()
+
+
+def test_stop_is_prompt_while_the_model_writes_bytes_that_do_not_decode(
+    svc: LLMKernelService, tmp_path: Path
+) -> None:
+    """A tiny random model under a GGUF chat template writes bytes that stay undecoded for many
+    tokens (no chunk comes): Stop is checked after every token all the same."""
+    from llm_widgets.testing.tiny_gguf import write_tiny_gguf
+
+    model = write_tiny_gguf(
+        tmp_path / "t.gguf", n_ctx=4096, chat_template=QWEN3_STYLE_TEMPLATE, n_embd=128, n_layer=3
+    )
+    svc.load_model(model).wait(60)
+    job = svc.generate_chat_completion(
+        [{"role": "user", "content": "Hello there"}], max_tokens=2000
+    )
+    while job.state != "running":
+        time.sleep(0.05)
+    time.sleep(3)  # tokens are being generated
+    asked = time.monotonic()
+    job.cancel()
+    assert job.join(10), "Stop waited for text that never came"
+    assert time.monotonic() - asked < 3 and job.stop_reason == "aborted"

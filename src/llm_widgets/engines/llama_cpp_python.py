@@ -233,7 +233,7 @@ class Engine:
         template = self._template
         think = params.pop("think", None)
         if template is not None:
-            template.kwargs = template_kwargs(think)
+            template.kwargs, template.abort = template_kwargs(think), abort
         raw = bool(params.pop("structured", False))
         keep = template is not None and template.reads_reasoning
         messages = without_reasoning(list(messages), keep=keep)
@@ -400,6 +400,7 @@ class _TemplateCall:
     def __init__(self, formatter: Any) -> None:
         self.formatter = formatter
         self.kwargs: dict[str, Any] = {}
+        self.abort: Cancellation | None = None  # checked after every token, text or not
         self.opened = False
         self.reads_reasoning = "reasoning_content" in str(getattr(formatter, "template", ""))
 
@@ -425,6 +426,14 @@ class _TemplateCall:
     def __call__(self, **kwargs: Any) -> Any:
         result = self.formatter(**kwargs, **self.kwargs)
         self.opened = opens_thinking(result.prompt)
+        abort, previous = self.abort, result.stopping_criteria
+        if abort is not None:
+            # Stop must not wait for text: a model writing bytes that do not decode yet
+            # yields no chunk for many tokens
+            def stop(ids: Any, logits: Any) -> bool:
+                return abort.is_set() or bool(previous is not None and previous(ids, logits))
+
+            result.stopping_criteria = _llama_cpp().StoppingCriteriaList([stop])
         return result
 
 
