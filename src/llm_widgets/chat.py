@@ -290,7 +290,12 @@ class Chat(ServiceWidget):
     def _on_chunk(self, job: GenerationJob, text: str) -> None:
         if job is not self._job:
             return
-        (self._thought if isinstance(text, Thinking) else self._buffer).append(text)
+        if isinstance(text, Thinking):
+            self._thought.append(text)
+            if not self.can_think:  # a server's model that thinks: offer the switch
+                self.can_think = True
+        else:
+            self._buffer.append(text)
         now = time.monotonic()
         if now - self._last_flush >= CHUNK_INTERVAL:
             self._last_flush = now

@@ -156,7 +156,9 @@ class LLMKernelService:
     def on_completion_chunk(
         self, callback: Callable[[GenerationJob, str], Any]
     ) -> Callable[[], None]:
-        """Call `callback(job, text)` for each streamed piece; returns an unsubscribe function."""
+        """Call `callback(job, text)` for each streamed piece; returns an unsubscribe function.
+        A piece of the model's thinking is a `Thinking` (a str subclass): `isinstance(text,
+        Thinking)` tells it from the answer's pieces."""
         return self.events.subscribe("completion_chunk", callback)
 
     def on_completion_done(self, callback: Callable[[GenerationJob], Any]) -> Callable[[], None]:

@@ -78,6 +78,9 @@ class RemoteEngine:
         self._facts: ModelFacts | None = None
         self._seed: int | None = None
         self.models: list[str] = []  # what the server lists at /v1/models
+        # True where the server's chat template reads an assistant's `reasoning_content` (an
+        # engine that runs the server and knows its template sets it)
+        self.pass_reasoning = False
         self._stats = threading.local()  # streams may run at once (a batch): stats per thread
         self._closed = False
         self._loop = asyncio.new_event_loop()
@@ -168,8 +171,8 @@ class RemoteEngine:
         """Yield the server's answer to `messages` (its chat template applies). The server keeps
         the whole conversation: `trim_history` cannot count its tokens, so a conversation that
         outgrows the context is an error that says what to do."""
-        # an earlier turn's thinking stays out: which templates read it is the server's secret
-        sent = without_reasoning(list(messages), keep=False)
+        # an earlier turn's thinking stays out, unless the server's template is known to read it
+        sent = without_reasoning(list(messages), keep=self.pass_reasoning)
         raw = bool(params.pop("structured", False))
         body = {"messages": sent, **self._request("chat", params)}
         reader = DeltaReader(chat=True, raw=raw)
