@@ -9,8 +9,13 @@ from pathlib import Path
 from typing import Any
 
 # A thinking chat template in Qwen3's manner (chatml turns; `enable_thinking`; an earlier turn's
-# `reasoning_content` shown only after the last user message; thinking off: an empty block)
+# `reasoning_content` shown only after the last user message; thinking off: an empty block;
+# tools as <tool_call>, by which llama.cpp's server knows the format and parses its thinking)
 QWEN3_STYLE_TEMPLATE = (
+    "{%- if tools %}{{- '<|im_start|>system\n# Tools\n<tools>' }}"
+    "{%- for tool in tools %}{{- '\n' + (tool | tojson) }}{%- endfor %}"
+    "{{- '\n</tools>\nTo call one, write <tool_call>{\"name\": ..., \"arguments\": ...}"
+    "</tool_call><|im_end|>\n' }}{%- endif %}"
     "{%- for message in messages %}"
     "{%- if message.role == 'assistant' %}"
     "{%- set reasoning = message.reasoning_content if message.reasoning_content is defined "
