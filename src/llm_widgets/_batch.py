@@ -141,9 +141,7 @@ class BatchRunner:
         self.models = models
         self.prompt, self.system, self.output = prompt, system, output
         self.params = dict(params)
-        self.options: dict[str, Any] = (
-            {"grammar": output.grammar, "structured": True} if output else {}
-        )
+        self.options: dict[str, Any] = {**output.request, "structured": True} if output else {}
         self.cache_dir = cache_dir
         self.concurrency = concurrency
         self._lock = threading.Lock()

@@ -73,6 +73,8 @@ def inspect_file(
     return facts, meta
 
 
+NO_TEMPLATE = "no chat template — a base model? use completion"  # what facts.chat_format says
+
 # GGUF `general.sampling.*` keys (llama.cpp writes them from generation_config.json) -> our names
 SAMPLING_KEYS = {
     "general.sampling.temp": "temperature",
@@ -97,6 +99,18 @@ def template_can_think(template: str) -> bool:
     """Whether a chat template has thinking: `<think>` blocks, an `enable_thinking` switch, or
     gpt-oss's harmony channels."""
     return any(m in template for m in ("<think>", "enable_thinking", "<|channel|>"))
+
+
+def unknown_architecture(facts: ModelFacts, log_lines: list[str]) -> ModelFileError | None:
+    """The error for a file whose architecture the engine's llama.cpp does not know, when its
+    log (the lines of a failed load) says so; None otherwise."""
+    if not any("unknown model architecture" in line for line in log_lines):
+        return None
+    return ModelFileError(
+        f"{os.path.basename(facts.path)} has architecture {facts.architecture!r}, unknown to "
+        "this llama.cpp: a newer engine may know it (pip install -U xllamacpp, or "
+        "llama-cpp-python)."
+    )
 
 
 def check_fits(facts: ModelFacts, n_ctx: int, shape: ModelShape | None) -> None:

@@ -25,7 +25,7 @@ from ..errors import LLMWidgetsError, RemoteServerError
 from ..jobs import Cancellation
 from ._chunks import DeltaReader
 from ._thinking import template_kwargs, without_reasoning
-from .llama_cpp_python import sampling_defaults
+from .base import SAMPLING_DEFAULTS
 
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
 DEFAULT_TIMEOUT = 120.0  # seconds a server may stay silent (a long prompt on a CPU server)
@@ -81,6 +81,7 @@ class RemoteEngine:
         # True where the server's chat template reads an assistant's `reasoning_content` (an
         # engine that runs the server and knows its template sets it)
         self.pass_reasoning = False
+        self.extra_body: dict[str, Any] = {}  # fields this server understands, on every request
         self._stats = threading.local()  # streams may run at once (a batch): stats per thread
         self._closed = False
         self._loop = asyncio.new_event_loop()
@@ -259,7 +260,7 @@ class RemoteEngine:
         """Every sampling parameter, explicitly: an unset one means what it means in the kernel
         (servers have their own defaults, e.g. llama-cpp-python's repeat_penalty 1.1)."""
         facts = self._require()
-        values = {**sampling_defaults(mode), **params}
+        values = {**SAMPLING_DEFAULTS[mode], **params}
         body: dict[str, Any] = {
             "model": facts.name,
             "stream": True,
@@ -267,6 +268,13 @@ class RemoteEngine:
         }
         body.update({k: values[k] for k in _STANDARD if values.get(k) is not None})
         body["extra_body"] = {k: values[k] for k in _EXTRA if values.get(k) is not None}
+        body["extra_body"].update(self.extra_body)
+        schema = params.get("json_schema")
+        if schema is not None and mode == "chat":
+            # OpenAI's JSON mode with a schema: llama.cpp's and llama-cpp-python's servers
+            body["response_format"] = {"type": "json_object", "schema": schema}
+        elif schema is not None:
+            body["extra_body"]["json_schema"] = schema  # llama.cpp's servers, for completions
         think = params.get("think")
         if think is not None and mode == "chat":  # llama.cpp's server and vLLM read both
             switch = template_kwargs(think)
@@ -298,7 +306,7 @@ class RemoteEngine:
 
         began = time.perf_counter()
         first: float | None = None
-        pieces, thought, usage = 0, 0, None
+        pieces, thought, usage, timings = 0, 0, None, None
         self.last_tool_calls = []
         future: concurrent.futures.Future[None] | None = None
         remove_hook: Callable[[], None] = lambda: None  # noqa: E731
@@ -315,6 +323,7 @@ class RemoteEngine:
                     break
                 if getattr(chunk, "usage", None) is not None:
                     usage = chunk.usage
+                timings = getattr(chunk, "timings", None) or timings  # llama.cpp's servers
                 if not chunk.choices:
                     continue
                 got = reader.feed(chunk.choices[0])
@@ -348,12 +357,16 @@ class RemoteEngine:
             stats.completion_tokens, stats.reasoning_tokens = pieces, thought
             if usage is not None:
                 stats.prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
-                if stats.stop_reason != "aborted":
-                    stats.completion_tokens = int(getattr(usage, "completion_tokens", 0) or pieces)
+                stats.cached_prompt_tokens = _cached_tokens(usage, timings)
                 details = getattr(usage, "completion_tokens_details", None)
                 reported = getattr(details, "reasoning_tokens", None)
                 if isinstance(reported, int) and reported > 0:
                     stats.reasoning_tokens = reported
+            elif isinstance(timings, dict):  # llama.cpp's per-token timings: also after a Stop
+                stats.cached_prompt_tokens = int(timings.get("cache_n") or 0)
+                stats.prompt_tokens = stats.cached_prompt_tokens + int(timings.get("prompt_n") or 0)
+                if stats.stop_reason != "aborted":
+                    stats.completion_tokens = int(getattr(usage, "completion_tokens", 0) or pieces)
             if first is not None and stats.completion_tokens > 1 and end > first:
                 stats.tokens_per_second = (stats.completion_tokens - 1) / (end - first)
 
@@ -454,6 +467,16 @@ class RemoteEngine:
         return RemoteServerError(
             "server", f"Talking to {where} failed: {type(exc).__name__}: {_first_line(exc)}"
         )
+
+
+def _cached_tokens(usage: Any, timings: Any) -> int:
+    """Prompt tokens the server reused from its cache: OpenAI's `cached_tokens`, else
+    llama.cpp's `timings.cache_n`."""
+    details = getattr(usage, "prompt_tokens_details", None)
+    cached = getattr(details, "cached_tokens", None) if details is not None else None
+    if cached is None and isinstance(timings, dict):
+        cached = timings.get("cache_n")
+    return int(cached or 0)
 
 
 def _context_length(entry: dict[str, Any]) -> int:

@@ -14,7 +14,7 @@ from typing import Any
 QWEN3_STYLE_TEMPLATE = (
     "{%- if tools %}{{- '<|im_start|>system\n# Tools\n<tools>' }}"
     "{%- for tool in tools %}{{- '\n' + (tool | tojson) }}{%- endfor %}"
-    "{{- '\n</tools>\nTo call one, write <tool_call>{\"name\": ..., \"arguments\": ...}"
+    '{{- \'\n</tools>\nTo call one, write <tool_call>{"name": ..., "arguments": ...}'
     "</tool_call><|im_end|>\n' }}{%- endif %}"
     "{%- for message in messages %}"
     "{%- if message.role == 'assistant' %}"
