@@ -107,13 +107,27 @@ def thinking_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
 
 
-@pytest.fixture
-def svc(tmp_path: Path) -> Iterator[LLMKernelService]:
+def _service(tmp_path: Path) -> Iterator[LLMKernelService]:
     service = LLMKernelService(cache_dir=tmp_path / "cache")
     LLMKernelService.set_instance(service)
     yield service
     service.shutdown()
     LLMKernelService.set_instance(None)
+
+
+@pytest.fixture
+def svc(tmp_path: Path, engine: str) -> Iterator[LLMKernelService]:
+    """A service whose models load on each in-kernel engine in turn (xllamacpp: llama.cpp's
+    own reasoning parser; llama-cpp-python: ours)."""
+    yield from _service(tmp_path)
+
+
+@pytest.fixture
+def lcp(tmp_path: Path) -> Iterator[LLMKernelService]:
+    """A service for what only the llama-cpp-python engine does (it renders the template)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LLM_WIDGETS_ENGINE", "llama-cpp-python")
+        yield from _service(tmp_path)
 
 
 def test_local_engine_splits_thinking_and_keeps_it_out_of_text(
@@ -134,12 +148,12 @@ def test_local_engine_splits_thinking_and_keeps_it_out_of_text(
 
 
 def test_think_switch_reaches_the_template_and_history_stays_clean(
-    svc: LLMKernelService, thinking_gguf: Path
+    lcp: LLMKernelService, thinking_gguf: Path
 ) -> None:
     """think=False renders the template's empty think block; an earlier turn's thinking goes
     to the template as reasoning_content (it reads it), never inside content."""
-    svc.load_model(thinking_gguf, n_ctx=1024).wait(120)
-    engine: Any = svc._models.require_engine()
+    lcp.load_model(thinking_gguf, n_ctx=1024).wait(120)
+    engine: Any = lcp._models.require_engine()
     seen: list[str] = []
     template = engine._template
     original = template.formatter
@@ -154,26 +168,28 @@ def test_think_switch_reaches_the_template_and_history_stays_clean(
         {"role": "assistant", "content": "<think>Easy sum.</think>It is six."},
         {"role": "user", "content": "And 4+4?"},
     ]
-    svc.generate_chat_completion(history, think=False, max_tokens=4).wait(120)
-    svc.generate_chat_completion(history, max_tokens=4).wait(120)
+    lcp.generate_chat_completion(history, think=False, max_tokens=4).wait(120)
+    lcp.generate_chat_completion(history, max_tokens=4).wait(120)
     off, default = seen
     assert off.endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")
     assert default.endswith("<|im_start|>assistant\n")
     assert "<|im_start|>assistant\nIt is six.<|im_end|>" in default  # no thinking in content
     assert "Easy sum." not in default  # the template shows it only after the last user turn
     with pytest.raises(ValueError, match="think must be"):
-        svc.generate_chat_completion(QUESTION, think="very")
+        lcp.generate_chat_completion(QUESTION, think="very")
 
 
 def test_template_that_opens_think_starts_the_output_inside_it(
-    svc: LLMKernelService, tmp_path: Path
+    lcp: LLMKernelService, tmp_path: Path
 ) -> None:
+    """Our parser's case (llama-cpp-python passes the text raw); on xllamacpp, llama.cpp's own
+    parser knows the real templates that do this (DeepSeek-R1's)."""
     path = copy_gguf(
         packaged_model_path(), tmp_path / "r1.gguf", chat_template=OPENS_THINKING_TEMPLATE
     )
-    svc.load_model(path, n_ctx=1024).wait(120)
+    lcp.load_model(path, n_ctx=1024).wait(120)
     grammar = f'root ::= "{THOUGHT}</think>" "It is six."\n'
-    job = svc.generate_chat_completion(QUESTION, grammar=grammar, max_tokens=40)
+    job = lcp.generate_chat_completion(QUESTION, grammar=grammar, max_tokens=40)
     assert job.wait(120) == "It is six." and job.reasoning == THOUGHT
 
 
@@ -191,22 +207,35 @@ def test_structured_output_runs_with_thinking_off(
 
 
 def test_model_sampling_defaults_apply_unless_set(
-    svc: LLMKernelService, thinking_gguf: Path
+    svc: LLMKernelService, thinking_gguf: Path, engine: str
 ) -> None:
     svc.load_model(thinking_gguf, n_ctx=1024).wait(120)
-    engine: Any = svc._models.require_engine()
+    backend: Any = svc._models.require_engine()
     sent: list[dict[str, Any]] = []
-    create = engine._llm.create_chat_completion
+    if engine == "llama-cpp-python":
+        create = backend._llm.create_chat_completion
 
-    def spy(messages: Any, **kwargs: Any) -> Any:
-        sent.append(kwargs)
-        return create(messages, **kwargs)
+        def spy(messages: Any, **kwargs: Any) -> Any:
+            sent.append(kwargs)
+            return create(messages, **kwargs)
 
-    engine._llm.create_chat_completion = spy
+        backend._llm.create_chat_completion = spy
+    else:  # what goes to llama.cpp's server
+        request = backend._client._request
+
+        def spy(mode: str, params: dict[str, Any]) -> Any:
+            body = request(mode, params)
+            sent.append({**body, **body["extra_body"]})
+            return body
+
+        backend._client._request = spy
     svc.generate_chat_completion(QUESTION, max_tokens=2).wait(120)
-    svc.generate_chat_completion(QUESTION, max_tokens=2, temperature=0.9).wait(120)
+    svc.generate_chat_completion(QUESTION, max_tokens=2, temperature=0.9, think=False).wait(120)
     assert (sent[0]["temperature"], sent[0]["top_k"]) == (0.25, 7)
     assert (sent[1]["temperature"], sent[1]["top_k"]) == (0.9, 7)  # the user's value wins
+    if engine == "xllamacpp":  # think= reaches llama.cpp's template as its kwargs
+        assert "chat_template_kwargs" not in sent[0]
+        assert sent[1]["chat_template_kwargs"] == {"enable_thinking": False}
     chat = Chat(svc, top_p=0.5)
     assert chat.model_defaults == {"temperature": 0.25, "top_k": 7}
     assert chat.temperature == 0.25 and chat.top_p == 0.5  # set by the user: kept
@@ -270,12 +299,12 @@ def server(thinking_gguf: Path) -> Iterator[OpenAIServer]:
 
 
 def test_remote_think_tags_are_split_and_think_is_sent(
-    svc: LLMKernelService, server: OpenAIServer
+    lcp: LLMKernelService, server: OpenAIServer
 ) -> None:
     """llama-cpp-python's server passes `<think>` through in the text; `think=` goes out as
     chat_template_kwargs / reasoning_effort (the server accepts the fields)."""
-    svc.connect(server.base_url)
-    job = svc.generate_chat_completion(QUESTION, grammar=THINK_GRAMMAR, max_tokens=40, think="low")
+    lcp.connect(server.base_url)
+    job = lcp.generate_chat_completion(QUESTION, grammar=THINK_GRAMMAR, max_tokens=40, think="low")
     answer = job.wait(120)
     assert job.reasoning == THOUGHT and answer.startswith("It is ") and "<" not in answer
 
@@ -324,32 +353,32 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
-def test_delta_reasoning_lands_in_job_reasoning(svc: LLMKernelService) -> None:
+def test_delta_reasoning_lands_in_job_reasoning(lcp: LLMKernelService) -> None:
     stand_in = _ReasoningServer(("127.0.0.1", _free_port()), _Handler)
     stand_in.requests = []
     thread = threading.Thread(target=stand_in.serve_forever, daemon=True)
     thread.start()
     try:
-        svc.connect(f"http://127.0.0.1:{stand_in.server_address[1]}/v1")
+        lcp.connect(f"http://127.0.0.1:{stand_in.server_address[1]}/v1")
         history = QUESTION + [
             {"role": "assistant", "content": "<think>Old.</think>Six."},
             {"role": "user", "content": "Sure?"},
         ]
-        job = svc.generate_chat_completion(history, think=True)
+        job = lcp.generate_chat_completion(history, think=True)
         assert job.wait(30) == "It is six." and job.reasoning == "Three plus three."
         body = stand_in.requests[-1]
         assert body["chat_template_kwargs"] == {"enable_thinking": True}
         assert body["messages"][1] == {"role": "assistant", "content": "Six."}
-        svc.generate_chat_completion(QUESTION, think="high").wait(30)
+        lcp.generate_chat_completion(QUESTION, think="high").wait(30)
         assert stand_in.requests[-1]["reasoning_effort"] == "high"
     finally:
-        svc.disconnect()
+        lcp.disconnect()
         stand_in.shutdown()
         stand_in.server_close()
 
 
 def test_stop_is_prompt_while_the_model_writes_bytes_that_do_not_decode(
-    svc: LLMKernelService, tmp_path: Path
+    lcp: LLMKernelService, tmp_path: Path
 ) -> None:
     """A tiny random model under a GGUF chat template writes bytes that stay undecoded for many
     tokens (no chunk comes): Stop is checked after every token all the same."""
@@ -358,8 +387,8 @@ def test_stop_is_prompt_while_the_model_writes_bytes_that_do_not_decode(
     model = write_tiny_gguf(
         tmp_path / "t.gguf", n_ctx=4096, chat_template=QWEN3_STYLE_TEMPLATE, n_embd=128, n_layer=3
     )
-    svc.load_model(model).wait(60)
-    job = svc.generate_chat_completion(
+    lcp.load_model(model).wait(60)
+    job = lcp.generate_chat_completion(
         [{"role": "user", "content": "Hello there"}], max_tokens=2000
     )
     while job.state != "running":
