@@ -283,7 +283,7 @@ def test_base_model_without_template_says_so_and_chat_offers_completion(
     assert not facts.has_chat_template and "no chat template" in facts.chat_format
     chat = Chat(svc)
     assert "no chat template" in chat.model_note and "use completion" in chat.model_note
-    chat.mode = "completion"
+    chat.mode, chat.max_tokens = "completion", 8
     job = chat.send("The capital of France is")
     job.wait(120)
     assert job.mode == "completion" and job.request == "The capital of France is"
