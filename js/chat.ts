@@ -26,6 +26,8 @@
 import type { AnyModel, RenderProps } from "@anywidget/types";
 import { assistantTurn, describeTurn, statsText, userTurn, type TurnFacts } from "./chat_turns";
 import { StreamingMarkdown } from "./markdown";
+import { modelHints } from "./model_hints";
+import { ThinkingBlock, thinkSwitch } from "./thinking";
 import type { ChatMessage, ChatRequest, ChatState, GenerationStats, Notice } from "./protocol";
 import { Notices, Requests, button, connectionLine, customMessages, h, listen, numberField, resyncWhenQuiet, showText, teardown } from "./ui";
 import "./styles.css";
@@ -33,10 +35,13 @@ import "./styles.css";
 type Model = AnyModel<ChatState>;
 type Incoming =
   | Notice
-  | { type: "transcript"; messages: ChatMessage[]; partial: string | null }
+  | ({ type: "transcript"; messages: ChatMessage[]; partial: string | null } & ThinkingSoFar)
   | { type: "turn_start"; role: "user"; content: string }
-  | { type: "chunk"; text: string }
+  | ({ type: "chunk"; text: string } & ThinkingSoFar)
   | { type: "done"; stats: Partial<GenerationStats> };
+
+/** What a chunk, or a transcript mid-answer, carries of the model's thinking. */
+type ThinkingSoFar = { thinking?: string; partial_thinking?: string; thinking_seconds?: number; thinking_done?: boolean };
 
 /**
  * Put `text` on the clipboard. A host may refuse (an iframe without the permission): then
@@ -105,6 +110,8 @@ function render(model: Model, el: HTMLElement): () => void {
   const temperature = numberInput("temperature", "Temperature", "0.05");
   const topP = numberInput("top_p", "Top-p", "0.01");
   const maxTokens = numberInput("max_tokens", "Max tokens", "1");
+  const hints = modelHints(model);
+  const think = thinkSwitch(model);
   const trimHistory = h("input", { type: "checkbox", "aria-label": "Leave out the oldest turns when the context is full" }) as HTMLInputElement;
   trimHistory.checked = model.get("trim_history");
   trimHistory.addEventListener("change", () => {
@@ -125,15 +132,16 @@ function render(model: Model, el: HTMLElement): () => void {
       ...maxTokens.cells,
       h("label", {}, "Context full"),
       h("label", { class: "llmw-check" }, trimHistory, "leave out the oldest turns"),
+      ...hints.settings,
     ),
   );
   const composer = h(
     "div",
     { class: "llmw-composer" },
     input,
-    h("div", { class: "llmw-actions" }, clearButton, stopRunningButton, h("span", { class: "llmw-spacer" }), stopButton, sendButton),
+    h("div", { class: "llmw-actions" }, clearButton, stopRunningButton, think.el, h("span", { class: "llmw-spacer" }), stopButton, sendButton),
   );
-  const root = h("div", { class: "llmw llmw-chat" }, header, transcript, waiting, errorLine, editLine, composer, settings, notices.el);
+  const root = h("div", { class: "llmw llmw-chat" }, header, hints.note, transcript, waiting, errorLine, editLine, composer, settings, notices.el);
   root.append(connectionLine(root, requests));
   el.append(root);
   // an answer whose chunks stop arriving (a host that drops background messages): ask again
@@ -141,6 +149,7 @@ function render(model: Model, el: HTMLElement): () => void {
 
   let open: StreamingMarkdown | null = null; // the assistant turn being streamed
   let openNode: HTMLElement | null = null;
+  let thought: ThinkingBlock | null = null; // the open turn's thinking
   let editing = false;
   let sent: string | null = null; // what Send asked for: it leaves the box once the kernel takes it
   // per message index: who answered and why it ended, as far as this view saw it
@@ -148,7 +157,7 @@ function render(model: Model, el: HTMLElement): () => void {
   const currentModel = (): TurnFacts => ({ label: model.get("model_label") || model.get("model_name"), detail: model.get("model_detail"), stop: "" });
 
   const atBottom = () => transcript.scrollHeight - transcript.scrollTop - transcript.clientHeight < 40;
-  const addTurn = (role: string, content: string, turnFacts?: TurnFacts) => {
+  const addTurn = (role: string, content: string, turnFacts?: TurnFacts, reasoning = "") => {
     const follow = atBottom();
     const turn = role === "assistant" ? assistantTurn(content, turnFacts ?? { label: "", detail: "", stop: "" }) : userTurn(content);
     const node = turn.node;
@@ -159,6 +168,7 @@ function render(model: Model, el: HTMLElement): () => void {
         void copy(markdown, () => showSource(node, markdown), notices);
       }, "llmw-local llmw-quiet");
       turn.actions.append(copyButton);
+      if (reasoning) turn.node.querySelector(".llmw-turn-blocks")!.append(new ThinkingBlock(reasoning, false).el);
     }
     node.dataset.index = String(transcript.querySelectorAll(".llmw-msg").length);
     transcript.querySelector(".llmw-empty")?.remove();
@@ -187,7 +197,18 @@ function render(model: Model, el: HTMLElement): () => void {
     open = new StreamingMarkdown(openNode.querySelector(".llmw-text")!);
     if (content) open.append(content);
   };
-  const closeAssistant = (reason: string) => {
+  /** Thinking streamed into the open turn (a block above its answer, made on first need). */
+  const showThinking = (msg: ThinkingSoFar) => {
+    const text = msg.thinking ?? msg.partial_thinking;
+    if (text === undefined || !openNode) return;
+    if (!thought) {
+      thought = new ThinkingBlock("", !msg.thinking_done, msg.thinking_seconds ?? 0);
+      openNode.querySelector(".llmw-turn-blocks")!.append(thought.el);
+    }
+    thought.append(text, msg.thinking_seconds);
+    if (msg.thinking_done) thought.finish(msg.thinking_seconds);
+  };
+  const closeAssistant = (reason: string, seconds?: number) => {
     if (open && openNode) {
       open.finish();
       openNode.classList.remove("llmw-streaming");
@@ -195,13 +216,15 @@ function render(model: Model, el: HTMLElement): () => void {
       if (turnFacts) describeTurn(openNode, { ...turnFacts, stop: reason });
       if (turnFacts) turnFacts.stop = reason;
     }
-    open = openNode = null;
+    thought?.finish(seconds);
+    open = openNode = thought = null;
   };
   const showTranscript = (messages: ChatMessage[]) => {
     transcript.replaceChildren();
-    open = openNode = null;
+    thought?.stop();
+    open = openNode = thought = null;
     for (const index of [...facts.keys()]) if (index >= messages.length) facts.delete(index);
-    messages.filter((m) => m.role !== "system").forEach((m, i) => addTurn(m.role, m.content, facts.get(i)));
+    messages.filter((m) => m.role !== "system").forEach((m, i) => addTurn(m.role, m.content, facts.get(i), m.reasoning_content));
     transcript.scrollTop = transcript.scrollHeight;
   };
   /** The text Send asked for reached the transcript: it leaves the box (a refused one stays). */
@@ -284,6 +307,7 @@ function render(model: Model, el: HTMLElement): () => void {
           const lastUser = [...msg.messages].reverse().find((m) => m.role === "user");
           if (msg.partial === "" && lastUser) accepted(lastUser.content); // an edit was taken
           openAssistant(msg.partial);
+          showThinking(msg);
         }
         empty();
         update();
@@ -299,13 +323,14 @@ function render(model: Model, el: HTMLElement): () => void {
         const start = performance.now();
         const follow = atBottom();
         if (!open) openAssistant();
-        open!.append(msg.text);
+        showThinking(msg);
+        if (msg.text) open!.append(msg.text);
         if (follow) transcript.scrollTop = transcript.scrollHeight;
         ((window as any).__llmwChunkProbe as ChunkProbe | undefined)?.(start);
         break;
       }
       case "done":
-        closeAssistant(msg.stats?.stop_reason ?? "");
+        closeAssistant(msg.stats?.stop_reason ?? "", msg.stats?.reasoning_seconds);
         update();
         break;
     }
@@ -327,6 +352,8 @@ function render(model: Model, el: HTMLElement): () => void {
     modelName.title = model.get("model_detail") || "";
     modelName.classList.toggle("llmw-model-none", !label);
     showText(errorLine, model.get("error"));
+    hints.refresh();
+    think.refresh();
     placeTurnButtons();
   };
   const syncSettings = () => {
@@ -351,12 +378,17 @@ function render(model: Model, el: HTMLElement): () => void {
     "change:top_p": syncSettings,
     "change:max_tokens": syncSettings,
     "change:trim_history": syncSettings,
+    "change:think": update,
+    "change:can_think": update,
+    "change:model_note": update,
+    "change:model_defaults": update,
+    "change:mode": update,
   });
   // a saved notebook (persist_transcript) shows its conversation before, or without, a kernel
   showTranscript(model.get("transcript") ?? []);
   update();
   empty();
-  return teardown(root, notices, requests, () => (unlisten(), watch.stop()));
+  return teardown(root, notices, requests, () => (unlisten(), watch.stop(), thought?.stop()));
 }
 
 export default { render: ({ model, el }: RenderProps<ChatState>) => render(model, el) };

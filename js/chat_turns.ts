@@ -32,6 +32,7 @@ export function statsText(stats: Partial<GenerationStats>): string {
     `${stats.completion_tokens} tokens`,
     stats.tokens_per_second ? `${stats.tokens_per_second.toFixed(1)} tokens/s` : "",
     stats.ttft !== undefined ? `first token ${(stats.ttft * 1000).toFixed(0)} ms` : "",
+    stats.reasoning_seconds ? `thought ${stats.reasoning_seconds.toFixed(1)} s` : "",
     stats.cached_prompt_tokens ? `${stats.cached_prompt_tokens} prompt tokens reused` : "",
     stats.trimmed_messages ? `${stats.trimmed_messages} oldest messages left out` : "",
   ];

@@ -46,6 +46,11 @@ export interface ChatState {
   model_engine: string;
   last_stats: Partial<GenerationStats>;
   trim_history: boolean;
+  think: boolean | "low" | "medium" | "high" | null;
+  can_think: boolean;
+  model_defaults: Record<string, number>;
+  model_note: string;
+  mode: "chat" | "completion";
   persist_transcript: boolean;
   transcript: ChatMessage[];
 }
@@ -53,6 +58,7 @@ export interface ChatState {
 export interface ChatMessage {
   role: "system" | "user" | "assistant";
   content: string;
+  reasoning_content?: string;
 }
 
 export interface GenerationStats {
@@ -64,6 +70,8 @@ export interface GenerationStats {
   total_time: number;
   stop_reason: string;
   trimmed_messages: number;
+  reasoning_seconds: number;
+  reasoning_tokens: number;
 }
 
 export type ChatRequest =

@@ -148,7 +148,7 @@ def test_chat_without_a_template_falls_back_to_chatml(
     svc: LLMKernelService, tmp_path: Path
 ) -> None:
     facts = svc.load_model(write_tiny_gguf(tmp_path / "plain.gguf")).wait(30)
-    assert "fallback" in facts.chat_format and not facts.has_chat_template
+    assert "no chat template" in facts.chat_format and not facts.has_chat_template
     job = svc.generate_chat_completion([{"role": "user", "content": "hi"}], max_tokens=4)
     job.wait(30)
     assert job.state == "done"

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any, cast
 
 from ._format import shorten
-from ._model_runner import ModelRunner, as_failure
+from ._model_runner import ModelRunner, as_failure, request_params
 from ._structured import OutputFormat
-from ._types import ModelFacts
+from ._types import ModelFacts, Thinking
 from .errors import JobCancelledError, LLMWidgetsError
 from .jobs import BatchJob
 
@@ -182,7 +182,7 @@ class BatchRunner:
         self.models = models
         self.prompt, self.system, self.output = prompt, system, output
         self.params = dict(params)
-        self.options: dict[str, Any] = dict(output.request) if output else {}
+        self.options: dict[str, Any] = {**output.request, "structured": True} if output else {}
         self.cache_dir = cache_dir
         self.concurrency = concurrency
         self._lock = threading.Lock()
@@ -276,10 +276,9 @@ class BatchRunner:
             messages = messages_for(row, self.prompt, self.system)
             with turn:
                 engine = self.models.require_engine()
-                pieces = engine.stream_chat(
-                    messages, abort=job.cancellation, **self.options, **self.params
-                )
-                text = "".join(pieces)
+                params = request_params(engine.facts, self.options, self.params)
+                pieces = engine.stream_chat(messages, abort=job.cancellation, **params)
+                text = "".join(p for p in pieces if not isinstance(p, Thinking))  # the answer
                 stats = engine.last_stats
             if job.cancel_requested:
                 return  # a cut answer is not a result

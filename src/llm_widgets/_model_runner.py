@@ -110,17 +110,18 @@ class ModelRunner:
                 engine = self.require_engine()
                 job.mark_running()
                 abort = job.cancellation
+                params = request_params(engine.facts, job.options, job.params)
                 stream = (
-                    engine.stream_chat(job.request, abort=abort, **job.options, **job.params)
+                    engine.stream_chat(job.request, abort=abort, **params)
                     if job.mode == "chat"
-                    else engine.stream_completion(
-                        job.request, abort=abort, **job.options, **job.params
-                    )
+                    else engine.stream_completion(job.request, abort=abort, **params)
                 )
                 for piece in stream:
                     job.push(piece)
                     self._events.emit("completion_chunk", job, piece)
                 job.stats = engine.last_stats
+                if job.stats is not None:
+                    job.stats.reasoning_seconds = round(job.reasoning_seconds(), 4)
             job.close_stream()
             if job.cancel_requested:
                 job.finish("cancelled", result=job.text)
@@ -267,6 +268,19 @@ class ModelRunner:
             return not job.cancel_requested
 
         return local.load(path, n_ctx=n_ctx, n_threads=n_threads, progress=progress, **options)
+
+
+def request_params(
+    facts: ModelFacts | None, options: dict[str, Any], params: dict[str, Any]
+) -> dict[str, Any]:
+    """What the engine gets: the model's own sampling defaults where the request set nothing,
+    then the request's options and parameters; structured output runs with thinking off, so
+    its grammar shapes the answer from the first token."""
+    defaults = dict(facts.sampling_defaults) if facts is not None else {}
+    params = {**defaults, **options, **params}
+    if params.get("structured") and facts is not None and facts.can_think:
+        params.setdefault("think", False)
+    return params
 
 
 def _waiting_for(holder: Job | None) -> str:

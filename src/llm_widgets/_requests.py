@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
+from .engines._thinking import split_content
+
 GENERATION_PARAMS: dict[str, tuple[type | tuple[type, ...], float | None, float | None]] = {
     "max_tokens": (int, 1, 1 << 20),
     "temperature": ((int, float), 0.0, 5.0),
@@ -15,7 +17,10 @@ GENERATION_PARAMS: dict[str, tuple[type | tuple[type, ...], float | None, float 
     "repeat_penalty": ((int, float), 0.0, 10.0),
     "seed": (int, -1, 2**32 - 1),
     "stop": ((str, list), None, None),
+    "think": ((bool, str), None, None),  # True / False, or a level: "low", "medium", "high"
+    "grammar": (str, None, None),  # llama.cpp's GBNF: the answer follows it
 }
+THINK_LEVELS = ("low", "medium", "high")
 
 
 N_CTX_RANGE = (16, 1 << 20)  # what load_model accepts (the card's field is narrower)
@@ -52,6 +57,9 @@ def check_generation_params(params: dict[str, Any]) -> None:
         if name not in GENERATION_PARAMS:
             known = ", ".join(sorted(GENERATION_PARAMS))
             raise ValueError(f"Unknown generation parameter {name!r} (known: {known}).")
+        if name == "think":
+            check_think(value)
+            continue
         kind, low, high = GENERATION_PARAMS[name]
         if isinstance(value, bool) or not isinstance(value, kind):
             raise ValueError(f"{name} has the wrong type: {type(value).__name__}.")
@@ -65,8 +73,19 @@ def check_generation_params(params: dict[str, Any]) -> None:
             raise ValueError(f"{name} must be between {low} and {high}, got {value}.")
 
 
+def check_think(value: object) -> None:
+    """Raise ValueError unless `value` is what `think=` takes."""
+    if value is None or isinstance(value, bool) or value in THINK_LEVELS:
+        return
+    raise ValueError(
+        f"think must be True, False, None or one of {', '.join(THINK_LEVELS)}; got {value!r}."
+    )
+
+
 def check_messages(messages: object) -> list[dict[str, str]]:
-    """Chat messages as plain role/content dicts, or ValueError saying which one is wrong."""
+    """Chat messages as plain role/content dicts, or ValueError saying which one is wrong. An
+    assistant message's thinking goes to `reasoning_content`, never stays inside `content` (a
+    `<think>` block there is split off)."""
     if not isinstance(messages, Sequence) or isinstance(messages, (str, bytes)) or not messages:
         raise ValueError("messages must be a non-empty list of {'role', 'content'} dicts")
     checked = []
@@ -77,5 +96,15 @@ def check_messages(messages: object) -> list[dict[str, str]]:
             raise ValueError(f"messages[{i}]['role'] must be system, user or assistant")
         if not isinstance(m.get("content"), str):
             raise ValueError(f"messages[{i}]['content'] must be a str")
-        checked.append({"role": m["role"], "content": m["content"]})
+        entry = {"role": m["role"], "content": m["content"]}
+        if m["role"] == "assistant":
+            reasoning = m.get("reasoning_content")
+            if reasoning is not None and not isinstance(reasoning, str):
+                raise ValueError(f"messages[{i}]['reasoning_content'] must be a str")
+            answer, thought = split_content(m["content"])
+            thought = "\n\n".join(t for t in (reasoning or "", thought) if t)
+            entry["content"] = answer
+            if thought:
+                entry["reasoning_content"] = thought
+        checked.append(entry)
     return checked

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,10 @@ class ModelFacts:
     server: str = ""  # the answering server's host[:port] (remote models only)
     engine: str = ""  # the engine that runs it: "xllamacpp", "llama-cpp-python", "openai"
     engine_version: str = ""  # e.g. "llama.cpp b11549", "0.3.36"
+    can_think: bool = False  # the chat template has thinking (`think=` switches it)
+    sampling_defaults: dict[str, float] = field(default_factory=dict, compare=False)
+    # the model's own sampling settings (GGUF `general.sampling.*`, or what a server reports):
+    # used where a request sets nothing
 
 
 @dataclass
@@ -40,6 +44,8 @@ class GenerationStats:
     stop_reason: str = "stop"  # stop, length, aborted, error
     cached_prompt_tokens: int = 0  # prompt tokens reused from the previous turn's KV cache
     trimmed_messages: int = 0  # oldest chat messages left out so the prompt fits the context
+    reasoning_seconds: float = 0.0  # how long the model thought before its answer began
+    reasoning_tokens: int = 0  # tokens of thinking, where known (0: none, or not reported)
 
     @property
     def time_to_first_token(self) -> float:
@@ -52,6 +58,8 @@ class Thinking(str):
 
     A backend's stream yields plain `str` pieces for the answer and `Thinking` pieces for the
     reasoning, already parsed at the engine's edge: nothing above it sees raw `<think>` markers.
+    `on_completion_chunk` subscribers get these pieces as they are: `isinstance(piece,
+    Thinking)` tells thinking from answer.
     """
 
     __slots__ = ()

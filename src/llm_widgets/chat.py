@@ -10,10 +10,19 @@ from typing import Any
 import traitlets
 
 from . import _protocol
+from ._chat_thinking import (
+    SAMPLING_TRAITS,
+    answer_entry,
+    checked_choice,
+    chunk_message,
+    model_note,
+    partial_of,
+    transcript_markdown,
+)
 from ._model_label import describe_model
 from ._protocol import Message, bounds_text
-from ._requests import check_messages
-from ._types import GenerationStats, ModelFacts
+from ._requests import check_generation_params, check_messages
+from ._types import GenerationStats, ModelFacts, Thinking
 from ._widget import ServiceWidget, bundled
 from .context import attach, user_namespace
 from .errors import LLMWidgetsError
@@ -30,13 +39,16 @@ class Chat(ServiceWidget):
 
     The transcript lives in Python (`chat.messages`, the list to save; `Chat(..., messages=saved)`
     starts from it); it is saved with the notebook's widget state only when `persist_transcript`
-    is True.
+    is True. A thinking model's reasoning streams into a folded block above its answer and is
+    kept in the entry's `reasoning_content`; `generation_params` adds parameters to every turn.
     """
 
     _esm = bundled("chat.js")
     _css = bundled("chat.css")
     _schema = _protocol.CHAT
-    _editable = frozenset({"system_prompt", "temperature", "top_p", "max_tokens", "trim_history"})
+    _editable = frozenset(
+        {"system_prompt", "temperature", "top_p", "max_tokens", "trim_history", "think", "mode"}
+    )
     _bounded = ("temperature", "top_p", "max_tokens")
 
     status = traitlets.Unicode("idle", help="idle or generating (a turn is under way).").tag(
@@ -82,6 +94,26 @@ class Chat(ServiceWidget):
         help="When the conversation outgrows the context, leave the oldest turns out of what the "
         "model sees (the transcript keeps them); False: fail with an error instead.",
     ).tag(sync=True)
+    think = traitlets.Any(
+        None,
+        help="Thinking: None (the model's own default), True, False, or 'low' / 'medium' / "
+        "'high'; the view's Think switch sets True or False.",
+    ).tag(sync=True)
+    can_think = traitlets.Bool(
+        False, help="Whether the model can think (the view then shows the Think switch)."
+    ).tag(sync=True)
+    model_defaults = traitlets.Dict(
+        help="The model's own sampling settings (GGUF general.sampling.*): the settings start "
+        "from them unless set here."
+    ).tag(sync=True)
+    model_note = traitlets.Unicode(
+        "", help="What to know about the model, in words (e.g. that it has no chat template)."
+    ).tag(sync=True)
+    mode = traitlets.Unicode(
+        "chat",
+        help="'chat', or 'completion': Send has the model continue the text as it is (a base "
+        "model without a chat template).",
+    ).tag(sync=True)
     persist_transcript = traitlets.Bool(
         False, help="Save the transcript in the notebook's widget state."
     ).tag(sync=True)
@@ -94,9 +126,12 @@ class Chat(ServiceWidget):
         model_card_or_service: ModelCard | LLMKernelService | None = None,
         *,
         messages: Sequence[Mapping[str, str]] | None = None,
+        generation_params: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         restored = _restored(messages)
+        extra = dict(generation_params or {})
+        check_generation_params(extra)
         if restored and restored[0]["role"] == "system":
             kwargs.setdefault("system_prompt", restored.pop(0)["content"])
         card = model_card_or_service if isinstance(model_card_or_service, ModelCard) else None
@@ -107,11 +142,14 @@ class Chat(ServiceWidget):
         else:
             raise TypeError("Chat takes a ModelCard, an LLMKernelService or nothing")
         self._messages: list[dict[str, str]] = restored  # before the traits: they may read it
+        self._user_set = set(kwargs) & set(SAMPLING_TRAITS)  # the model's defaults stay out
         super().__init__(service=service, **kwargs)
         self._card = card
+        self.generation_params = extra  # more parameters for every turn (top_k, stop, ...)
         self._window = 0  # messages before this index no longer fit the context
         self._job: GenerationJob | None = None
         self._buffer: list[str] = []  # chunks not sent to the views yet
+        self._thought: list[str] = []  # thinking chunks not sent yet
         self._last_flush = 0.0
         self._subscribe(self.service.on_progress(self._on_progress))
         self._subscribe(self.service.on_completion_chunk(self._on_chunk))
@@ -133,7 +171,9 @@ class Chat(ServiceWidget):
 
     @property
     def messages(self) -> list[dict[str, str]]:
-        """The transcript: a list of {"role", "content"} dicts (a copy)."""
+        """The transcript: a list of {"role", "content"} dicts (a copy); an assistant entry
+        holds its answer in `content` and the model's thinking, if any, in
+        `reasoning_content`."""
         return [dict(m) for m in self._messages]
 
     @property
@@ -168,10 +208,9 @@ class Chat(ServiceWidget):
         return self._in_event_order(lambda: self._start_turn(text, last))
 
     def to_markdown(self) -> str:
-        """The conversation as Markdown, for a notebook cell or a file."""
-        names = {"system": "System", "user": "User", "assistant": "Assistant"}
-        turns = [f"**{names[m['role']]}:**\n\n{m['content'].strip()}" for m in self._messages]
-        return "\n\n---\n\n".join(turns) + ("\n" if turns else "")
+        """The conversation as Markdown, for a notebook cell or a file (thinking folded in a
+        `<details>` block)."""
+        return transcript_markdown(self._messages)
 
     def _attach(self, text: str) -> str:
         """`text` with the kernel variables its `@name`s mention; a notice says what came."""
@@ -199,18 +238,23 @@ class Chat(ServiceWidget):
         window = min(self._window, keep)
         history = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
         history += self._messages[window:keep] + [{"role": "user", "content": text}]
-        job = self.service.generate_chat_completion(
-            history,
-            trim_history=self.trim_history,
+        sampling: dict[str, Any] = dict(
+            self.generation_params,
             temperature=self.temperature,
             top_p=self.top_p,
             max_tokens=self.max_tokens,
         )
+        if self.mode == "completion":
+            job = self.service.generate_completion(text, **sampling)
+        else:
+            job = self.service.generate_chat_completion(
+                history, trim_history=self.trim_history, think=self.think, **sampling
+            )
         replaced = keep < len(self._messages)
         self._messages[keep:] = [{"role": "user", "content": text}]
         self._window = window
         self._job = job
-        self._buffer, self._last_flush = [], 0.0
+        self._buffer, self._thought, self._last_flush = [], [], 0.0
         with self.hold_sync():
             self.status = "generating"
             self.error = ""
@@ -254,6 +298,21 @@ class Chat(ServiceWidget):
             self.model_label, self.model_detail = label, detail
             local = facts if facts is not None and facts.backend == "local" else None
             self.model_engine = f"{local.engine} {local.engine_version}".strip() if local else ""
+            self.can_think = facts is not None and facts.can_think
+            self.model_note = model_note(facts)
+            defaults = dict(facts.sampling_defaults) if facts is not None else {}
+            self.model_defaults = defaults
+            self._applying = True
+            try:
+                for name in set(SAMPLING_TRAITS) - self._user_set:
+                    setattr(self, name, defaults.get(name, SAMPLING_TRAITS[name]))
+            finally:
+                self._applying = False
+
+    @traitlets.observe(*SAMPLING_TRAITS)
+    def _sampling_set(self, change: dict[str, Any]) -> None:
+        if not self.__dict__.get("_applying", True):
+            self._user_set.add(change["name"])  # a user's value wins over the model's
 
     def _on_progress(self, job: Job) -> None:
         if job is self._job and not job.finished:
@@ -262,7 +321,12 @@ class Chat(ServiceWidget):
     def _on_chunk(self, job: GenerationJob, text: str) -> None:
         if job is not self._job:
             return
-        self._buffer.append(text)
+        if isinstance(text, Thinking):
+            self._thought.append(text)
+            if not self.can_think:  # a server's model that thinks: offer the switch
+                self.can_think = True
+        else:
+            self._buffer.append(text)
         now = time.monotonic()
         if now - self._last_flush >= CHUNK_INTERVAL:
             self._last_flush = now
@@ -270,8 +334,9 @@ class Chat(ServiceWidget):
 
     def _flush_chunks(self) -> None:
         pending, self._buffer = "".join(self._buffer), []
-        if pending:
-            self._post({"type": "chunk", "text": pending})
+        thought, self._thought = "".join(self._thought), []
+        if pending or thought:
+            self._post(chunk_message(pending, thought, self._job))
 
     def _on_done(self, job: GenerationJob) -> None:
         """The turn's end (after all its chunks, before waiters wake): close it in the views and
@@ -290,7 +355,7 @@ class Chat(ServiceWidget):
                 f"The conversation outgrew the context: the model no longer sees the oldest "
                 f"{self._window} message{'s' if self._window > 1 else ''}.",
             )
-        self._messages.append({"role": "assistant", "content": job.text})
+        self._messages.append(answer_entry(job))
         stats = _stats_dict(job.stats)
         with self.hold_sync():
             self.last_stats = stats
@@ -310,6 +375,10 @@ class Chat(ServiceWidget):
     @traitlets.validate(*_bounded)
     def _check_setting(self, proposal: dict[str, Any]) -> Any:
         return self._in_range(proposal, proposal["trait"].name)
+
+    @traitlets.validate("think", "mode")
+    def _check_choice(self, proposal: dict[str, Any]) -> Any:
+        return checked_choice(proposal["trait"].name, proposal["value"])
 
     # -- front-end messages -------------------------------------------------------------------
 
@@ -336,8 +405,10 @@ class Chat(ServiceWidget):
 
     def _send_transcript(self) -> None:
         job = self._job
-        partial = job.text if job is not None and not job.finished else None  # done comes next
-        self._post({"type": "transcript", "messages": self.messages, "partial": partial})
+        running = job is not None and not job.finished  # then "done" comes next
+        message: dict[str, Any] = {"type": "transcript", "messages": self.messages}
+        message.update(partial_of(job) if running and job is not None else {"partial": None})
+        self._post(message)
 
 
 def _no_model_hint(card: ModelCard | None) -> str:

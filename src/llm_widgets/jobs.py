@@ -25,7 +25,7 @@ from typing import Any, Literal
 from . import _events
 from ._events import EventBus
 from ._names import DEFAULT_REVISION, split_parts
-from ._types import GenerationStats, ModelFacts
+from ._types import GenerationStats, ModelFacts, Thinking
 from .errors import JobCancelledError, JobFailedError
 
 logger = logging.getLogger("llm_widgets")
@@ -303,7 +303,9 @@ _END = object()
 
 
 class GenerationJob(Job):
-    """One streamed completion: iterate it for text pieces, or wait for the whole text."""
+    """One streamed completion: iterate it for the answer's pieces, or wait for the whole answer.
+    A thinking model's reasoning is kept apart: `reasoning` (the thinking so far), never in
+    `text`."""
 
     kind = "generation"
 
@@ -315,13 +317,17 @@ class GenerationJob(Job):
         self.options: dict[str, Any] = {}  # engine options that are not sampling parameters
         self.output: Any = None  # an _structured.OutputFormat the answer must follow
         self.value: Any = None  # the parsed answer, when `output` is set
-        self.text: str = ""
+        self.text: str = ""  # the answer alone
+        self.reasoning: str = ""  # the model's thinking before (or beside) its answer
         self.stats: GenerationStats | None = None
+        self.thinking_started: float | None = None  # perf_counter() of the first thinking piece
+        self.answer_started: float | None = None  # ... and of the first answer piece
         self._chunks: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._iterating = threading.Lock()
 
     def __iter__(self) -> Iterator[str]:
-        """Yield text pieces as they are generated (one consumer at a time)."""
+        """Yield the answer's pieces as they are generated (one consumer at a time); thinking
+        is in `reasoning`."""
         if not self._iterating.acquire(blocking=False):
             raise RuntimeError("this generation is already being iterated")
         try:
@@ -352,9 +358,29 @@ class GenerationJob(Job):
     # -- for the worker ---------------------------------------------------------------------
 
     def push(self, piece: str) -> None:
-        """Add a generated piece of text for the iterators."""
+        """Add a generated piece: a `Thinking` one to `reasoning`, an answer's to `text` and the
+        iterators."""
+        if isinstance(piece, Thinking):
+            if self.thinking_started is None:
+                self.thinking_started = time.perf_counter()
+            self.reasoning += piece
+            return
+        if self.answer_started is None:
+            self.answer_started = time.perf_counter()
         self.text += piece
         self._chunks.put(piece)
+
+    @property
+    def thinking(self) -> bool:
+        """Whether the model is thinking now (it has begun to and its answer has not)."""
+        return self.thinking_started is not None and self.answer_started is None
+
+    def reasoning_seconds(self, now: float | None = None) -> float:
+        """How long the model has thought (until its answer began, or `now`)."""
+        if self.thinking_started is None:
+            return 0.0
+        end = self.answer_started or (now if now is not None else time.perf_counter())
+        return max(0.0, end - self.thinking_started)
 
     def close_stream(self) -> None:
         """No more pieces: iterators stop."""

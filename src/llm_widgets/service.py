@@ -168,7 +168,9 @@ class LLMKernelService:
     def on_completion_chunk(
         self, callback: Callable[[GenerationJob, str], Any]
     ) -> Callable[[], None]:
-        """Call `callback(job, text)` for each streamed piece; returns an unsubscribe function."""
+        """Call `callback(job, text)` for each streamed piece; returns an unsubscribe function.
+        A piece of the model's thinking is a `Thinking` (a str subclass): `isinstance(text,
+        Thinking)` tells it from the answer's pieces."""
         return self.events.subscribe("completion_chunk", callback)
 
     def on_completion_done(self, callback: Callable[[GenerationJob], Any]) -> Callable[[], None]:
@@ -426,16 +428,19 @@ class LLMKernelService:
         *,
         response_format: dict[str, Any] | type | None = None,
         choices: Sequence[str] | None = None,
+        think: bool | str | None = None,
         **params: Any,
     ) -> GenerationJob:
         """Stream a completion of `prompt`; returns the job at once (iterate it, or wait).
 
         `response_format` (a JSON schema, or a pydantic model class) or `choices` (labels)
-        constrain the answer with a grammar; `job.value` is then the parsed answer.
+        constrain the answer with a grammar; `job.value` is then the parsed answer. Thinking in
+        the text (`<think>` blocks) goes to `job.reasoning`; `think` has no chat template to
+        switch here and is only checked.
         """
         if not isinstance(prompt, str):
             raise TypeError(f"prompt must be a str, not {type(prompt).__name__}")
-        job = GenerationJob("completion", prompt, params)
+        job = GenerationJob("completion", prompt, _with_think(params, think))
         return self._generate(job, output_format(response_format, choices))
 
     def generate_chat_completion(
@@ -445,11 +450,15 @@ class LLMKernelService:
         trim_history: bool = False,
         response_format: dict[str, Any] | type | None = None,
         choices: Sequence[str] | None = None,
+        think: bool | str | None = None,
         **params: Any,
     ) -> GenerationJob:
         """Stream the assistant's answer to `messages` (role/content dicts) with the model's chat
-        template; returns the job at once. With `trim_history`, the oldest turns are left out
-        when the conversation outgrows the context (`job.stats.trimmed_messages` counts them).
+        template; returns the job at once. A thinking model's reasoning streams to
+        `job.reasoning`, the answer alone to `job.text`; `think` switches thinking on (True, or
+        a level "low" / "medium" / "high") or off (False); None leaves the model's default. With
+        `trim_history`, the oldest turns are left out when the conversation outgrows the
+        context (`job.stats.trimmed_messages` counts them).
 
         `response_format` (a JSON schema, or a pydantic model class) or `choices` (labels)
         constrain the answer with a grammar; `job.value` is then the parsed answer (a pydantic
@@ -458,7 +467,7 @@ class LLMKernelService:
         """
         if not isinstance(trim_history, bool):
             raise ValueError("trim_history must be True or False")
-        job = GenerationJob("chat", check_messages(messages), params)
+        job = GenerationJob("chat", check_messages(messages), _with_think(params, think))
         job.options = {"trim_history": trim_history}
         return self._generate(job, output_format(response_format, choices))
 
@@ -472,6 +481,7 @@ class LLMKernelService:
         system: str | None = None,
         cache: bool | str | os.PathLike[str] = True,
         concurrency: int = 1,
+        think: bool | str | None = None,
         **params: Any,
     ) -> BatchJob:
         """Run one chat answer per input through the model that answers; returns a BatchJob at
@@ -488,9 +498,11 @@ class LLMKernelService:
         --parallel); the kernel's model runs one at a time.
         """
         rows = as_inputs(inputs)
+        params = _with_think(params, think)
         cache_dir = check_map_args(prompt, system, concurrency, cache)
         check_generation_params(params)
         output = output_format(response_format, choices)
+        _check_think_with(output, params)
         shape: dict[str, Any] = dict(prompt=prompt, system=system, concurrency=concurrency)
         job = BatchJob(rows)
         job.request = dict(
@@ -550,9 +562,11 @@ class LLMKernelService:
 
     def _generate(self, job: GenerationJob, output: OutputFormat | None = None) -> GenerationJob:
         check_generation_params(job.params)
+        _check_think_with(output, job.params)
         if output is not None:
             job.output = output
             job.options.update(output.request)
+            job.options["structured"] = True  # the answer's text as it is
         loads = self._unfinished(LoadJob)  # an answer asked for while a model loads waits for it
         self._spawn(job, lambda: self._models.generate(job, after=loads))
         return job
@@ -623,3 +637,21 @@ def _refuse_if_busy(
         raise LLMWidgetsError(f"Cannot {action} {filename} while it is downloading: cancel first.")
     if loaded:
         raise LLMWidgetsError(f"Cannot {action} {filename} while it is loaded: unload first.")
+
+
+def _with_think(params: dict[str, Any], think: object) -> dict[str, Any]:
+    """`params` with `think` among them when it is set (checked with the others)."""
+    return {**params, "think": think} if think is not None else params
+
+
+def _check_think_with(output: OutputFormat | None, params: dict[str, Any]) -> None:
+    """A constrained answer (response_format, choices) runs with thinking off: the grammar
+    shapes the answer from its first token, and `job.value` is parsed from the answer alone."""
+    if output is not None and params.get("grammar") is not None:
+        raise ValueError("give grammar or response_format / choices, not both")
+    if output is not None and params.get("think") not in (None, False):
+        raise ValueError(
+            "response_format and choices run with thinking off (think=False): the grammar "
+            "constrains the answer from its first token. Ask without a format to let the "
+            "model think."
+        )

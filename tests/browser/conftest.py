@@ -92,3 +92,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
     outcome = yield
     report = outcome.get_result()
     setattr(item, f"rep_{report.when}", report)
+
+
+@pytest.fixture(scope="session")
+def thinking_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """SmolLM2 with a Qwen3-style thinking chat template (written once per session)."""
+    from llm_widgets.demo import packaged_model_path
+    from llm_widgets.testing.gguf_copy import QWEN3_STYLE_TEMPLATE, copy_gguf
+
+    folder = tmp_path_factory.mktemp("thinking")
+    return copy_gguf(
+        packaged_model_path(),
+        folder / "smollm2-thinking.gguf",
+        chat_template=QWEN3_STYLE_TEMPLATE,
+        name="SmolLM2 thinking copy",
+    )

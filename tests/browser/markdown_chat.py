@@ -1,5 +1,6 @@
 """A saved conversation whose answer holds Markdown and hostile HTML, and what every host must
-show of it: rendered bold, list, table and code block, and nothing of the model's HTML."""
+show of it: rendered bold, list, table and code block, nothing of the model's HTML, and the
+turn's thinking folded above the answer."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ ANSWER = (
     '<img src=x onerror="window.__pwned = 1"> <script>window.__pwned = 2</script> '
     "[click me](javascript:window.__pwned=3) [safe link](https://example.org/)\n"
 )
+THINKING = "Weigh <b>both</b> sides first."  # the saved turn's thinking, folded above it
 SAVED = (
     f"[{{'role': 'user', 'content': '<b>my</b> **question**'}}, "
-    f"{{'role': 'assistant', 'content': {ANSWER!r}}}]"
+    f"{{'role': 'assistant', 'content': {ANSWER!r}, 'reasoning_content': {THINKING!r}}}]"
 )
 
 
@@ -40,6 +42,14 @@ def check_rendered(chat: Any, page: Any) -> None:
     assert page.evaluate("() => window.__pwned") is None
     # the person's own words stay plain text
     assert chat.locator(".llmw-msg-user .llmw-text").inner_text() == "<b>my</b> **question**"
+    # the saved thinking: folded above the answer, unfolded by its button, HTML as text
+    thought = answer.get_by_role("button", name="Thought", exact=True)
+    assert thought.get_attribute("aria-expanded") == "false"
+    assert "Weigh" not in answer.inner_text()
+    thought.click()
+    assert answer.get_by_role("region", name="The model's thinking").inner_text() == THINKING
+    thought.click()  # folded again
+    assert thought.get_attribute("aria-expanded") == "false"
     check_calm_look(chat, page)
 
 

@@ -298,3 +298,84 @@ def test_regenerate_and_edit_from_the_page(notebook_page: Any) -> None:
     nb.run_cell(2)
     text = nb.output(2).inner_text()
     assert "TURNS Say goodbye. ['user', 'assistant']" in text, text
+
+
+# the model thinks for a while (a few dozen words the grammar lets it choose), then answers
+THINKING_GRAMMAR = 'root ::= "<think>" [a-z]{3,8} (" " [a-z]{3,8}){20,30} "</think>" "It is six."\n'
+RESTORED_THINKING = [
+    {"role": "user", "content": "What is the capital of France?"},
+    {"role": "assistant", "content": "<think>I recall <b>it</b>.</think>Paris."},
+]
+
+
+def thinking_cells(path: Any) -> list[str]:
+    return [
+        "import tempfile\n"
+        "from llm_widgets import Chat, LLMKernelService\n"
+        "service = LLMKernelService(cache_dir=tempfile.mkdtemp())\n"
+        "LLMKernelService.set_instance(service)\n"
+        # the view is the same on every engine; llama-cpp-python writes the grammar's thinking
+        # fastest here (xllamacpp's thinking: tests/test_thinking.py)
+        f"facts = service.load_model({str(path)!r}, n_ctx=1024, engine='llama-cpp-python')"
+        ".wait(120)",
+        f"chat = Chat(messages={RESTORED_THINKING!r},\n"
+        f"            generation_params={{'grammar': {THINKING_GRAMMAR!r}}})\nchat",
+        "print('THINK', chat.think, repr(chat.messages[-1].get('reasoning_content'))[:12],"
+        " repr(chat.messages[-1]['content']))",
+    ]
+
+
+def test_thinking_folds_live_and_restored_and_the_think_switch(
+    notebook_page: Any, thinking_gguf: Any, screenshot: Any
+) -> None:
+    import re
+
+    nb = notebook_page("chat_thinking.ipynb", thinking_cells(thinking_gguf))
+    nb.run_cell(0)
+    nb.run_cell(1)
+    chat = nb.output(1).locator(".llmw-chat")
+    chat.wait_for(timeout=30_000)
+    # restored: the thinking of a saved turn is folded above its answer, HTML shown as text
+    restored = chat.get_by_role("button", name="Thought", exact=True)
+    restored.wait_for(timeout=30_000)
+    assert restored.get_attribute("aria-expanded") == "false"
+    assert not chat.get_by_text("I recall", exact=False).is_visible()
+    restored.click()
+    assert chat.get_by_text("I recall <b>it</b>.", exact=False).is_visible()
+    assert chat.locator(".llmw-thinking-body b").count() == 0
+    assert chat.locator(".llmw-msg-assistant .llmw-text").first.inner_text().strip() == "Paris."
+
+    switch = chat.get_by_role("switch", name="Think")
+    switch.wait_for(timeout=30_000)  # the model's template can think
+    assert switch.is_checked()
+
+    chat.get_by_role("textbox", name="Message").fill("What is 3+3?")
+    chat.get_by_role("button", name="Send").click()
+    live = chat.get_by_role("button", name=re.compile(r"^Thinking"))
+    live.wait_for(timeout=60_000)  # streaming, folded
+    assert live.get_attribute("aria-expanded") == "false"
+    live.click()
+    body = chat.locator(".llmw-thinking-body").last
+    assert body.is_visible()
+    screenshot(chat, "chat-thinking-live")
+    done = chat.get_by_role("button", name=re.compile(r"^Thought for \d+ s$"))
+    done.wait_for(timeout=120_000)
+    assert len(body.inner_text().split()) >= 20  # the thinking streamed into the open block
+    answer = chat.locator(".llmw-msg-assistant .llmw-text").last
+    deadline = time.monotonic() + 30
+    while answer.inner_text().strip() != "It is six.":
+        assert time.monotonic() < deadline, answer.inner_text()
+        time.sleep(0.1)
+    assert "<think>" not in answer.inner_text()
+    screenshot(chat, "chat-thinking-done")
+
+    switch.uncheck()
+    deadline = time.monotonic() + 15
+    while True:
+        nb.run_cell(2)
+        text = nb.output(2).inner_text()
+        if "THINK False" in text:
+            break
+        assert time.monotonic() < deadline, text
+        time.sleep(0.2)
+    assert "'It is six.'" in text and "None" not in text, text

@@ -32,16 +32,22 @@ from llm_widgets.testing.openai_server import OpenAIServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.extra_host]
 
+# the model thinks a few seconds (the grammar writes the block), then answers
+GRAMMAR = 'root ::= "<think>" [a-z]{3,6} (" " [a-z]{3,6}){60,80} "</think>" "It is six."\n'
+
 HARNESS = Path(__file__).parent.parent / "vscode"
 SETUP = """
 import os, tempfile
 from llm_widgets import LLMKernelService, ModelCard, Chat
 from llm_widgets.testing import LocalHub
 from llm_widgets.testing.tiny_gguf import write_tiny_gguf, CHATML_TEMPLATE
+from llm_widgets.testing.gguf_copy import QWEN3_STYLE_TEMPLATE
 hub = LocalHub().start()
 REPO, FILE = "demo-org/tiny-GGUF", "tiny.F32.gguf"
 model = write_tiny_gguf(tempfile.mkdtemp() + "/t.gguf", n_ctx=4096, chat_template=CHATML_TEMPLATE,
                         n_embd=128, n_layer=3)
+thinker = write_tiny_gguf(tempfile.mkdtemp() + "/think.gguf", n_ctx=4096,
+                          chat_template=QWEN3_STYLE_TEMPLATE, n_embd=128, n_layer=3)
 hub.add_file(REPO, FILE, model)
 hub.add_file(REPO, "big.Q4_K_M.gguf", os.urandom(12_000_000))
 hub.faults.throttle_bps = 2_000_000
@@ -182,6 +188,25 @@ def test_the_whole_flow_in_vscodes_widget_renderer(vscode_page: Any) -> None:
     _wait(lambda: send.is_enabled() and chat.locator(".llmw-streaming").count() == 0, 60)
     assert chat.locator(".llmw-msg-assistant").count() == 1
     assert chat.locator(".llmw-error").inner_text() == ""
+
+    # a model whose template thinks: the Think switch; a thinking turn streams into a folded
+    # block, then "Thought for N s"
+    assert chat.get_by_role("switch", name="Think").is_hidden()  # chatml cannot think
+    _cell(page, "LLMKernelService.instance().load_model(thinker).wait(60)")
+    thinker = _cell(page, f"chat2 = Chat(generation_params={{'grammar': {GRAMMAR!r}}}); chat2")
+    switch = thinker.get_by_role("switch", name="Think")
+    switch.wait_for(timeout=30_000)
+    assert switch.is_checked()
+    thinker.get_by_role("textbox", name="Message").fill("What is 3+3?")
+    thinker.get_by_role("button", name="Send", exact=True).click(timeout=30_000)
+    live = thinker.get_by_role("button", name=re.compile(r"^Thinking"))
+    live.wait_for(timeout=60_000)
+    assert live.get_attribute("aria-expanded") == "false"
+    thinker.get_by_role("button", name=re.compile(r"^Thought for \d+ s$")).wait_for(timeout=60_000)
+    answer = thinker.locator(".llmw-msg-assistant .llmw-text").last
+    _wait(lambda: answer.inner_text().strip() == "It is six.", 30)
+    switch.uncheck()
+    _wait(lambda: "False" in _cell(page, "print(chat2.think)").inner_text(), 30)
 
     restored = _cell(page, f"Chat(messages={SAVED})")
     check_rendered(restored, page)

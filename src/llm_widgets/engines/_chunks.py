@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._types import ToolCall
+from .._types import Thinking, ToolCall
+from ._thinking import ThinkSplitter
 
 
 def field(obj: Any, name: str) -> Any:
@@ -22,10 +23,13 @@ def field(obj: Any, name: str) -> Any:
 class DeltaReader:
     """Reads the choices of one streamed generation, in order."""
 
-    def __init__(self, *, chat: bool) -> None:
+    def __init__(self, *, chat: bool, thinking: bool = False, raw: bool = False) -> None:
+        """`thinking`: the prompt left a `<think>` open; `raw`: take the text as it is
+        (structured output: its thinking markers would be inside the JSON)."""
         self.chat = chat
         self.finish_reason: str | None = None
         self._calls: list[ToolCall] = []
+        self._text = None if raw else ThinkSplitter(thinking=thinking)
 
     def feed(self, choice: Any) -> list[str]:
         """The pieces one streamed choice carries (possibly none)."""
@@ -33,19 +37,20 @@ class DeltaReader:
         if reason:
             self.finish_reason = str(reason)
         if not self.chat:
-            text = field(choice, "text")
-            return [text] if text else []
+            return self._split(field(choice, "text"))
         delta = field(choice, "delta")
         pieces = self._reasoning_of(delta)
         self._tool_call_deltas(delta)
-        text = field(delta, "content")
-        if text:
-            pieces.append(text)
-        return pieces
+        return pieces + self._split(field(delta, "content"))
 
     def finish(self) -> list[str]:
         """Pieces held back until the stream's end (e.g. a marker split across chunks)."""
-        return []
+        return self._text.finish() if self._text is not None else []
+
+    def _split(self, text: Any) -> list[str]:
+        if not text or not isinstance(text, str):
+            return []
+        return self._text.feed(text) if self._text is not None else [text]
 
     @property
     def tool_calls(self) -> list[ToolCall]:
@@ -55,8 +60,15 @@ class DeltaReader:
     # -- per kind of delta ----------------------------------------------------------------------
 
     def _reasoning_of(self, delta: Any) -> list[str]:
-        """`Thinking` pieces of a delta's reasoning fields."""
-        return []
+        """`Thinking` pieces of a delta's reasoning fields: `reasoning_content` (llama.cpp's
+        server, vLLM) or `reasoning` (vLLM >= 0.10, Ollama, OpenRouter)."""
+        pieces: list[str] = []
+        for name in ("reasoning_content", "reasoning"):
+            text = field(delta, name)
+            if text and isinstance(text, str):
+                pieces.append(Thinking(text))
+                break
+        return pieces
 
     def _tool_call_deltas(self, delta: Any) -> None:
         """Accumulate a delta's `tool_calls` fragments."""

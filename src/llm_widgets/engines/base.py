@@ -6,10 +6,14 @@ The stream contract, the same for every engine: `stream_chat` / `stream_completi
 edge (no raw `<think>` or harmony markers reach the layers above). After the stream ends,
 `last_stats` holds its figures and `last_tool_calls` the function calls the model asked for
 (empty unless `tools=` was given). Parameters every engine understands beyond sampling:
-`grammar` (GBNF text), `think` (None: the model's default; True / False; "low" / "medium" /
-"high"), `tools` (OpenAI tool dicts) and `tool_choice`. Chat `messages` are OpenAI-shaped dicts
-(an assistant entry may carry `tool_calls` and `reasoning_content`; `tool` entries a
-`tool_call_id`).
+`grammar` (GBNF text), `structured` (True: the answer is structured output, taken as it is,
+with no thinking markers parsed), `think` (None: the model's default; True / False; "low" /
+"medium" / "high"), `tools` (OpenAI tool dicts) and `tool_choice`. Chat templates get `think`
+as `enable_thinking` (and a level as `reasoning_effort`); servers as `chat_template_kwargs:
+{"enable_thinking": ...}` and `reasoning_effort`. An assistant message's `reasoning_content`
+reaches the template only where it reads it; an engine that cannot tell leaves it out. Chat
+`messages` are OpenAI-shaped dicts (an assistant entry may carry `tool_calls` and
+`reasoning_content`; `tool` entries a `tool_call_id`).
 """
 
 from __future__ import annotations

@@ -57,17 +57,48 @@ def inspect_file(
         raise ModelFileError(
             f"{os.path.basename(path)} has architecture {arch!r}, unknown to this llama.cpp."
         )
+    template = str(meta.get("tokenizer.chat_template") or "")
     facts = ModelFacts(
         path=path,
         size=header.file_size,
         architecture=arch,
         name=str(meta.get("general.name") or os.path.basename(path)),
         context_length=int(meta.get(f"{arch}.context_length") or 0),
-        has_chat_template=bool(meta.get("tokenizer.chat_template")),
+        has_chat_template=bool(template),
+        can_think=template_can_think(template),
+        sampling_defaults=sampling_defaults_of(meta),
         quantization=parse_quantization(path),
         n_layer=int(meta.get(f"{arch}.block_count") or 0),
     )
     return facts, meta
+
+
+NO_TEMPLATE = "no chat template — a base model? use completion"  # what facts.chat_format says
+
+# GGUF `general.sampling.*` keys (llama.cpp writes them from generation_config.json) -> our names
+SAMPLING_KEYS = {
+    "general.sampling.temp": "temperature",
+    "general.sampling.top_p": "top_p",
+    "general.sampling.top_k": "top_k",
+    "general.sampling.min_p": "min_p",
+    "general.sampling.penalty_repeat": "repeat_penalty",
+}
+
+
+def sampling_defaults_of(meta: dict[str, Any]) -> dict[str, float]:
+    """The model's own sampling settings its GGUF carries (only those a request can set)."""
+    out: dict[str, float] = {}
+    for key, name in SAMPLING_KEYS.items():
+        value = meta.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[name] = int(value) if name == "top_k" else round(float(value), 6)
+    return out
+
+
+def template_can_think(template: str) -> bool:
+    """Whether a chat template has thinking: `<think>` blocks, an `enable_thinking` switch, or
+    gpt-oss's harmony channels."""
+    return any(m in template for m in ("<think>", "enable_thinking", "<|channel|>"))
 
 
 def unknown_architecture(facts: ModelFacts, log_lines: list[str]) -> ModelFileError | None:

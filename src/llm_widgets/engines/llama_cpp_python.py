@@ -22,11 +22,13 @@ from dataclasses import replace
 from typing import Any
 
 from .._memory import DEFAULT_N_CTX, ModelShape
-from .._types import GenerationStats, ModelFacts, ToolCall
+from .._types import GenerationStats, ModelFacts, Thinking, ToolCall
 from ..errors import JobCancelledError, LLMWidgetsError, ModelFileError
 from ..jobs import Cancellation
+from ._chunks import DeltaReader
 from ._history import answer_reserve, drop_oldest_turn
-from .gguf import check_fits, inspect_file, offloaded_layers, unknown_architecture
+from ._thinking import opens_thinking, template_kwargs, without_reasoning
+from .gguf import NO_TEMPLATE, check_fits, inspect_file, offloaded_layers, unknown_architecture
 
 NAME = "llama-cpp-python"
 
@@ -126,6 +128,7 @@ class LlamaCppPythonEngine:
         self._abort_cb: Any = None
         self._prompt_budget: int | None = None  # longest prompt the next evaluation may take
         self._evals: list[tuple[int, int]] = []  # (n_past, n_tokens) of each eval call
+        self._template: _TemplateCall | None = None  # the GGUF's chat template, when it is used
 
     @property
     def loaded(self) -> bool:
@@ -176,9 +179,10 @@ class LlamaCppPythonEngine:
         chat_format = (
             "the GGUF's chat template"
             if facts.has_chat_template
-            else f"{llm.chat_format} (fallback: the GGUF has no chat template)"
+            else f"{NO_TEMPLATE} (the chat falls back to {llm.chat_format})"
         )
         self._count_evaluations(llm)
+        self._template = _TemplateCall.install(llm)
         self._llm, self._options = llm, options
         self._facts = replace(
             facts,
@@ -220,10 +224,12 @@ class LlamaCppPythonEngine:
     ) -> Iterator[str]:
         """Yield the completion of `prompt` piece by piece; `last_stats` is set at the end."""
         llm = self._require()
+        params.pop("think", None)  # a raw completion has no template to switch thinking in
+        raw = bool(params.pop("structured", False))
         return self._stream(
             lambda _stats: llm.create_completion(prompt, stream=True, **_sampling(params)),
             abort,
-            chat=False,
+            reader=lambda: DeltaReader(chat=False, raw=raw),
         )
 
     def stream_chat(
@@ -238,6 +244,13 @@ class LlamaCppPythonEngine:
         `trim_history`, the oldest turns (never the system message or the last message) are left
         out until the prompt fits the context; `last_stats.trimmed_messages` says how many."""
         llm = self._require()
+        template = self._template
+        think = params.pop("think", None)
+        if template is not None:
+            template.kwargs, template.abort = template_kwargs(think), abort
+        raw = bool(params.pop("structured", False))
+        keep = template is not None and template.reads_reasoning
+        messages = without_reasoning(list(messages), keep=keep)
         sampling = _sampling(params)
         n_ctx = int(llm.n_ctx())
         reserve = answer_reserve(n_ctx, params.get("max_tokens"))
@@ -268,7 +281,11 @@ class LlamaCppPythonEngine:
                     self._prompt_budget = None
                 return itertools.chain([head], stream)
 
-        return self._stream(start, abort, chat=True)
+        def reader() -> DeltaReader:
+            opened = template is not None and template.opened
+            return DeltaReader(chat=True, thinking=opened, raw=raw)
+
+        return self._stream(start, abort, reader=reader)
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -310,7 +327,7 @@ class LlamaCppPythonEngine:
         self,
         start: Callable[[GenerationStats], Iterator[Any]],
         abort: Cancellation,
-        chat: bool,
+        reader: Callable[[], DeltaReader],
     ) -> Iterator[str]:
         stats = GenerationStats()
         self.last_stats = stats
@@ -318,6 +335,7 @@ class LlamaCppPythonEngine:
         first: float | None = None
         pieces = 0
         self._evals = []
+        parse: DeltaReader | None = None
         self._watch_abort(abort)
         try:
             if abort.is_set():
@@ -326,22 +344,25 @@ class LlamaCppPythonEngine:
             stream: Any = None
             try:
                 stream = start(stats)
+                parse = reader()  # after start(): the template has rendered the prompt
                 for chunk in stream:
                     choice = chunk["choices"][0]
-                    text = (
-                        (choice.get("delta") or {}).get("content") if chat else choice.get("text")
-                    )
                     if first is None:
                         first = time.perf_counter()
                         self._watch_abort(None)  # per-token checks below are enough now
-                    if choice.get("finish_reason"):
-                        stats.stop_reason = str(choice["finish_reason"])
-                    if text:
+                    got = parse.feed(choice)
+                    if parse.finish_reason:
+                        stats.stop_reason = parse.finish_reason
+                    if _has_text(choice):
                         pieces += 1
-                        yield text
+                        stats.reasoning_tokens += bool(got) and all(
+                            isinstance(p, Thinking) for p in got
+                        )
+                    yield from got
                     if abort.is_set():
                         stats.stop_reason = "aborted"
                         break
+                yield from parse.finish()
             except ValueError as exc:
                 stats.stop_reason = "error"
                 match = _context_overflow(exc)
@@ -378,6 +399,55 @@ class LlamaCppPythonEngine:
                 decode_time = end - first
                 if stats.completion_tokens > 1 and decode_time > 0:
                     stats.tokens_per_second = (stats.completion_tokens - 1) / decode_time
+
+
+def _has_text(choice: dict[str, Any]) -> bool:
+    """Whether a llama-cpp-python chunk carries a token's text (the last carries none)."""
+    return bool((choice.get("delta") or {}).get("content") or choice.get("text"))
+
+
+class _TemplateCall:
+    """The GGUF's chat template as llama-cpp-python renders it, with our variables added
+    (`enable_thinking`, `reasoning_effort`), noting whether the prompt left `<think>` open."""
+
+    def __init__(self, formatter: Any) -> None:
+        self.formatter = formatter
+        self.kwargs: dict[str, Any] = {}
+        self.abort: Cancellation | None = None  # checked after every token, text or not
+        self.opened = False
+        self.reads_reasoning = "reasoning_content" in str(getattr(formatter, "template", ""))
+
+    @classmethod
+    def install(cls, llm: Any) -> _TemplateCall | None:
+        """Wrap `llm`'s GGUF template handler; None when another chat format is used."""
+        if llm.chat_format != "chat_template.default" or llm.chat_handler is not None:
+            return None
+        chat_format = _llama_cpp().llama_chat_format
+        template = str(llm.metadata.get("tokenizer.chat_template") or "")
+        eos = int(llm.token_eos())
+        formatter = chat_format.Jinja2ChatFormatter(
+            template=template,
+            eos_token=llm._model.token_get_text(eos) if eos >= 0 else "",
+            bos_token=llm._model.token_get_text(llm.token_bos()) if llm.token_bos() >= 0 else "",
+            stop_token_ids=[eos],
+        )
+        call = cls(formatter)
+        handler = chat_format.chat_formatter_to_chat_completion_handler(call)
+        llm._chat_handlers["chat_template.default"] = handler
+        return call
+
+    def __call__(self, **kwargs: Any) -> Any:
+        result = self.formatter(**kwargs, **self.kwargs)
+        self.opened = opens_thinking(result.prompt)
+        abort, previous = self.abort, result.stopping_criteria
+        if abort is not None:
+            # Stop must not wait for text: a model writing bytes that do not decode yet
+            # yields no chunk for many tokens
+            def stop(ids: Any, logits: Any) -> bool:
+                return abort.is_set() or bool(previous is not None and previous(ids, logits))
+
+            result.stopping_criteria = _llama_cpp().StoppingCriteriaList([stop])
+        return result
 
 
 class _PromptTooLong(Exception):

@@ -20,10 +20,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .._names import check_base_url
-from .._types import GenerationStats, ModelFacts, ToolCall
+from .._types import GenerationStats, ModelFacts, Thinking, ToolCall
 from ..errors import LLMWidgetsError, RemoteServerError
 from ..jobs import Cancellation
 from ._chunks import DeltaReader
+from ._thinking import template_kwargs, without_reasoning
 from .base import SAMPLING_DEFAULTS
 
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
@@ -78,6 +79,9 @@ class RemoteEngine:
         self._facts: ModelFacts | None = None
         self._seed: int | None = None
         self.models: list[str] = []  # what the server lists at /v1/models
+        # True where the server's chat template reads an assistant's `reasoning_content` (an
+        # engine that runs the server and knows its template sets it)
+        self.pass_reasoning = False
         self.extra_body: dict[str, Any] = {}  # fields this server understands, on every request
         self._stats = threading.local()  # streams may run at once (a batch): stats per thread
         self._closed = False
@@ -153,8 +157,10 @@ class RemoteEngine:
         self, prompt: str, *, abort: Cancellation, **params: Any
     ) -> Iterator[str]:
         """Yield the server's completion of `prompt`; `last_stats` is set at the end."""
+        raw = bool(params.pop("structured", False))
         body = {"prompt": prompt, **self._request("completion", params)}
-        return self._stream(lambda client: client.completions.create(**body), abort, chat=False)
+        reader = DeltaReader(chat=False, raw=raw)
+        return self._stream(lambda client: client.completions.create(**body), abort, reader)
 
     def stream_chat(
         self,
@@ -167,8 +173,12 @@ class RemoteEngine:
         """Yield the server's answer to `messages` (its chat template applies). The server keeps
         the whole conversation: `trim_history` cannot count its tokens, so a conversation that
         outgrows the context is an error that says what to do."""
-        body = {"messages": messages, **self._request("chat", params)}
-        return self._stream(lambda client: client.chat.completions.create(**body), abort, chat=True)
+        # an earlier turn's thinking stays out, unless the server's template is known to read it
+        sent = without_reasoning(list(messages), keep=self.pass_reasoning)
+        raw = bool(params.pop("structured", False))
+        body = {"messages": sent, **self._request("chat", params)}
+        reader = DeltaReader(chat=True, raw=raw)
+        return self._stream(lambda client: client.chat.completions.create(**body), abort, reader)
 
     def create_context(self, *, n_ctx: int | None = None, seed: int | None = None) -> ModelFacts:
         """Use `seed` from now on; the context size is the server's own setting."""
@@ -266,6 +276,14 @@ class RemoteEngine:
             body["response_format"] = {"type": "json_object", "schema": schema}
         elif schema is not None:
             body["extra_body"]["json_schema"] = schema  # llama.cpp's servers, for completions
+        think = params.get("think")
+        if think is not None and mode == "chat":  # llama.cpp's server and vLLM read both
+            switch = template_kwargs(think)
+            body["extra_body"]["chat_template_kwargs"] = {
+                "enable_thinking": switch["enable_thinking"]
+            }
+            if "reasoning_effort" in switch:
+                body["reasoning_effort"] = switch["reasoning_effort"]
         seed = params.get("seed", self._seed)
         if seed is not None and seed >= 0:
             body["seed"] = seed
@@ -274,7 +292,7 @@ class RemoteEngine:
         return body
 
     def _stream(
-        self, create: Callable[[Any], Any], abort: Cancellation, *, chat: bool
+        self, create: Callable[[Any], Any], abort: Cancellation, reader: DeltaReader
     ) -> Iterator[str]:
         stats = GenerationStats()
         self.last_stats = stats
@@ -289,8 +307,7 @@ class RemoteEngine:
 
         began = time.perf_counter()
         first: float | None = None
-        pieces, usage, timings = 0, None, None
-        reader = DeltaReader(chat=chat)
+        pieces, thought, usage, timings = 0, 0, None, None
         self.last_tool_calls = []
         future: concurrent.futures.Future[None] | None = None
         remove_hook: Callable[[], None] = lambda: None  # noqa: E731
@@ -310,11 +327,12 @@ class RemoteEngine:
                 timings = getattr(chunk, "timings", None) or timings  # llama.cpp's servers
                 if not chunk.choices:
                     continue
-                for text in reader.feed(chunk.choices[0]):
-                    if first is None:
-                        first = time.perf_counter()
+                got = reader.feed(chunk.choices[0])
+                if got:
+                    first = first if first is not None else time.perf_counter()
                     pieces += 1
-                    yield text
+                    thought += all(isinstance(p, Thinking) for p in got)
+                yield from got
             if abort.is_set():
                 stats.stop_reason = "aborted"
                 return
@@ -337,10 +355,14 @@ class RemoteEngine:
             end = time.perf_counter()
             stats.total_time = end - began
             stats.ttft = (first - began) if first is not None else 0.0
-            stats.completion_tokens = pieces
+            stats.completion_tokens, stats.reasoning_tokens = pieces, thought
             if usage is not None:
                 stats.prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
                 stats.cached_prompt_tokens = _cached_tokens(usage, timings)
+                details = getattr(usage, "completion_tokens_details", None)
+                reported = getattr(details, "reasoning_tokens", None)
+                if isinstance(reported, int) and reported > 0:
+                    stats.reasoning_tokens = reported
             elif isinstance(timings, dict):  # llama.cpp's per-token timings: also after a Stop
                 stats.cached_prompt_tokens = int(timings.get("cache_n") or 0)
                 stats.prompt_tokens = stats.cached_prompt_tokens + int(timings.get("prompt_n") or 0)

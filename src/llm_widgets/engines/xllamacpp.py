@@ -27,7 +27,7 @@ from ..jobs import Cancellation
 from ._history import answer_reserve, fit_history
 from ._native_log import LOGGER, NativeLog, stderr_to_logging, verbosity_for
 from .base import CHATML_TEMPLATE
-from .gguf import check_fits, inspect_file, offloaded_layers, unknown_architecture
+from .gguf import NO_TEMPLATE, check_fits, inspect_file, offloaded_layers, unknown_architecture
 from .openai_compat import RemoteEngine
 
 NAME = "xllamacpp"
@@ -152,6 +152,9 @@ class XllamacppEngine:
         except BaseException:
             self.unload()
             raise
+        template = str(meta.get("tokenizer.chat_template") or "")
+        if self._client is not None:  # the template decides what an earlier turn's thinking is
+            self._client.pass_reasoning = "reasoning_content" in template
         self._load_args = dict(n_threads=n_threads, seed=seed, n_gpu_layers=gpu_layers, **options)
         self._facts = replace(
             facts,
@@ -159,7 +162,7 @@ class XllamacppEngine:
             chat_format=(
                 "the GGUF's chat template"
                 if facts.has_chat_template
-                else "chatml (fallback: the GGUF has no chat template)"
+                else f"{NO_TEMPLATE} (the chat falls back to chatml)"
             ),
             load_seconds=round(time.perf_counter() - started, 4),
             gpu_layers=gpu_layers,
