@@ -14,6 +14,7 @@ from typing import Any
 from . import hub
 from ._cache import same_file
 from ._events import PROGRESS_INTERVAL, EventBus
+from ._tool_loop import ToolTurn
 from ._types import ModelFacts
 from .engines.base import Backend
 from .engines.llama_cpp_python import Engine
@@ -103,18 +104,10 @@ class ModelRunner:
             with self.turn(job):
                 engine = self.require_engine()
                 job.mark_running()
-                abort = job.cancellation
-                stream = (
-                    engine.stream_chat(job.request, abort=abort, **job.options, **job.params)
-                    if job.mode == "chat"
-                    else engine.stream_completion(
-                        job.request, abort=abort, **job.options, **job.params
-                    )
-                )
-                for piece in stream:
-                    job.push(piece)
-                    self._events.emit("completion_chunk", job, piece)
-                job.stats = engine.last_stats
+                if job.tools is not None:
+                    self.tool_turn(job).run(engine, job.request, **job.options, **job.params)
+                else:
+                    self._stream(engine, job)
             job.close_stream()
             if job.cancel_requested:
                 job.finish("cancelled", result=job.text)
@@ -133,6 +126,28 @@ class ModelRunner:
                 else (f"Generation failed: {type(exc).__name__}: {exc}")
             )
             job.finish("failed", error=message, exception=as_failure(exc, message))
+
+    def tool_turn(self, job: GenerationJob) -> ToolTurn:
+        """A turn with tools for `job`: its pieces and call records go out as events."""
+
+        def piece(text: str) -> None:
+            job.push(text)
+            self._events.emit("completion_chunk", job, text)
+
+        calls = lambda record: self._events.emit("tool_call", job, record)  # noqa: E731
+        return ToolTurn(job, job.tools, on_piece=piece, on_call=calls)
+
+    def _stream(self, engine: Backend, job: GenerationJob) -> None:
+        abort = job.cancellation
+        stream = (
+            engine.stream_chat(job.request, abort=abort, **job.options, **job.params)
+            if job.mode == "chat"
+            else engine.stream_completion(job.request, abort=abort, **job.options, **job.params)
+        )
+        for piece in stream:
+            job.push(piece)
+            self._events.emit("completion_chunk", job, piece)
+        job.stats = engine.last_stats
 
     # -- calls that wait for their turn -------------------------------------------------------
 

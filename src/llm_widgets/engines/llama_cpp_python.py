@@ -26,6 +26,7 @@ from .._memory import DEFAULT_N_CTX, ModelShape
 from .._types import GenerationStats, ModelFacts, ToolCall
 from ..errors import JobCancelledError, LLMWidgetsError, ModelFileError
 from ..jobs import Cancellation
+from ._chunks import DeltaReader
 from .gguf import check_fits, inspect_file, offloaded_layers
 
 KNOWN_ARCHITECTURES = frozenset(gguf.MODEL_ARCH_NAMES.values())
@@ -224,6 +225,8 @@ class Engine:
         out until the prompt fits the context; `last_stats.trimmed_messages` says how many."""
         llm = self._require()
         sampling = _sampling(params)
+        tools, choice = sampling.pop("tools", None), sampling.pop("tool_choice", None)
+        sampling.update(_tool_options(tools, choice, answering=messages[-1]["role"] == "tool"))
         n_ctx = int(llm.n_ctx())
         # room kept for the answer when trimming: max_tokens, at most a quarter of the context
         reserve = min(int(params.get("max_tokens") or n_ctx), n_ctx // 4)
@@ -304,6 +307,8 @@ class Engine:
         first: float | None = None
         pieces = 0
         self._evals = []
+        reader = DeltaReader(chat=chat)
+        self.last_tool_calls = []
         self._watch_abort(abort)
         try:
             if abort.is_set():
@@ -313,21 +318,18 @@ class Engine:
             try:
                 stream = start(stats)
                 for chunk in stream:
-                    choice = chunk["choices"][0]
-                    text = (
-                        (choice.get("delta") or {}).get("content") if chat else choice.get("text")
-                    )
                     if first is None:
                         first = time.perf_counter()
                         self._watch_abort(None)  # per-token checks below are enough now
-                    if choice.get("finish_reason"):
-                        stats.stop_reason = str(choice["finish_reason"])
-                    if text:
+                    for text in reader.feed(chunk["choices"][0]):
                         pieces += 1
                         yield text
+                    if reader.finish_reason:
+                        stats.stop_reason = reader.finish_reason
                     if abort.is_set():
                         stats.stop_reason = "aborted"
                         break
+                self.last_tool_calls = [] if abort.is_set() else reader.tool_calls
             except ValueError as exc:
                 stats.stop_reason = "error"
                 match = _context_overflow(exc)
@@ -400,6 +402,35 @@ def _sampling(params: dict[str, Any]) -> dict[str, Any]:
     if out.get("grammar") is not None:
         out["grammar"] = _grammar(out["grammar"])  # GBNF text -> a compiled grammar
     return out
+
+
+def _tool_options(
+    tools: list[dict[str, Any]] | None, choice: str | None, *, answering: bool
+) -> dict[str, Any]:
+    """What create_chat_completion takes for tools. llama-cpp-python parses no call out of a
+    free answer (abetlen/llama-cpp-python#1338); it constrains the arguments of a named tool
+    with a grammar: so a named tool_choice, or "required" with one tool, work, and after the
+    results (`answering`) "auto" answers from them; other choices are refused, naming the
+    engines that can."""
+    if not tools or choice == "none" or (answering and choice == "auto"):
+        return {}
+    names = [t["function"]["name"] for t in tools]
+    name = (
+        choice
+        if choice in names
+        else names[0]
+        if choice == "required" and len(names) == 1
+        else None
+    )
+    if name is None:
+        raise LLMWidgetsError(
+            f"The llama-cpp-python engine cannot let the model choose among tools "
+            f"(tool_choice={choice!r}): it parses no tool call out of a free answer "
+            "(abetlen/llama-cpp-python#1338). Name the tool (tool_choice="
+            f"{names[0]!r}), or use an engine that parses calls: the default xllamacpp engine, "
+            "or a server through connect() (llama.cpp's llama-server --jinja, vLLM, Ollama)."
+        )
+    return {"tools": tools, "tool_choice": {"type": "function", "function": {"name": name}}}
 
 
 def _without(options: dict[str, Any], *names: str) -> dict[str, Any]:

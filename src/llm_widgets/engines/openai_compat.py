@@ -156,7 +156,7 @@ class RemoteEngine:
 
     def stream_chat(
         self,
-        messages: list[dict[str, str]],
+        messages: list[dict[str, Any]],
         *,
         abort: Cancellation,
         trim_history: bool = False,
@@ -262,6 +262,9 @@ class RemoteEngine:
             body["seed"] = seed
         if params.get("stop"):
             body["stop"] = params["stop"]
+        if params.get("tools"):
+            body["tools"] = params["tools"]
+            body["tool_choice"] = wire_tool_choice(params.get("tool_choice") or "auto")
         return body
 
     def _stream(
@@ -432,6 +435,14 @@ class RemoteEngine:
         return RemoteServerError(
             "server", f"Talking to {where} failed: {type(exc).__name__}: {_first_line(exc)}"
         )
+
+
+def wire_tool_choice(choice: str) -> str | dict[str, Any]:
+    """A tool_choice as the OpenAI API takes it: "auto" / "required" / "none", or the named
+    function's object."""
+    if choice in ("auto", "required", "none"):
+        return choice
+    return {"type": "function", "function": {"name": choice}}
 
 
 def _context_length(entry: dict[str, Any]) -> int:
