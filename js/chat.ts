@@ -2,14 +2,16 @@
 // Regenerate / Edit, Copy and Copy code, sampling settings.
 import type { AnyModel, RenderProps } from "@anywidget/types";
 import { StreamingMarkdown, renderMarkdown } from "./markdown";
-import type { ChatMessage, ChatRequest, ChatState, GenerationStats, Notice } from "./protocol";
+import type { ChatMessage, ChatRequest, ChatState, GenerationStats, Notice, ToolCallView } from "./protocol";
+import { ToolCards } from "./tool_cards";
 import { Notices, Requests, button, connectionLine, customMessages, h, listen, numberField, resyncWhenQuiet, showText, teardown } from "./ui";
 import "./styles.css";
 
 type Model = AnyModel<ChatState>;
 type Incoming =
   | Notice
-  | { type: "transcript"; messages: ChatMessage[]; partial: string | null }
+  | { type: "transcript"; messages: ChatMessage[]; partial: string | null; calls?: ToolCallView[] }
+  | { type: "tool_call"; call: ToolCallView }
   | { type: "turn_start"; role: "user"; content: string }
   | { type: "chunk"; text: string }
   | { type: "done"; stats: Partial<GenerationStats> };
@@ -65,6 +67,8 @@ function render(model: Model, el: HTMLElement): () => void {
   const notices = new Notices();
   const requests = new Requests(model, () => update());
   const send = (msg: ChatRequest, busy?: HTMLButtonElement) => requests.send(msg, busy);
+  const cards = new ToolCards(send);
+  const sources = new WeakMap<HTMLElement, { text: string }>(); // an answer's Markdown, for Copy
   const header = h("div", { class: "llmw-head" }, h("div", { class: "llmw-title" }, "Chat"));
   const modelName = h("span", { class: "llmw-badge" });
   header.append(modelName);
@@ -149,6 +153,7 @@ function render(model: Model, el: HTMLElement): () => void {
       text.classList.add("llmw-md");
       text.append(renderMarkdown(content));
       const source = { text: content };
+      sources.set(node, source);
       const copyButton = button("Copy", () => {
         const markdown = openNode === node && open ? open.text : source.text;
         void copy(markdown, () => showSource(node, markdown), notices);
@@ -192,7 +197,18 @@ function render(model: Model, el: HTMLElement): () => void {
   const showTranscript = (messages: ChatMessage[]) => {
     transcript.replaceChildren();
     open = openNode = null;
-    for (const m of messages) if (m.role !== "system") bubble(m.role, m.content);
+    const results = new Map(messages.filter((m) => m.role === "tool").map((m) => [m.tool_call_id ?? "", m.content]));
+    let turn: { node: HTMLElement; text: string } | null = null; // an answer that called tools goes on
+    for (const m of messages) {
+      if (m.role === "system" || m.role === "tool") continue;
+      if (m.role === "assistant" && turn) {
+        turn.text += m.content;
+        turn.node.querySelector(".llmw-text")!.replaceChildren(renderMarkdown(turn.text));
+        sources.get(turn.node)!.text = turn.text;
+      } else turn = { node: bubble(m.role, m.content), text: m.content };
+      if (m.role === "assistant" && m.tool_calls?.length) cards.restore(turn.node, m, results);
+      else turn = null;
+    }
     transcript.scrollTop = transcript.scrollHeight;
   };
   /** Regenerate goes on the last answer, Edit on the last message; both only between turns. */
@@ -255,6 +271,7 @@ function render(model: Model, el: HTMLElement): () => void {
       case "transcript":
         showTranscript(msg.messages);
         if (typeof msg.partial === "string") openAssistant(msg.partial);
+        for (const call of msg.calls ?? []) cards.show(openNode!, call);
         empty();
         update();
         break;
@@ -272,8 +289,13 @@ function render(model: Model, el: HTMLElement): () => void {
         ((window as any).__llmwChunkProbe as ChunkProbe | undefined)?.(start);
         break;
       }
+      case "tool_call":
+        if (!open) openAssistant();
+        cards.show(openNode!, msg.call);
+        break;
       case "done":
         closeAssistant();
+        cards.settle(transcript);
         update();
         stats.textContent = statsText(msg.stats);
         break;

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -12,7 +13,8 @@ import traitlets
 from . import _protocol
 from ._protocol import Message, bounds_text
 from ._requests import check_messages
-from ._types import GenerationStats, ModelFacts
+from ._tools import Approve, tool_settings
+from ._types import GenerationStats, ModelFacts, ToolCallRecord
 from ._widget import ServiceWidget, bundled
 from .errors import LLMWidgetsError
 from .jobs import GenerationJob, Job
@@ -28,7 +30,9 @@ class Chat(ServiceWidget):
 
     The transcript lives in Python (`chat.messages`, the list to save; `Chat(..., messages=saved)`
     starts from it); it is saved with the notebook's widget state only when `persist_transcript`
-    is True.
+    is True. With `tools=[f, g]` the model may call those functions (see
+    `generate_chat_completion`): each call is a card in the transcript; with `approve="ask"` it
+    waits for the card's Approve or Deny.
     """
 
     _esm = bundled("chat.js")
@@ -68,7 +72,10 @@ class Chat(ServiceWidget):
     persist_transcript = traitlets.Bool(
         False, help="Save the transcript in the notebook's widget state."
     ).tag(sync=True)
-    transcript: traitlets.List[dict[str, str]] = traitlets.List(
+    tool_names = traitlets.List(
+        traitlets.Unicode(), help="The names of the functions the model may call."
+    ).tag(sync=True)
+    transcript: traitlets.List[dict[str, Any]] = traitlets.List(
         help="The transcript, when persist_transcript is True."
     ).tag(sync=True)
 
@@ -76,9 +83,14 @@ class Chat(ServiceWidget):
         self,
         model_card_or_service: ModelCard | LLMKernelService | None = None,
         *,
-        messages: Sequence[Mapping[str, str]] | None = None,
+        messages: Sequence[Mapping[str, Any]] | None = None,
+        tools: Sequence[Callable[..., Any]] | None = None,
+        tool_choice: str = "auto",
+        approve: Approve = None,
+        max_tool_rounds: int = 8,
         **kwargs: Any,
     ) -> None:
+        self._tools = tool_settings(tools, tool_choice, approve, max_tool_rounds)
         restored = _restored(messages)
         if restored and restored[0]["role"] == "system":
             kwargs.setdefault("system_prompt", restored.pop(0)["content"])
@@ -89,8 +101,9 @@ class Chat(ServiceWidget):
             service = model_card_or_service
         else:
             raise TypeError("Chat takes a ModelCard, an LLMKernelService or nothing")
-        self._messages: list[dict[str, str]] = restored  # before the traits: they may read it
+        self._messages: list[dict[str, Any]] = restored  # before the traits: they may read it
         super().__init__(service=service, **kwargs)
+        self.tool_names = [t.name for t in self._tools.tools] if self._tools else []
         self._card = card
         self._window = 0  # messages before this index no longer fit the context
         self._job: GenerationJob | None = None
@@ -99,6 +112,7 @@ class Chat(ServiceWidget):
         self._subscribe(self.service.on_progress(self._on_progress))
         self._subscribe(self.service.on_completion_chunk(self._on_chunk))
         self._subscribe(self.service.on_completion_done(self._on_done))
+        self._subscribe(self.service.on_tool_call(self._on_tool_call))
         self._subscribe(self.service.on_model_loaded(self._on_model))
         self._subscribe(self.service.on_model_unloaded(lambda: self._on_model(None)))
         self._on_model(self.service.model)
@@ -115,9 +129,10 @@ class Chat(ServiceWidget):
     # -- Python API ---------------------------------------------------------------------------
 
     @property
-    def messages(self) -> list[dict[str, str]]:
-        """The transcript: a list of {"role", "content"} dicts (a copy)."""
-        return [dict(m) for m in self._messages]
+    def messages(self) -> list[dict[str, Any]]:
+        """The transcript: a list of {"role", "content"} dicts, in the OpenAI shape (an
+        assistant's `tool_calls`, `tool` results), a copy."""
+        return copy.deepcopy(self._messages)
 
     @property
     def job(self) -> GenerationJob | None:
@@ -147,10 +162,23 @@ class Chat(ServiceWidget):
             raise LLMWidgetsError("There is no message to edit: send one first.")
         return self._in_event_order(lambda: self._start_turn(text, last))
 
+    def approve_tool_call(self, call_id: str) -> None:
+        """Let the call that waits for approval run (the card's Approve)."""
+        self._decide(call_id, True)
+
+    def deny_tool_call(self, call_id: str) -> None:
+        """Decline the call that waits for approval (the card's Deny): the model is told."""
+        self._decide(call_id, False)
+
+    def _decide(self, call_id: str, approved: bool) -> None:
+        job = self._job
+        decide = None if job is None else job.approve_tool_call if approved else job.deny_tool_call
+        if decide is None or not decide(call_id):
+            raise LLMWidgetsError("That tool call no longer waits for an answer.")
+
     def to_markdown(self) -> str:
         """The conversation as Markdown, for a notebook cell or a file."""
-        names = {"system": "System", "user": "User", "assistant": "Assistant"}
-        turns = [f"**{names[m['role']]}:**\n\n{m['content'].strip()}" for m in self._messages]
+        turns = [_markdown_turn(m) for m in self._messages]
         return "\n\n---\n\n".join(turns) + ("\n" if turns else "")
 
     def _check_ready(self) -> None:
@@ -163,7 +191,7 @@ class Chat(ServiceWidget):
     def _last_user(self) -> int | None:
         """Index of the last user message, if only its answer (or nothing) follows it."""
         tail = len(self._messages) - 1
-        if tail >= 0 and self._messages[tail]["role"] == "assistant":
+        while tail >= 0 and self._messages[tail]["role"] in ("assistant", "tool"):
             tail -= 1
         return tail if tail >= 0 and self._messages[tail]["role"] == "user" else None
 
@@ -179,6 +207,7 @@ class Chat(ServiceWidget):
             temperature=self.temperature,
             top_p=self.top_p,
             max_tokens=self.max_tokens,
+            **self._tool_arguments(),
         )
         replaced = keep < len(self._messages)
         self._messages[keep:] = [{"role": "user", "content": text}]
@@ -194,6 +223,17 @@ class Chat(ServiceWidget):
         else:
             self._post({"type": "turn_start", "role": "user", "content": text})
         return job
+
+    def _tool_arguments(self) -> dict[str, Any]:
+        tools = self._tools
+        if tools is None:
+            return {}
+        return {
+            "tools": list(tools.tools),
+            "tool_choice": tools.choice,
+            "approve": tools.approve,
+            "max_tool_rounds": tools.max_rounds,
+        }
 
     def stop_running(self) -> None:
         """Stop whatever answer is running now (another Chat's, say); queued turns stay."""
@@ -237,6 +277,12 @@ class Chat(ServiceWidget):
             self._last_flush = now
             self._flush_chunks()
 
+    def _on_tool_call(self, job: GenerationJob, record: ToolCallRecord) -> None:
+        if job is not self._job:
+            return
+        self._flush_chunks()  # the text before the call comes first
+        self._post({"type": "tool_call", "call": record.to_dict()})
+
     def _flush_chunks(self) -> None:
         pending, self._buffer = "".join(self._buffer), []
         if pending:
@@ -259,7 +305,10 @@ class Chat(ServiceWidget):
                 f"The conversation outgrew the context: the model no longer sees the oldest "
                 f"{self._window} message{'s' if self._window > 1 else ''}.",
             )
-        self._messages.append({"role": "assistant", "content": job.text})
+        if job.tools is not None:
+            self._messages += copy.deepcopy(job.new_messages)
+        else:
+            self._messages.append({"role": "assistant", "content": job.text})
         stats = _stats_dict(job.stats)
         with self.hold_sync():
             self.last_stats = stats
@@ -300,13 +349,23 @@ class Chat(ServiceWidget):
     def _on_clear(self, message: Message) -> None:
         self.clear()
 
+    def _on_approve(self, message: Message) -> None:
+        self.approve_tool_call(message["call_id"])
+
+    def _on_deny(self, message: Message) -> None:
+        self.deny_tool_call(message["call_id"])
+
     def _on_sync(self, message: Message) -> None:
         self._in_event_order(self._send_transcript)
 
     def _send_transcript(self) -> None:
         job = self._job
-        partial = job.text if job is not None and not job.finished else None  # done comes next
-        self._post({"type": "transcript", "messages": self.messages, "partial": partial})
+        running = job is not None and not job.finished  # its done comes next
+        partial = job.text if job is not None and running else None
+        calls = [c.to_dict() for c in job.tool_calls] if job is not None and running else []
+        self._post(
+            {"type": "transcript", "messages": self.messages, "partial": partial, "calls": calls}
+        )
 
 
 def _check_text(text: object, where: str) -> None:
@@ -314,7 +373,16 @@ def _check_text(text: object, where: str) -> None:
         raise ValueError(f"{where} needs a non-empty message")
 
 
-def _restored(messages: object) -> list[dict[str, str]]:
+def _markdown_turn(message: dict[str, Any]) -> str:
+    names = {"system": "System", "user": "User", "assistant": "Assistant", "tool": "Tool result"}
+    text = message["content"].strip()
+    for call in message.get("tool_calls", ()):
+        function = call["function"]
+        text += f"\n\nCalls `{function['name']}({function['arguments']})`"
+    return f"**{names[message['role']]}:**\n\n{text.strip()}"
+
+
+def _restored(messages: object) -> list[dict[str, Any]]:
     """A saved conversation, checked: role/content dicts; a system message only first."""
     if messages is None:
         return []
