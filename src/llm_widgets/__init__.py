@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from ._types import GenerationStats, ModelFacts, Thinking, ToolCall
+from ._types import GenerationStats, ModelFacts, Thinking, ToolCall, ToolCallRecord
 from .batch_run import BatchRun
 from .chat import Chat
 from .errors import (
@@ -51,6 +51,7 @@ __all__ = [
     "GenerationStats",
     "Thinking",
     "ToolCall",
+    "ToolCallRecord",
     "Job",
     "JobCancelledError",
     "JobFailedError",

@@ -62,18 +62,25 @@ class Tool:
         if not isinstance(value, dict):
             raise ToolArgumentsError("the arguments must be a JSON object")
         _validate(value, self.parameters, "arguments", self.parameters.get("$defs", {}))
+        self._models_of(value)  # a pydantic model's own checks, before anything runs
         return value
 
     def call(self, arguments: dict[str, Any]) -> Any:
         """Run the function with checked arguments (pydantic parameters built first)."""
+        return self.function(**self._models_of(arguments))
+
+    def _models_of(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        """The arguments with each pydantic parameter built (ToolArgumentsError if it fails)."""
         kwargs = dict(arguments)
         for name, model in self.models.items():
-            if name in kwargs and kwargs[name] is not None:
+            if kwargs.get(name) is not None:
                 try:
                     kwargs[name] = model.model_validate(kwargs[name])  # type: ignore[attr-defined]
                 except Exception as exc:
-                    raise ToolArgumentsError(f"{name}: {_first_line(exc)}") from None
-        return self.function(**kwargs)
+                    errors = getattr(exc, "errors", None)
+                    detail = errors()[0].get("msg") if callable(errors) and errors() else exc
+                    raise ToolArgumentsError(f"{name}: {_first_line(detail)}") from None
+        return kwargs
 
 
 def as_tool(function: object) -> Tool:
