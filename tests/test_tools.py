@@ -193,9 +193,10 @@ def test_the_model_calls_the_function_and_answers_from_its_result(svc: LLMKernel
     assert job.state == "done"
     [record] = job.tool_calls
     assert isinstance(record, ToolCallRecord) and record.name == "get_weather"
-    assert record.arguments["city"].lower() == "paris" and CALLED == [
-        record.arguments | {"unit": record.arguments.get("unit", "celsius")}
-    ]
+    assert (
+        record.arguments["city"].lower() == "paris"
+        and [record.arguments | {"unit": record.arguments.get("unit", "celsius")}] == CALLED
+    )
     assert record.status == "done" and record.error is None and record.seconds >= 0
     asked, result, answer = job.new_messages
     assert asked["role"] == "assistant" and asked["tool_calls"][0]["id"] == record.id
