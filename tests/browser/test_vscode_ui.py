@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from markdown_chat import SAVED, check_rendered
+from tool_cards import check_tool_cards
 
 from llm_widgets.demo import packaged_model_path
 from llm_widgets.testing.jupyter import free_port
@@ -217,3 +218,8 @@ def test_a_batch_run_in_vscodes_widget_renderer(vscode_page: Any) -> None:
     panel.get_by_role("button", name="Resume", exact=True).click()
     _wait(lambda: _value(bar) == 100, 120)
     panel.get_by_text("Done", exact=True).wait_for(timeout=15_000)
+
+
+def test_tool_cards_in_vscodes_widget_renderer(vscode_page: Any) -> None:
+    """The Chat's tool cards in VS Code's renderer: Approve, Deny, Stop, a restored chat."""
+    check_tool_cards(lambda code: _cell(vscode_page, code))
