@@ -362,10 +362,10 @@ class Chat(ServiceWidget):
         job = self._job
         running = job is not None and not job.finished  # its done comes next
         partial = job.text if job is not None and running else None
-        calls = [c.to_dict() for c in job.tool_calls] if job is not None and running else []
-        self._post(
-            {"type": "transcript", "messages": self.messages, "partial": partial, "calls": calls}
-        )
+        message = {"type": "transcript", "messages": self.messages, "partial": partial}
+        if job is not None and running and job.tool_calls:  # the open turn's cards
+            message["calls"] = [c.to_dict() for c in job.tool_calls]
+        self._post(message)
 
 
 def _check_text(text: object, where: str) -> None:
