@@ -367,3 +367,11 @@ def test_the_chat_asks_on_a_card_and_keeps_the_calls_in_its_messages(
         "tool_call_id": job.tool_calls[0].id,
         "content": DECLINED,
     }
+
+
+def test_a_connections_key_is_masked_in_what_goes_back() -> None:
+    engine = RemoteEngine("http://127.0.0.1:9/v1", api_key="sk-only-in-this-call-123")
+    try:
+        assert engine.redact("key=sk-only-in-this-call-123.") == "key=***."
+    finally:
+        engine.unload()

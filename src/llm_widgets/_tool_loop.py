@@ -35,10 +35,12 @@ class ToolTurn:
     ) -> None:
         self.job, self.settings = job, settings
         self.on_piece, self.on_call = on_piece, on_call
+        self._redact: Any = None
 
     def run(self, engine: Backend, messages: list[dict[str, Any]], **params: Any) -> None:
         """Rounds until an answer without calls; `job.new_messages` holds what the turn adds."""
         job, settings = self.job, self.settings
+        self._redact = getattr(engine, "redact", None)  # a server connection's own key
         history = list(messages)
         choice = settings.choice
         total: GenerationStats | None = None
@@ -162,12 +164,18 @@ class ToolTurn:
         record.seconds = round(time.perf_counter() - began, 4)
         if "error" in outcome:
             exc = outcome["error"]
-            content = self._failed(record, scrub(f"{type(exc).__name__}: {exc}"))
+            content = self._failed(record, self._clean(f"{type(exc).__name__}: {exc}"))
         else:
-            record.status, record.result = "done", format_result(outcome.get("value"))
+            record.status = "done"
+            record.result = self._clean(format_result(outcome.get("value")))
             self.on_call(record)
             content = record.result
         return content
+
+    def _clean(self, text: str) -> str:
+        """`text` with every secret masked: the process's own and the connection's key."""
+        text = scrub(text)
+        return self._redact(text) if callable(self._redact) else text
 
     def _failed(self, record: ToolCallRecord, error: str) -> str:
         record.status, record.error = "error", error

@@ -355,16 +355,19 @@ class RemoteEngine:
             "answering one request at a time drops the one it was answering).",
         )
 
+    def redact(self, text: str) -> str:
+        """`text` without this connection's API key (as a whole word: a short key is not cut
+        out of other words)."""
+        key = self.__api_key
+        if not key:
+            return text
+        return re.sub(rf"(?<![A-Za-z0-9]){re.escape(key)}(?![A-Za-z0-9])", "***", text)
+
     def _explain(self, exc: BaseException, *, listing: bool = False) -> RemoteServerError:
         """The error a user can act on, for whatever the client raised (never the key)."""
         error = self._classify(exc, listing)
-        key = self.__api_key
-        if key:  # the key as a whole word: a short key is not cut out of other words
-            pattern = rf"(?<![A-Za-z0-9]){re.escape(key)}(?![A-Za-z0-9])"
-            text = re.sub(pattern, "***", str(error))
-            if text != str(error):
-                error = RemoteServerError(error.kind, text)
-        return error
+        text = self.redact(str(error))
+        return error if text == str(error) else RemoteServerError(error.kind, text)
 
     def _classify(self, exc: BaseException, listing: bool) -> RemoteServerError:
         openai, where = self._openai, self.server
