@@ -56,3 +56,19 @@ def service(local_hub: LocalHub, cache_dir: Path) -> Iterator[LLMKernelService]:
         t.name for t in __import__("threading").enumerate() if "llm-widgets-download" in t.name
     ]
     assert not leftover, f"download threads outlived their jobs: {leftover}"
+
+
+def engines_under_test() -> list[str]:
+    """The in-kernel engines the model-path tests run on: both (the main row, where a missing
+    one fails its tests rather than being skipped), or what LLM_WIDGETS_TEST_ENGINES lists (the
+    Colab row installs llm-widgets as a user would: xllamacpp only)."""
+    listed = os.environ.get("LLM_WIDGETS_TEST_ENGINES", "")
+    return [e.strip() for e in listed.split(",") if e.strip()] or ["xllamacpp", "llama-cpp-python"]
+
+
+@pytest.fixture(scope="module", params=engines_under_test())
+def engine(request: pytest.FixtureRequest) -> Iterator[str]:
+    """One engine at a time: `load_model(..., engine="auto")` picks it (LLM_WIDGETS_ENGINE)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LLM_WIDGETS_ENGINE", request.param)
+        yield request.param

@@ -24,7 +24,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def loaded(service: LLMKernelService, tiny: Path) -> LLMKernelService:
+def loaded(service: LLMKernelService, tiny: Path, engine: str) -> LLMKernelService:
     service.load_model(tiny, n_ctx=4096).wait(30)
     return service
 
@@ -52,7 +52,7 @@ def test_send_streams_and_the_transcript_is_final_when_the_job_ends(
 
 
 @pytest.fixture
-def smollm2(service: LLMKernelService) -> LLMKernelService:
+def smollm2(service: LLMKernelService, engine: str) -> LLMKernelService:
     from llm_widgets.demo import packaged_model_path
 
     service.load_model(packaged_model_path(), n_ctx=2048).wait(60)
@@ -202,7 +202,7 @@ def test_clear_forgets_the_conversation(loaded: LLMKernelService) -> None:
 
 
 @pytest.fixture
-def small_context(service: LLMKernelService, tiny: Path) -> LLMKernelService:
+def small_context(service: LLMKernelService, tiny: Path, engine: str) -> LLMKernelService:
     service.load_model(tiny, n_ctx=256).wait(30)
     return service
 

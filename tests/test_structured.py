@@ -1,5 +1,5 @@
 """Structured output (a JSON schema, a pydantic model, a list of labels) and batch runs
-(`service.map`) on the real SmolLM2 through llama-cpp-python, and on a real server."""
+(`service.map`) on the real SmolLM2 on each in-kernel engine, and on a real server."""
 
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ class Person(pydantic.BaseModel):
 
 
 @pytest.fixture(scope="module")
-def svc() -> Iterator[LLMKernelService]:
+def svc(engine: str) -> Iterator[LLMKernelService]:
     service = LLMKernelService()
     service.load_model(packaged_model_path(), n_ctx=2048).wait(60)
     yield service

@@ -1,6 +1,6 @@
 """Tools: the model calls the notebook's own functions. The schema and checks on their own, then
-the loop with the real SmolLM2, in the kernel (llama-cpp-python) and on llama-cpp-python's
-server, and the Chat's cards with Approve / Deny."""
+the loop with the real SmolLM2, in the kernel (the llama-cpp-python engine) and on
+llama-cpp-python's server, and the Chat's cards with Approve / Deny."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from llm_widgets.testing import capture_messages, send_from_frontend, wait_until
 from llm_widgets.testing.openai_server import OpenAIServer
 
 WEATHER = [{"role": "user", "content": "What is the weather in Paris?"}]
+KERNEL_ENGINE = "llama-cpp-python"
 CALLED: list[dict[str, Any]] = []
 
 
@@ -167,8 +168,8 @@ def svc(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LLMKernelSer
     """A service answering with SmolLM2, in the kernel or on llama-cpp-python's server."""
     service = LLMKernelService(cache_dir=tmp_path / "cache")
     LLMKernelService.set_instance(service)
-    if request.param == "kernel":
-        service.load_model(packaged_model_path(), n_ctx=2048).wait(120)
+    if request.param == "kernel":  # the engine that constrains a named tool's arguments
+        service.load_model(packaged_model_path(), n_ctx=2048, engine=KERNEL_ENGINE).wait(120)
     else:
         service.connect(request.getfixturevalue("server").base_url)
     CALLED.clear()
@@ -301,7 +302,7 @@ def test_the_kernel_engine_refuses_a_free_choice_naming_the_engines_that_can(
 ) -> None:
     service = LLMKernelService(cache_dir=tmp_path)
     try:
-        service.load_model(packaged_model_path(), n_ctx=2048).wait(120)
+        service.load_model(packaged_model_path(), n_ctx=2048, engine=KERNEL_ENGINE).wait(120)
         job = service.generate_chat_completion(WEATHER, tools=[get_weather], max_tokens=8)
         with pytest.raises(LLMWidgetsError, match="xllamacpp.*connect"):
             job.wait(60)

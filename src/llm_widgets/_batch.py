@@ -145,7 +145,7 @@ class BatchRunner:
         self.models = models
         self.prompt, self.system, self.output = prompt, system, output
         self.params = dict(params)
-        self.options: dict[str, Any] = {"grammar": output.grammar} if output else {}
+        self.options: dict[str, Any] = dict(output.request) if output else {}
         self.cache_dir = cache_dir
         self.concurrency = concurrency
         self.tools = tools

@@ -17,7 +17,7 @@ from ._events import PROGRESS_INTERVAL, EventBus
 from ._tool_loop import ToolTurn
 from ._types import ModelFacts
 from .engines.base import Backend
-from .engines.llama_cpp_python import Engine
+from .engines.choice import make_engine, resolve_engine
 from .engines.openai_compat import RemoteEngine
 from .errors import JobCancelledError, JobFailedError, LLMWidgetsError
 from .jobs import BatchJob, GenerationJob, Job, LoadJob
@@ -169,7 +169,7 @@ class ModelRunner:
         if facts is None:
             raise LLMWidgetsError("connect() takes a connection that was opened")
         with self.turn(None):
-            if isinstance(self._engine, Engine) and self._engine.loaded:
+            if self._engine is not None and self._engine.loaded and self.remote is None:
                 self._restore = self._local
             self._drop_engine()
             self._engine = engine
@@ -252,11 +252,18 @@ class ModelRunner:
         n_threads: int | None,
         llama_options: dict[str, Any],
     ) -> ModelFacts:
+        options = dict(llama_options)
+        name = resolve_engine(options.pop("engine", "auto"))
         engine, current = self._engine, self.facts
-        if engine is not None and current is not None and self.is_loaded(path):
+        if (
+            engine is not None
+            and current is not None
+            and current.engine == name
+            and self.is_loaded(path)
+        ):
             return current if current.n_ctx == n_ctx else engine.create_context(n_ctx=n_ctx)
         self._drop_engine()  # one model per kernel, and a local one replaces a server
-        local = Engine()
+        local = make_engine(name)
         self._engine = local
         last = [0.0]
 
@@ -268,9 +275,7 @@ class ModelRunner:
                 job.report_progress()
             return not job.cancel_requested
 
-        return local.load(
-            path, n_ctx=n_ctx, n_threads=n_threads, progress=progress, **llama_options
-        )
+        return local.load(path, n_ctx=n_ctx, n_threads=n_threads, progress=progress, **options)
 
 
 def _waiting_for(holder: Job | None) -> str:

@@ -1,5 +1,6 @@
 """Structured output: a JSON schema (a dict, or a pydantic model class) or a list of labels,
-turned into a grammar that constrains generation, and the parser that checks the answer."""
+turned into what constrains generation (the schema itself, which each engine hands to llama.cpp
+its own way, or a GBNF grammar of the labels), and the parser that checks the answer."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._format import shorten
-from .engines.llama_cpp_python import json_schema_grammar
 from .errors import OutputParseError
 
 MAX_CHOICES = 1000
@@ -24,11 +24,12 @@ class OutputFormat:
     choices: tuple[str, ...] | None = None
 
     @property
-    def grammar(self) -> str:
-        """The GBNF grammar llama.cpp samples under."""
+    def request(self) -> dict[str, Any]:
+        """The engine parameters that constrain an answer: `grammar` (GBNF) for choices,
+        `json_schema` for a schema."""
         if self.choices is not None:
-            return "root ::= " + " | ".join(json.dumps(c) for c in self.choices) + "\n"
-        return json_schema_grammar(self.schema or {})
+            return {"grammar": "root ::= " + " | ".join(json.dumps(c) for c in self.choices) + "\n"}
+        return {"json_schema": self.schema or {}}
 
     def parse(self, text: str) -> Any:
         """The answer's value, or OutputParseError (with the text kept)."""

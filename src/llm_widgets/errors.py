@@ -86,6 +86,10 @@ class ModelTooLargeError(LLMWidgetsError, MemoryError):
     """The model would not fit in the memory available now."""
 
 
+class EngineNotInstalledError(LLMWidgetsError, ImportError):
+    """The engine asked for is not installed; the message gives the pip command."""
+
+
 class ProtocolError(LLMWidgetsError, ValueError):
     """A message from the front end was malformed or unknown."""
 

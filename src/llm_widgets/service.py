@@ -24,6 +24,7 @@ from ._requests import check_generation_params, check_load_options, check_messag
 from ._structured import OutputFormat, output_format
 from ._tools import Approve, tool_settings
 from ._types import ModelFacts, ToolCallRecord
+from .engines.choice import check_engine
 from .engines.openai_compat import DEFAULT_API_KEY_ENV, DEFAULT_TIMEOUT, RemoteEngine
 from .errors import LLMWidgetsError
 from .jobs import BatchJob, DownloadJob, GenerationJob, Job, LoadJob, download_key
@@ -321,14 +322,19 @@ class LLMKernelService:
         *,
         n_ctx: int = DEFAULT_N_CTX,
         n_threads: int | None = None,
+        engine: str = "auto",
         **llama_options: Any,
     ) -> LoadJob:
         """Load a GGUF file (a path, or a download job to wait for) in a worker thread.
 
-        The file is checked first (GGUF header, architecture, fits in RAM). One model is in memory
-        per kernel: loading another unloads the current one. Returns the job at once.
+        The file is checked first (GGUF header, fits in RAM; the engine's llama.cpp says whether
+        it knows the architecture). One model is in memory per kernel: loading another unloads
+        the current one. `engine`: "xllamacpp", "llama-cpp-python" or "auto" (the
+        `LLM_WIDGETS_ENGINE` variable, else an engine that can use a GPU, else xllamacpp).
+        Returns the job at once.
         """
         check_load_options(n_ctx, n_threads)
+        llama_options["engine"] = check_engine(engine)
         if isinstance(source, DownloadJob):
             label = f"{source.repo_id}/{source.filename}"
         elif isinstance(source, (str, os.PathLike)):
@@ -572,7 +578,7 @@ class LLMKernelService:
         check_generation_params(job.params)
         if output is not None:
             job.output = output
-            job.options["grammar"] = output.grammar  # built here: a bad schema raises here
+            job.options.update(output.request)
         loads = self._unfinished(LoadJob)  # an answer asked for while a model loads waits for it
         self._spawn(job, lambda: self._models.generate(job, after=loads))
         return job

@@ -20,6 +20,40 @@ from typing import Any, Protocol
 from .._types import GenerationStats, ModelFacts, ToolCall
 from ..jobs import Cancellation
 
+# What an unset sampling parameter means, on every engine and server: llama-cpp-python's
+# defaults of `create_chat_completion` / `create_completion` (0.3.x), which the kernel has
+# always used; llama.cpp's server has its own (temperature 0.8, top_k 40...), so every request
+# states them all.
+SAMPLING_DEFAULTS: dict[str, dict[str, Any]] = {
+    "chat": {
+        "temperature": 0.2,
+        "top_p": 0.95,
+        "top_k": 40,
+        "min_p": 0.05,
+        "repeat_penalty": 1.0,
+        "max_tokens": None,
+        "presence_penalty": 0.0,
+        "frequency_penalty": 0.0,
+    },
+    "completion": {
+        "temperature": 0.8,
+        "top_p": 0.95,
+        "top_k": 40,
+        "min_p": 0.05,
+        "repeat_penalty": 1.0,
+        "max_tokens": 16,
+        "presence_penalty": 0.0,
+        "frequency_penalty": 0.0,
+    },
+}
+
+# the chat template a GGUF without one is answered with (ChatML, as llama.cpp's "chatml")
+CHATML_TEMPLATE = (
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content']"
+    " + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}"
+    "{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
 
 class Backend(Protocol):
     """One model that answers; the runner serialises its use."""

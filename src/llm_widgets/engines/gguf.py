@@ -70,6 +70,18 @@ def inspect_file(
     return facts, meta
 
 
+def unknown_architecture(facts: ModelFacts, log_lines: list[str]) -> ModelFileError | None:
+    """The error for a file whose architecture the engine's llama.cpp does not know, when its
+    log (the lines of a failed load) says so; None otherwise."""
+    if not any("unknown model architecture" in line for line in log_lines):
+        return None
+    return ModelFileError(
+        f"{os.path.basename(facts.path)} has architecture {facts.architecture!r}, unknown to "
+        "this llama.cpp: a newer engine may know it (pip install -U xllamacpp, or "
+        "llama-cpp-python)."
+    )
+
+
 def check_fits(facts: ModelFacts, n_ctx: int, shape: ModelShape | None) -> None:
     """Raise ModelTooLargeError, with the numbers, if the model would not fit in RAM (the same
     estimate as the fit hint's "does not fit")."""

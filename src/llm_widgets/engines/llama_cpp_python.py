@@ -6,9 +6,10 @@ A thin layer: sampling, chat templates and prompt-prefix reuse are llama-cpp-pyt
 
 from __future__ import annotations
 
+import collections
 import ctypes
 import functools
-import inspect
+import importlib.metadata
 import itertools
 import json
 import logging
@@ -20,46 +21,54 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
-import gguf
-
 from .._memory import DEFAULT_N_CTX, ModelShape
 from .._types import GenerationStats, ModelFacts, ToolCall
 from ..errors import JobCancelledError, LLMWidgetsError, ModelFileError
 from ..jobs import Cancellation
 from ._chunks import DeltaReader
-from .gguf import check_fits, inspect_file, offloaded_layers
+from ._history import answer_reserve, drop_oldest_turn
+from .gguf import check_fits, inspect_file, offloaded_layers, unknown_architecture
 
-KNOWN_ARCHITECTURES = frozenset(gguf.MODEL_ARCH_NAMES.values())
+NAME = "llama-cpp-python"
+
+
+def installed() -> bool:
+    """Whether the llama-cpp-python package is installed."""
+    try:
+        importlib.metadata.version("llama-cpp-python")
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+def version() -> str:
+    """The binding's version, e.g. "0.3.36"."""
+    return importlib.metadata.version("llama-cpp-python")
+
+
+def can_offload() -> bool:
+    """Whether this build of llama-cpp-python can put layers on a GPU."""
+    return bool(_llama_cpp().llama_supports_gpu_offload())
+
 
 _LOOSE_CHAR = r'char ::= [^"\\] |'
 _JSON_CHAR = r'char ::= [^"\\\x7F\x00-\x1F] |'
 
 
-def json_schema_grammar(schema: dict[str, Any]) -> str:
-    """llama.cpp's GBNF grammar for answers that match a JSON schema."""
+@functools.lru_cache(maxsize=64)
+def json_schema_grammar(schema_json: str) -> str:
+    """llama-cpp-python's GBNF grammar for answers that match a JSON schema (JSON text)."""
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
-    grammar = str(json_schema_to_gbnf(json.dumps(schema)))
-    # llama-cpp-python's converter lets a JSON string hold raw control characters (a newline),
-    # which is not JSON: keep them out, as llama.cpp's own converter does
+    grammar = str(json_schema_to_gbnf(schema_json))
+    # this converter lets a JSON string hold raw control characters (a newline), which is not
+    # JSON: keep them out, as llama.cpp's own converter does
     return grammar.replace(_LOOSE_CHAR, _JSON_CHAR)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=64)
 def _grammar(text: str) -> Any:
     return _llama_cpp().LlamaGrammar.from_string(text, verbose=False)
-
-
-@functools.cache
-def sampling_defaults(mode: str) -> dict[str, Any]:
-    """llama-cpp-python's own defaults of the sampling parameters for a "chat" or "completion"
-    request: what an unset parameter means, on every backend."""
-    llama = _llama_cpp().Llama
-    method = llama.create_chat_completion if mode == "chat" else llama.create_completion
-    names = "temperature top_p top_k min_p repeat_penalty max_tokens presence_penalty"
-    names += " frequency_penalty"
-    parameters = inspect.signature(method).parameters
-    return {n: parameters[n].default for n in names.split() if n in parameters}
 
 
 def _llama_cpp() -> Any:
@@ -74,6 +83,7 @@ def _llama_cpp() -> Any:
 _LOG_LEVELS = {1: logging.DEBUG, 2: logging.INFO, 3: logging.WARNING, 4: logging.ERROR}
 _LOG_CONT = 5
 _llama_log_callback: Any = None
+_recent_lines: collections.deque[str] = collections.deque(maxlen=64)  # to explain a failed load
 
 
 def _route_llama_logs() -> None:
@@ -97,14 +107,16 @@ def _route_llama_logs() -> None:
                 return
             message, line[1] = line[1].rstrip(), ""
         if message:
+            _recent_lines.append(message)
             log.log(line[0], "%s", message)
 
     _llama_log_callback = llama_cpp.llama_log_callback(forward)
     llama_cpp.llama_log_set(_llama_log_callback, ctypes.c_void_p(0))
 
 
-class Engine:
-    """One llama.cpp model in memory. Not thread-safe: the service serialises its use."""
+class LlamaCppPythonEngine:
+    """One llama.cpp model in memory, through llama-cpp-python. Not thread-safe: the service
+    serialises its use."""
 
     def __init__(self) -> None:
         self._llm: Any = None
@@ -137,7 +149,7 @@ class Engine:
         **llama_options: Any,
     ) -> ModelFacts:
         """Check, then load a GGUF; `progress(fraction)` returning False cancels."""
-        facts, meta = inspect_file(path, KNOWN_ARCHITECTURES.__contains__)
+        facts, meta = inspect_file(path)  # the architecture: llama.cpp itself says, below
         check_fits(facts, n_ctx, ModelShape.from_metadata(meta))
         if progress is not None and not progress(0.05):
             raise _cancelled()
@@ -154,11 +166,12 @@ class Engine:
             options.get("n_gpu_layers"), bool(_llama_cpp().llama_supports_gpu_offload()), facts
         )
         started = time.perf_counter()
+        _route_llama_logs()
+        _recent_lines.clear()
         try:
             llm = _llama_cpp().Llama(model_path=facts.path, **options)
-            _route_llama_logs()
         except Exception as exc:
-            raise ModelFileError(
+            raise unknown_architecture(facts, list(_recent_lines)) or ModelFileError(
                 f"llama.cpp could not load {os.path.basename(facts.path)}: {exc}"
             ) from None
         chat_format = (
@@ -174,6 +187,8 @@ class Engine:
             chat_format=chat_format,
             load_seconds=round(time.perf_counter() - started, 4),
             gpu_layers=options["n_gpu_layers"],
+            engine=NAME,
+            engine_version=version(),
         )
         if progress is not None:
             progress(1.0)
@@ -228,8 +243,7 @@ class Engine:
         tools, choice = sampling.pop("tools", None), sampling.pop("tool_choice", None)
         sampling.update(_tool_options(tools, choice, answering=messages[-1]["role"] == "tool"))
         n_ctx = int(llm.n_ctx())
-        # room kept for the answer when trimming: max_tokens, at most a quarter of the context
-        reserve = min(int(params.get("max_tokens") or n_ctx), n_ctx // 4)
+        reserve = answer_reserve(n_ctx, params.get("max_tokens"))
 
         def start(stats: GenerationStats) -> Iterator[Any]:
             history = list(messages)
@@ -245,7 +259,7 @@ class Engine:
                     overflow = isinstance(exc, _PromptTooLong) or _context_overflow(exc)
                     if not (trim_history and overflow):
                         raise
-                    dropped = _drop_oldest_turn(history)
+                    dropped = drop_oldest_turn(history)
                     if dropped:
                         stats.trimmed_messages += dropped
                     elif isinstance(exc, _PromptTooLong):
@@ -378,27 +392,13 @@ def _context_overflow(exc: ValueError) -> tuple[int, int] | None:
     return (int(match.group(1)), int(match.group(2))) if match else None
 
 
-def _drop_oldest_turn(history: list[dict[str, str]]) -> int:
-    """Remove the oldest message after the system message (with the answer that follows it, so
-    turns stay paired), never the last message; returns how many were removed."""
-    first = 1 if history and history[0]["role"] == "system" else 0
-    if len(history) - first <= 1:
-        return 0
-    count = 1
-    if (
-        history[first]["role"] == "user"
-        and len(history) - first > 2
-        and history[first + 1]["role"] == "assistant"
-    ):
-        count = 2
-    del history[first : first + count]
-    return count
-
-
 def _sampling(params: dict[str, Any]) -> dict[str, Any]:
     out = dict(params)
     if "temperature" in out:
         out["temperature"] = float(out["temperature"])
+    schema = out.pop("json_schema", None)
+    if schema is not None:
+        out["grammar"] = json_schema_grammar(json.dumps(schema))
     if out.get("grammar") is not None:
         out["grammar"] = _grammar(out["grammar"])  # GBNF text -> a compiled grammar
     return out

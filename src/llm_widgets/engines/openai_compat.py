@@ -24,7 +24,7 @@ from .._types import GenerationStats, ModelFacts, ToolCall
 from ..errors import LLMWidgetsError, RemoteServerError
 from ..jobs import Cancellation
 from ._chunks import DeltaReader
-from .llama_cpp_python import sampling_defaults
+from .base import SAMPLING_DEFAULTS
 
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
 DEFAULT_TIMEOUT = 120.0  # seconds a server may stay silent (a long prompt on a CPU server)
@@ -77,6 +77,7 @@ class RemoteEngine:
         self._facts: ModelFacts | None = None
         self._seed: int | None = None
         self.models: list[str] = []  # what the server lists at /v1/models
+        self.extra_body: dict[str, Any] = {}  # fields this server understands, on every request
         self._stats = threading.local()  # streams may run at once (a batch): stats per thread
         self._closed = False
         self._loop = asyncio.new_event_loop()
@@ -249,7 +250,7 @@ class RemoteEngine:
         """Every sampling parameter, explicitly: an unset one means what it means in the kernel
         (servers have their own defaults, e.g. llama-cpp-python's repeat_penalty 1.1)."""
         facts = self._require()
-        values = {**sampling_defaults(mode), **params}
+        values = {**SAMPLING_DEFAULTS[mode], **params}
         body: dict[str, Any] = {
             "model": facts.name,
             "stream": True,
@@ -257,6 +258,13 @@ class RemoteEngine:
         }
         body.update({k: values[k] for k in _STANDARD if values.get(k) is not None})
         body["extra_body"] = {k: values[k] for k in _EXTRA if values.get(k) is not None}
+        body["extra_body"].update(self.extra_body)
+        schema = params.get("json_schema")
+        if schema is not None and mode == "chat":
+            # OpenAI's JSON mode with a schema: llama.cpp's and llama-cpp-python's servers
+            body["response_format"] = {"type": "json_object", "schema": schema}
+        elif schema is not None:
+            body["extra_body"]["json_schema"] = schema  # llama.cpp's servers, for completions
         seed = params.get("seed", self._seed)
         if seed is not None and seed >= 0:
             body["seed"] = seed
@@ -283,7 +291,7 @@ class RemoteEngine:
 
         began = time.perf_counter()
         first: float | None = None
-        pieces, usage = 0, None
+        pieces, usage, timings = 0, None, None
         reader = DeltaReader(chat=chat)
         self.last_tool_calls = []
         future: concurrent.futures.Future[None] | None = None
@@ -301,6 +309,7 @@ class RemoteEngine:
                     break
                 if getattr(chunk, "usage", None) is not None:
                     usage = chunk.usage
+                timings = getattr(chunk, "timings", None) or timings  # llama.cpp's servers
                 if not chunk.choices:
                     continue
                 for text in reader.feed(chunk.choices[0]):
@@ -333,6 +342,10 @@ class RemoteEngine:
             stats.completion_tokens = pieces
             if usage is not None:
                 stats.prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
+                stats.cached_prompt_tokens = _cached_tokens(usage, timings)
+            elif isinstance(timings, dict):  # llama.cpp's per-token timings: also after a Stop
+                stats.cached_prompt_tokens = int(timings.get("cache_n") or 0)
+                stats.prompt_tokens = stats.cached_prompt_tokens + int(timings.get("prompt_n") or 0)
                 if stats.stop_reason != "aborted":
                     stats.completion_tokens = int(getattr(usage, "completion_tokens", 0) or pieces)
             if first is not None and stats.completion_tokens > 1 and end > first:
@@ -446,6 +459,16 @@ def wire_tool_choice(choice: str) -> str | dict[str, Any]:
     if choice in ("auto", "required", "none"):
         return choice
     return {"type": "function", "function": {"name": choice}}
+
+
+def _cached_tokens(usage: Any, timings: Any) -> int:
+    """Prompt tokens the server reused from its cache: OpenAI's `cached_tokens`, else
+    llama.cpp's `timings.cache_n`."""
+    details = getattr(usage, "prompt_tokens_details", None)
+    cached = getattr(details, "cached_tokens", None) if details is not None else None
+    if cached is None and isinstance(timings, dict):
+        cached = timings.get("cache_n")
+    return int(cached or 0)
 
 
 def _context_length(entry: dict[str, Any]) -> int:

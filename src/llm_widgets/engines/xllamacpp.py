@@ -1,0 +1,325 @@
+"""The xllamacpp engine (the default): llama.cpp's own server code — the one its maintainers ship
+as `llama-server`, with their chat templates, reasoning and tool-call parsers — running in this
+process from a prebuilt wheel.
+
+The server listens on 127.0.0.1 only, on a random port, with a random API key made for each load
+(never logged, never synced) and its web UI off. It is spoken to like any OpenAI-compatible
+server (`openai_compat.RemoteEngine` on its loopback address): Stop cancels the task reading the
+stream, which makes the server drop the request at once, also while it still evaluates the
+prompt (xllamacpp's in-process callback runs only per token, so it cannot stop a prompt).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import os
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from typing import Any
+
+from .._memory import DEFAULT_N_CTX, ModelShape
+from .._types import GenerationStats, ModelFacts, ToolCall
+from ..errors import JobCancelledError, LLMWidgetsError, ModelFileError, RemoteServerError
+from ..jobs import Cancellation
+from ._history import answer_reserve, fit_history
+from ._native_log import LOGGER, NativeLog, stderr_to_logging, verbosity_for
+from .base import CHATML_TEMPLATE
+from .gguf import check_fits, inspect_file, offloaded_layers, unknown_architecture
+from .openai_compat import RemoteEngine
+
+NAME = "xllamacpp"
+N_BATCH = 512  # tokens per prompt-evaluation step (see benchmarks/prompt_stop.py for the cost)
+LOCAL_TIMEOUT = 3600.0  # seconds the in-kernel server may stay silent (a long prompt on a CPU)
+# load options that are not CommonParams attributes of the same name
+_SAMPLING_OPTIONS = ("seed",)
+
+
+def installed() -> bool:
+    """Whether the xllamacpp package can be imported."""
+    try:
+        importlib.metadata.version("xllamacpp")
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+@functools.cache
+def version() -> str:
+    """The llama.cpp build xllamacpp carries, e.g. "llama.cpp b11549" (its version is
+    year.month.build)."""
+    build = importlib.metadata.version("xllamacpp").rsplit(".", 1)[-1]
+    return f"llama.cpp b{build}" if build.isdigit() else f"xllamacpp {build}"
+
+
+@functools.cache
+def can_offload() -> bool:
+    """Whether this xllamacpp build sees a GPU (a CUDA / ROCm / Vulkan / Metal wheel with one)."""
+    xllamacpp = _xllamacpp()
+    gpu = {"GPU", "IGPU"}
+    return any(str(d.get("type")).rsplit("_", 1)[-1] in gpu for d in xllamacpp.get_device_info())
+
+
+def _xllamacpp() -> Any:
+    """The module, imported on first use: its 100 MB native library is not loaded at
+    `import llm_widgets`."""
+    import xllamacpp
+
+    return xllamacpp
+
+
+class XllamacppEngine:
+    """One model in an in-process llama.cpp server. The runner serialises its use."""
+
+    def __init__(self) -> None:
+        self._server: Any = None
+        self._client: RemoteEngine | None = None
+        self._http: Any = None  # a plain client for the server's own endpoints (/tokenize)
+        self._facts: ModelFacts | None = None
+        self._load_args: dict[str, Any] = {}
+        self._stats: GenerationStats | None = None
+        self._native = NativeLog(None)
+
+    # -- the Backend interface ------------------------------------------------------------------
+
+    @property
+    def last_stats(self) -> GenerationStats | None:
+        """The figures of the last generation."""
+        return self._stats
+
+    @last_stats.setter
+    def last_stats(self, stats: GenerationStats | None) -> None:
+        self._stats = stats
+
+    @property
+    def last_tool_calls(self) -> list[ToolCall]:
+        """The function calls the last generation asked for."""
+        return self._client.last_tool_calls if self._client is not None else []
+
+    @last_tool_calls.setter
+    def last_tool_calls(self, calls: list[ToolCall]) -> None:
+        if self._client is not None:
+            self._client.last_tool_calls = calls
+
+    @property
+    def loaded(self) -> bool:
+        """Whether a model is in memory and its server answers."""
+        return self._server is not None
+
+    @property
+    def facts(self) -> ModelFacts | None:
+        """Facts about the loaded model."""
+        return self._facts
+
+    def load(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        n_ctx: int = DEFAULT_N_CTX,
+        n_threads: int | None = None,
+        seed: int | None = None,
+        progress: Callable[[float], bool] | None = None,
+        **options: Any,
+    ) -> ModelFacts:
+        """Check, then load a GGUF into a fresh loopback server; `progress(fraction)` returning
+        False cancels (before the server starts: llama.cpp's load cannot be interrupted)."""
+        facts, meta = inspect_file(path)  # the architecture: llama.cpp itself says, below
+        check_fits(facts, n_ctx, ModelShape.from_metadata(meta))
+        if progress is not None and not progress(0.05):
+            raise JobCancelledError("cancelled")
+        self.unload()
+        xllamacpp = _xllamacpp()
+        self._native = NativeLog(getattr(xllamacpp.xllamacpp, "__file__", None))
+        key = secrets.token_urlsafe(24)
+        gpu_layers = offloaded_layers(options.pop("n_gpu_layers", None), can_offload(), facts)
+        params = self._params(facts, n_ctx, n_threads, seed, gpu_layers, key, options)
+        started = time.perf_counter()
+        lines: list[str] = []
+        try:
+            with stderr_to_logging(self._native, lines):
+                server = xllamacpp.Server(params)
+        except Exception as exc:
+            raise unknown_architecture(facts, lines) or ModelFileError(
+                f"llama.cpp could not load {os.path.basename(facts.path)}: {_reason(lines) or exc}"
+            ) from None
+        finally:
+            self._native.errors_only()  # answering writes nothing to the notebook
+        self._server = server
+        try:
+            self._connect(server.listening_address, key)
+        except BaseException:
+            self.unload()
+            raise
+        self._load_args = dict(n_threads=n_threads, seed=seed, n_gpu_layers=gpu_layers, **options)
+        self._facts = replace(
+            facts,
+            n_ctx=n_ctx,
+            chat_format=(
+                "the GGUF's chat template"
+                if facts.has_chat_template
+                else "chatml (fallback: the GGUF has no chat template)"
+            ),
+            load_seconds=round(time.perf_counter() - started, 4),
+            gpu_layers=gpu_layers,
+            engine=NAME,
+            engine_version=version(),
+        )
+        if progress is not None:
+            progress(1.0)
+        return self._facts
+
+    def create_context(self, *, n_ctx: int | None = None, seed: int | None = None) -> ModelFacts:
+        """Start afresh: the server's KV cache is erased and `seed` used from now on; a new n_ctx
+        starts a new server on the same file."""
+        facts, client = self._require()
+        if n_ctx is not None and n_ctx != facts.n_ctx:
+            args = dict(self._load_args)
+            if seed is not None:
+                args["seed"] = seed
+            return self.load(facts.path, n_ctx=n_ctx, **args)
+        self._post("/slots/0?action=erase", {})
+        client.create_context(seed=seed)
+        return facts
+
+    def unload(self) -> None:
+        """Stop the server and free the model: its port closes, its memory is returned."""
+        client, http, server = self._client, self._http, self._server
+        self._client = self._http = self._server = None
+        self._facts = None
+        if client is not None:
+            client.unload()
+        if http is not None:
+            http.close()
+        del server  # the last reference: the server's threads stop, the model is freed
+
+    def stream_completion(
+        self, prompt: str, *, abort: Cancellation, **params: Any
+    ) -> Iterator[str]:
+        """Yield the completion of `prompt` piece by piece; `last_stats` is set at the end."""
+        _, client = self._require()
+        stream = client.stream_completion(prompt, abort=abort, **params)
+        return self._relay(stream, client, lambda: self._count_text(prompt))
+
+    def stream_chat(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        abort: Cancellation,
+        trim_history: bool = False,
+        **params: Any,
+    ) -> Iterator[str]:
+        """Yield the assistant's answer to `messages` with the model's chat template. With
+        `trim_history`, the oldest turns (never the system message or the last message) are left
+        out until the prompt fits the context; `last_stats.trimmed_messages` says how many."""
+        facts, client = self._require()
+        trimmed = 0
+        if trim_history:
+            budget = facts.n_ctx - answer_reserve(facts.n_ctx, params.get("max_tokens"))
+            messages, trimmed = fit_history(
+                messages, budget, lambda history: self._count_prompt(history, budget)
+            )
+        stream = client.stream_chat(messages, abort=abort, **params)
+        return self._relay(stream, client, lambda: self._count_prompt(messages, 0), trimmed)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _params(
+        self,
+        facts: ModelFacts,
+        n_ctx: int,
+        n_threads: int | None,
+        seed: int | None,
+        gpu_layers: int,
+        key: str,
+        options: dict[str, Any],
+    ) -> Any:
+        params = _xllamacpp().CommonParams()
+        params.model.path = facts.path
+        params.n_ctx = n_ctx
+        params.n_batch = params.n_ubatch = N_BATCH
+        params.n_parallel = 1  # one conversation: the runner sends one request at a time
+        params.n_gpu_layers = gpu_layers
+        params.fit_params = False  # our own memory check decided; llama.cpp must not shrink n_ctx
+        params.cache_ram_mib = 0  # no second prompt cache in RAM beside the KV cache
+        params.cache_idle_slots = False  # (it needs that cache)
+        params.hostnames = ["127.0.0.1"]
+        params.port = 0  # a free port, picked by the system
+        params.api_keys = [key]
+        params.ui = False
+        params.verbosity = verbosity_for(LOGGER)
+        if n_threads is not None:
+            params.cpuparams.n_threads = params.cpuparams_batch.n_threads = n_threads
+        if seed is not None and seed >= 0:
+            params.sampling.seed = seed
+        if not facts.has_chat_template and "chat_template" not in options:
+            params.chat_template = CHATML_TEMPLATE
+        for name, value in options.items():
+            if name.startswith("_") or not hasattr(params, name):
+                raise ValueError(f"{name!r} is not a load option of the xllamacpp engine")
+            setattr(params, name, value)
+        return params
+
+    def _connect(self, address: str, key: str) -> None:
+        import httpx  # the openai client's own HTTP library
+
+        base = address.rstrip("/")
+        self._http = httpx.Client(
+            base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=LOCAL_TIMEOUT
+        )
+        client = RemoteEngine(f"{base}/v1", api_key=key, timeout=LOCAL_TIMEOUT)
+        client.extra_body = {"timings_per_token": True}  # the prompt's figures, even after a Stop
+        self._client = client
+        client.open(None)
+
+    def _require(self) -> tuple[ModelFacts, RemoteEngine]:
+        if self._facts is None or self._client is None:
+            raise LLMWidgetsError("No model is loaded: call load_model() first.")
+        return self._facts, self._client
+
+    def _post(self, path: str, body: dict[str, Any]) -> Any:
+        response = self._http.post(path, json=body)
+        response.raise_for_status()
+        return response.json()
+
+    def _count_prompt(self, messages: list[Any], budget: int) -> int:
+        """The tokens the chat template makes of `messages`, as the server will count them (a
+        bound from their length when that surely fits: a token holds at least one byte)."""
+        bound = sum(len(str(m.get("content", "")).encode()) + 16 for m in messages) + 256
+        if bound <= budget:
+            return bound
+        return self._count_text(self._post("/apply-template", {"messages": messages})["prompt"])
+
+    def _count_text(self, prompt: str) -> int:
+        return len(self._post("/tokenize", {"content": prompt, "add_special": True})["tokens"])
+
+    def _relay(
+        self,
+        stream: Iterator[str],
+        client: RemoteEngine,
+        needed: Callable[[], int],
+        trimmed: int = 0,
+    ) -> Iterator[str]:
+        """The loopback stream, with the figures and errors of an in-kernel model."""
+        try:
+            yield from stream
+        except RemoteServerError as exc:
+            if exc.kind != "context_overflow":
+                raise LLMWidgetsError(f"llama.cpp (xllamacpp) failed: {exc}") from None
+            n_ctx = self._facts.n_ctx if self._facts is not None else 0
+            raise LLMWidgetsError(
+                f"The prompt needs {needed()} tokens but the context holds {n_ctx}: shorten "
+                "the conversation (Clear) or load the model with a larger n_ctx."
+            ) from None
+        finally:
+            stats = client.last_stats
+            if stats is not None:
+                stats.trimmed_messages = trimmed
+            self._stats = stats
+
+
+def _reason(lines: list[str]) -> str:
+    """The last error llama.cpp logged while loading, if any."""
+    errors = [line for line in lines if "error" in line.lower() or "failed" in line.lower()]
+    return errors[-1] if errors else ""
