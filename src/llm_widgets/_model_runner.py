@@ -9,13 +9,14 @@ import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 from . import hub
 from ._cache import same_file
 from ._events import PROGRESS_INTERVAL, EventBus
 from ._tool_loop import ToolTurn
-from ._types import ModelFacts
+from ._types import ModelFacts, ToolCallRecord
 from .engines.base import Backend
 from .engines.choice import make_engine, resolve_engine
 from .engines.openai_compat import RemoteEngine
@@ -134,7 +135,9 @@ class ModelRunner:
             job.push(text)
             self._events.emit("completion_chunk", job, text)
 
-        calls = lambda record: self._events.emit("tool_call", job, record)  # noqa: E731
+        def calls(record: ToolCallRecord) -> None:  # the state now: the record moves on
+            self._events.emit("tool_call", job, replace(record, arguments=dict(record.arguments)))
+
         return ToolTurn(job, job.tools, on_piece=piece, on_call=calls)
 
     def _stream(self, engine: Backend, job: GenerationJob) -> None:
