@@ -1,6 +1,30 @@
 // Chat view: transcript with streamed answers rendered as Markdown, input, Send / Stop / Clear,
 // Regenerate / Edit, Copy and Copy code, sampling settings.
+//
+// The DOM (classes; later features add to the marked slots, never restructure):
+//   .llmw.llmw-chat
+//     .llmw-head            "Chat" and .llmw-badge: the answering model (tooltip: its detail)
+//     .llmw-transcript      role=log "Transcript"; grows with its content up to a bound, then scrolls
+//       .llmw-empty         "No messages yet."
+//       .llmw-msg.llmw-msg-user          a right-aligned bubble
+//         .llmw-turn-body > .llmw-text   the person's words, plain text
+//         .llmw-turn-foot > .llmw-turn-actions   Edit (last message) — shown on hover / focus
+//       .llmw-msg.llmw-msg-assistant     [data-stop=aborted|length|error] once it ended early
+//         .llmw-turn-head > .llmw-role   the model that answered (tooltip: repo, file, GGUF name)
+//         .llmw-turn-body
+//           .llmw-turn-blocks            SLOT above the answer: thinking block, tool-call cards
+//           .llmw-text.llmw-md           the answer (StreamingMarkdown while .llmw-streaming)
+//         .llmw-turn-foot
+//           .llmw-stop-mark              "Stopped by you", "Cut at the token limit (max_tokens)"
+//           .llmw-stats                  "Answer statistics", on the last answer once it ended
+//           .llmw-turn-actions           Copy, Regenerate (last answer) — shown on hover / focus
+//     status lines          queued (.llmw-figures), .llmw-error, editing
+//     .llmw-composer        the Message box and .llmw-actions: Clear · Stop the running answer,
+//                           Stop, Send
+//     .llmw-settings        <details> Settings
+//     .llmw-notices, then the connection line(s) (not connected / kernel gone)
 import type { AnyModel, RenderProps } from "@anywidget/types";
+import { assistantTurn, describeTurn, statsText, userTurn, type TurnFacts } from "./chat_turns";
 import { StreamingMarkdown, renderMarkdown } from "./markdown";
 import type { ChatMessage, ChatRequest, ChatState, GenerationStats, Notice, ToolCallView } from "./protocol";
 import { ToolCards } from "./tool_cards";
@@ -15,19 +39,6 @@ type Incoming =
   | { type: "turn_start"; role: "user"; content: string }
   | { type: "chunk"; text: string }
   | { type: "done"; stats: Partial<GenerationStats> };
-
-function statsText(stats: Partial<GenerationStats>): string {
-  if (!stats || stats.completion_tokens === undefined) return "";
-  const parts = [
-    `${stats.completion_tokens} tokens`,
-    stats.tokens_per_second ? `${stats.tokens_per_second.toFixed(1)} tokens/s` : "",
-    stats.ttft !== undefined ? `first token ${(stats.ttft * 1000).toFixed(0)} ms` : "",
-    stats.cached_prompt_tokens ? `${stats.cached_prompt_tokens} prompt tokens reused` : "",
-    stats.trimmed_messages ? `${stats.trimmed_messages} oldest messages left out` : "",
-    stats.stop_reason && stats.stop_reason !== "stop" ? `stopped: ${stats.stop_reason}` : "",
-  ];
-  return parts.filter(Boolean).join(" · ");
-}
 
 /**
  * Put `text` on the clipboard. A host may refuse (an iframe without the permission): then
@@ -69,21 +80,20 @@ function render(model: Model, el: HTMLElement): () => void {
   const send = (msg: ChatRequest, busy?: HTMLButtonElement) => requests.send(msg, busy);
   const cards = new ToolCards(send);
   const sources = new WeakMap<HTMLElement, { text: string }>(); // an answer's Markdown, for Copy
-  const header = h("div", { class: "llmw-head" }, h("div", { class: "llmw-title" }, "Chat"));
-  const modelName = h("span", { class: "llmw-badge" });
-  header.append(modelName);
+  const modelName = h("span", { class: "llmw-badge llmw-model" });
+  const header = h("div", { class: "llmw-head" }, h("div", { class: "llmw-title" }, "Chat"), modelName);
   const transcript = h("div", { class: "llmw-transcript", role: "log", "aria-live": "polite", "aria-label": "Transcript" });
   const input = h("textarea", { class: "llmw-input", "aria-label": "Message", rows: 2, placeholder: "Message the model — Enter sends, Shift+Enter for a new line" });
   const sendButton = button("Send", () => submit(), "llmw-primary");
-  const regenerateButton = requests.button("Regenerate", () => ({ type: "regenerate" }));
-  const editButton = button("Edit", () => startEdit());
+  const regenerateButton = requests.button("Regenerate", () => ({ type: "regenerate" }), "llmw-quiet");
+  const editButton = button("Edit", () => startEdit(), "llmw-quiet");
   const cancelEditButton = button("Cancel edit", () => stopEdit());
   const editLine = h("div", { class: "llmw-figures llmw-editing", role: "status" }, "Editing your last message: Send replaces it and its answer. ", cancelEditButton);
   const stopButton = requests.button("Stop", () => ({ type: "stop" }));
   const stopRunningButton = requests.button("Stop the running answer", () => ({ type: "stop_running" }));
   const waiting = h("div", { class: "llmw-figures", role: "status" });
-  const clearButton = requests.button("Clear", () => ({ type: "clear" }));
-  const stats = h("div", { class: "llmw-stats llmw-num", "aria-label": "Answer statistics" });
+  const clearButton = requests.button("Clear", () => ({ type: "clear" }), "llmw-quiet");
+  const stats = h("span", { class: "llmw-stats llmw-num", "aria-label": "Answer statistics" });
   const errorLine = h("div", { class: "llmw-error", role: "alert" });
 
   const numberInput = (name: "temperature" | "top_p" | "max_tokens", label: string, step: string) => {
@@ -121,20 +131,13 @@ function render(model: Model, el: HTMLElement): () => void {
       h("label", { class: "llmw-check" }, trimHistory, "leave out the oldest turns"),
     ),
   );
-  const root = h(
+  const composer = h(
     "div",
-    { class: "llmw llmw-chat" },
-    header,
-    transcript,
-    stats,
-    waiting,
-    errorLine,
-    editLine,
+    { class: "llmw-composer" },
     input,
-    h("div", { class: "llmw-actions" }, sendButton, stopButton, clearButton, stopRunningButton),
-    settings,
-    notices.el,
+    h("div", { class: "llmw-actions" }, clearButton, stopRunningButton, h("span", { class: "llmw-spacer" }), stopButton, sendButton),
   );
+  const root = h("div", { class: "llmw llmw-chat" }, header, transcript, waiting, errorLine, editLine, composer, settings, notices.el);
   root.append(connectionLine(root, requests));
   el.append(root);
   // an answer whose chunks stop arriving (a host that drops background messages): ask again
@@ -143,26 +146,26 @@ function render(model: Model, el: HTMLElement): () => void {
   let open: StreamingMarkdown | null = null; // the assistant turn being streamed
   let openNode: HTMLElement | null = null;
   let editing = false;
+  let sent: string | null = null; // what Send asked for: it leaves the box once the kernel takes it
+  // per message index: who answered and why it ended, as far as this view saw it
+  const facts = new Map<number, TurnFacts>();
+  const currentModel = (): TurnFacts => ({ label: model.get("model_label") || model.get("model_name"), detail: model.get("model_detail"), stop: "" });
 
   const atBottom = () => transcript.scrollHeight - transcript.scrollTop - transcript.clientHeight < 40;
-  const bubble = (role: string, content: string) => {
+  const addTurn = (role: string, content: string, turnFacts?: TurnFacts) => {
     const follow = atBottom();
-    const text = h("div", { class: "llmw-text" });
-    const node = h("div", { class: `llmw-msg llmw-msg-${role}` }, h("span", { class: "llmw-role" }, role), text);
+    const turn = role === "assistant" ? assistantTurn(content, turnFacts ?? { label: "", detail: "", stop: "" }) : userTurn(content);
+    const node = turn.node;
     if (role === "assistant") {
-      text.classList.add("llmw-md");
-      text.append(renderMarkdown(content));
       const source = { text: content };
       sources.set(node, source);
       const copyButton = button("Copy", () => {
         const markdown = openNode === node && open ? open.text : source.text;
         void copy(markdown, () => showSource(node, markdown), notices);
-      }, "llmw-local");
-      node.append(h("div", { class: "llmw-turn-actions" }, copyButton));
-    } else {
-      text.textContent = content; // the person's own words stay plain text
-      node.append(h("div", { class: "llmw-turn-actions" }));
+      }, "llmw-local llmw-quiet");
+      turn.actions.append(copyButton);
     }
+    node.dataset.index = String(transcript.querySelectorAll(".llmw-msg").length);
     transcript.querySelector(".llmw-empty")?.remove();
     transcript.append(node);
     if (follow) transcript.scrollTop = transcript.scrollHeight;
@@ -182,21 +185,27 @@ function render(model: Model, el: HTMLElement): () => void {
     if (!transcript.childElementCount) transcript.append(h("div", { class: "llmw-empty" }, "No messages yet."));
   };
   const openAssistant = (content = "") => {
-    openNode = bubble("assistant", "");
+    const index = transcript.querySelectorAll(".llmw-msg").length;
+    facts.set(index, currentModel());
+    openNode = addTurn("assistant", "", facts.get(index));
     openNode.classList.add("llmw-streaming");
     open = new StreamingMarkdown(openNode.querySelector(".llmw-text")!);
     if (content) open.append(content);
   };
-  const closeAssistant = () => {
+  const closeAssistant = (reason: string) => {
     if (open && openNode) {
       open.finish();
       openNode.classList.remove("llmw-streaming");
+      const turnFacts = facts.get(Number(openNode.dataset.index));
+      if (turnFacts) describeTurn(openNode, { ...turnFacts, stop: reason });
+      if (turnFacts) turnFacts.stop = reason;
     }
     open = openNode = null;
   };
   const showTranscript = (messages: ChatMessage[]) => {
     transcript.replaceChildren();
     open = openNode = null;
+    for (const index of [...facts.keys()]) if (index >= messages.length) facts.delete(index);
     const results = new Map(messages.filter((m) => m.role === "tool").map((m) => [m.tool_call_id ?? "", m.content]));
     let turn: { node: HTMLElement; text: string } | null = null; // an answer that called tools goes on
     for (const m of messages) {
@@ -205,13 +214,24 @@ function render(model: Model, el: HTMLElement): () => void {
         turn.text += m.content;
         turn.node.querySelector(".llmw-text")!.replaceChildren(renderMarkdown(turn.text));
         sources.get(turn.node)!.text = turn.text;
-      } else turn = { node: bubble(m.role, m.content), text: m.content };
+      } else {
+        const index = transcript.querySelectorAll(".llmw-msg").length;
+        turn = { node: addTurn(m.role, m.content, facts.get(index)), text: m.content };
+      }
       if (m.role === "assistant" && m.tool_calls?.length) cards.restore(turn.node, m, results);
       else turn = null;
     }
     transcript.scrollTop = transcript.scrollHeight;
   };
-  /** Regenerate goes on the last answer, Edit on the last message; both only between turns. */
+  /** The text Send asked for reached the transcript: it leaves the box (a refused one stays). */
+  const accepted = (content: string) => {
+    if (sent === null || content !== sent) return;
+    if (input.value === sent) input.value = "";
+    sent = null;
+    if (editing) stopEdit();
+  };
+  /** Regenerate goes on the last answer, Edit on the last message; both only between turns. The
+   * figures go on the last answer once it ended; why it ended is its mark. */
   const placeTurnButtons = () => {
     const turns = [...transcript.querySelectorAll<HTMLElement>(".llmw-msg")];
     const lastUser = [...turns].reverse().find((t) => t.classList.contains("llmw-msg-user"));
@@ -223,6 +243,19 @@ function render(model: Model, el: HTMLElement): () => void {
     if (answerable) {
       lastUser.querySelector(".llmw-turn-actions")!.append(editButton);
       (last.querySelector(".llmw-turn-actions") ?? lastUser.querySelector(".llmw-turn-actions"))!.append(regenerateButton);
+    }
+    const lastStats = model.get("last_stats") ?? {};
+    const figures = idle ? statsText(lastStats) : ""; // never the previous answer's while one streams
+    stats.textContent = figures;
+    const answer = last?.classList.contains("llmw-msg-assistant") ? last : null;
+    if (answer && figures) answer.querySelector(".llmw-turn-foot")!.insertBefore(stats, answer.querySelector(".llmw-turn-actions"));
+    else stats.remove();
+    if (answer && idle && lastStats.stop_reason) {
+      // the last answer's end is known from the kernel even in a view that did not see it
+      const index = Number(answer.dataset.index);
+      const turnFacts = facts.get(index) ?? { label: "", detail: "", stop: "" };
+      facts.set(index, { ...turnFacts, stop: lastStats.stop_reason });
+      describeTurn(answer, facts.get(index)!);
     }
     if (follow) transcript.scrollTop = transcript.scrollHeight;
     if (!answerable && editing) stopEdit();
@@ -246,16 +279,12 @@ function render(model: Model, el: HTMLElement): () => void {
     const code = copyCode?.closest(".llmw-code")?.querySelector("code");
     if (code) void copy((code.textContent ?? "").replace(/\n$/, ""), () => selectContents(code), notices);
   });
+  /** Send: the text stays in the box until the kernel takes the turn (no model: it is kept). */
   const submit = () => {
     const text = input.value;
     if (!text.trim() || model.get("status") === "generating" || open !== null) return;
-    if (editing) {
-      send({ type: "edit_last", text }, sendButton);
-      stopEdit();
-    } else {
-      send({ type: "send", text }, sendButton);
-    }
-    input.value = "";
+    sent = text;
+    send(editing ? { type: "edit_last", text } : { type: "send", text }, sendButton);
   };
   input.addEventListener("keydown", (event: KeyboardEvent) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
@@ -268,15 +297,21 @@ function render(model: Model, el: HTMLElement): () => void {
     if (!msg || typeof msg !== "object") return;
     watch.heard();
     switch (msg.type) {
-      case "transcript":
+      case "transcript": {
         showTranscript(msg.messages);
-        if (typeof msg.partial === "string") openAssistant(msg.partial);
+        if (typeof msg.partial === "string") {
+          const lastUser = [...msg.messages].reverse().find((m) => m.role === "user");
+          if (msg.partial === "" && lastUser) accepted(lastUser.content); // an edit was taken
+          openAssistant(msg.partial);
+        }
         for (const call of msg.calls ?? []) cards.show(openNode!, call);
         empty();
         update();
         break;
+      }
       case "turn_start":
-        bubble("user", msg.content);
+        addTurn("user", msg.content);
+        accepted(msg.content);
         openAssistant();
         update();
         break;
@@ -294,10 +329,9 @@ function render(model: Model, el: HTMLElement): () => void {
         cards.show(openNode!, msg.call);
         break;
       case "done":
-        closeAssistant();
+        closeAssistant(msg.stats?.stop_reason ?? "");
         cards.settle(transcript);
         update();
-        stats.textContent = statsText(msg.stats);
         break;
     }
   };
@@ -310,11 +344,12 @@ function render(model: Model, el: HTMLElement): () => void {
     const detail = model.get("status") === "generating" ? model.get("detail") : "";
     showText(waiting, detail ? `Your message is queued: ${detail}.` : "");
     stopRunningButton.hidden = detail !== "waiting for the running answer";
-    const name = model.get("model_name");
+    const label = model.get("model_label") || model.get("model_name");
     const server = model.get("model_server");
-    modelName.textContent = !name ? "no model loaded" : server ? `${name} · on ${server}` : `${name} · in this kernel`;
+    modelName.textContent = !label ? "no model loaded" : server ? `${label} · on ${server}` : `${label} · in this kernel`;
+    modelName.title = model.get("model_detail") || "";
+    modelName.classList.toggle("llmw-model-none", !label);
     showText(errorLine, model.get("error"));
-    stats.textContent = statsText(model.get("last_stats"));
     placeTurnButtons();
   };
   const syncSettings = () => {
@@ -329,6 +364,7 @@ function render(model: Model, el: HTMLElement): () => void {
     "change:status": update,
     "change:detail": update,
     "change:model_name": update,
+    "change:model_label": update,
     "change:model_server": update,
     "change:error": update,
     "change:last_stats": update,

@@ -39,6 +39,8 @@ export interface ChatState {
   top_p: number;
   max_tokens: number;
   model_name: string;
+  model_label: string;
+  model_detail: string;
   model_server: string;
   last_stats: Partial<GenerationStats>;
   trim_history: boolean;

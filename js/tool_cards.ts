@@ -27,10 +27,12 @@ export class ToolCards {
 
   /** The block above an assistant turn's answer that holds its cards. */
   slot(turn: HTMLElement): HTMLElement {
-    let slot = turn.querySelector<HTMLElement>(":scope > .llmw-tools");
+    let slot = turn.querySelector<HTMLElement>(".llmw-tools");
     if (!slot) {
       slot = h("div", { class: "llmw-tools", "aria-label": "Tool calls" });
-      turn.insertBefore(slot, turn.querySelector(":scope > .llmw-text"));
+      const blocks = turn.querySelector(".llmw-turn-blocks"); // the Chat's slot above the answer
+      if (blocks) blocks.append(slot);
+      else turn.insertBefore(slot, turn.querySelector(".llmw-text"));
     }
     return slot;
   }

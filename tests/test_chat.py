@@ -15,6 +15,7 @@ from llm_widgets.testing import LocalHub, capture_messages, send_from_frontend, 
 from llm_widgets.testing.tiny_gguf import CHATML_TEMPLATE, write_tiny_gguf
 
 REPO, FILE = "acme/tiny-GGUF", "tiny.F32.gguf"
+HF = "/c/"  # a huggingface_hub cache
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +50,20 @@ def test_send_streams_and_the_transcript_is_final_when_the_job_ends(
     assert kinds[0] == "turn_start" and kinds[-1] == "done"
     streamed = "".join(m["text"] for _, m in sent if m["type"] == "chunk")
     assert streamed == answer
+
+
+def test_the_figures_of_an_answer_are_not_shown_while_the_next_streams(
+    loaded: LLMKernelService,
+) -> None:
+    chat = Chat(loaded)
+    chat.max_tokens = 8
+    chat.send("Hello").wait(30)
+    assert chat.last_stats["completion_tokens"] > 0
+    job = chat.send("Again")
+    assert chat.last_stats == {}  # not the first answer's figures
+    job.wait(30)
+    loaded.events.flush()
+    assert chat.last_stats["completion_tokens"] > 0
 
 
 @pytest.fixture
@@ -146,7 +161,79 @@ def test_send_without_a_model_says_what_to_do(service: LLMKernelService) -> None
         chat.send("hello?")
     send_from_frontend(chat, {"type": "send", "text": "hello?"})
     assert "No model is loaded" in chat.error
+    assert "ModelCard" in chat.error and "ServerConnection" in chat.error
     assert sent[-1][1]["type"] == "notice" and sent[-1][1]["level"] == "error"
+    assert all(m["type"] != "turn_start" for _, m in sent)
+
+
+def test_the_no_model_hint_names_the_buttons_the_card_shows(
+    local_hub: LocalHub, service: LLMKernelService, tiny: Path
+) -> None:
+    """Not downloaded: the card offers Download, then Load; downloaded: Load."""
+    local_hub.add_file(REPO, FILE, tiny)
+    card = ModelCard(REPO, FILE)
+    chat = Chat(card)
+    send_from_frontend(chat, {"type": "send", "text": "hello?", "request_id": "r1"})
+    assert chat.error == "No model is loaded: click Download on the model card, then Load."
+    card.start_download().wait(30)
+    wait_until(lambda: card.status == "done")
+    send_from_frontend(chat, {"type": "send", "text": "hello?", "request_id": "r2"})
+    assert chat.error == "No model is loaded: click Load on the model card."
+    assert chat.messages == []  # nothing was sent, nothing is lost: the view keeps the text
+    missing = ModelCard(REPO, "missing.Q4_0.gguf")
+    with pytest.raises(Exception):  # noqa: B017 - the card's state, not the exception, is the point
+        missing.start_download().wait(30)
+    wait_until(lambda: missing.status == "failed")
+    retry = Chat(missing)
+    send_from_frontend(retry, {"type": "send", "text": "hello?"})
+    assert retry.error == (
+        "No model is loaded: the download failed; click Retry on the model card, then Load."
+    )
+
+
+def test_the_chat_names_the_model_by_repo_and_file(
+    local_hub: LocalHub, service: LLMKernelService, tiny: Path
+) -> None:
+    """Not the GGUF's internal name: the repo the user picked and the quantization."""
+    local_hub.add_file(REPO, FILE, tiny)
+    card = ModelCard(REPO, FILE)
+    chat = Chat(card)
+    card.start_download().wait(30)
+    card.load_model().wait(30)
+    wait_until(lambda: chat.model_label != "")
+    assert chat.model_label == "tiny · F32"
+    assert chat.model_detail.startswith(f"{REPO} · {FILE}")
+    assert chat.model_name in chat.model_detail and chat.model_name != chat.model_label
+    assert repr(chat).startswith("Chat(tiny · F32 · 0 messages")
+
+
+@pytest.mark.parametrize(
+    ("path", "name", "label"),
+    [
+        ("/x/SmolLM2-135M-Instruct.Q4_1.gguf", "Smollm2 135M 8k", "SmolLM2-135M-Instruct · Q4_1"),
+        (f"{HF}models--b--Qwen3-8B-GGUF/snapshots/a/Qwen3-8B-Q4_K_M.gguf", "", "Qwen3-8B · Q4_K_M"),
+        (f"{HF}models--o--Big-GGUF/snapshots/a/Big-Q8_0-00001-of-00002.gguf", "B", "Big · Q8_0"),
+        ("/x/Big-Q8_0-00001-of-00002.gguf", "Big", "Big · Q8_0"),
+        ("/x/plain.gguf", "plain.gguf", "plain"),
+    ],
+)  # fmt: skip
+def test_a_model_label_comes_from_the_repo_or_the_file(path: str, name: str, label: str) -> None:
+    from llm_widgets._model_label import describe_model
+    from llm_widgets._names import parse_quantization
+    from llm_widgets._types import ModelFacts
+
+    facts = ModelFacts(path, 1, "llama", name, 2048, quantization=parse_quantization(path))
+    shown, detail = describe_model(facts)
+    assert shown == label
+    assert path.rsplit("/", 1)[-1] in detail and (name in detail)
+
+
+def test_a_server_model_is_named_by_its_id() -> None:
+    from llm_widgets._model_label import describe_model
+    from llm_widgets._types import ModelFacts
+
+    facts = ModelFacts("", 0, "", "qwen3:8b", 0, backend="remote", server="127.0.0.1:8080")
+    assert describe_model(facts) == ("qwen3:8b", "qwen3:8b on 127.0.0.1:8080")
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from typing import Any
 import traitlets
 
 from . import _protocol
+from ._model_label import describe_model
 from ._protocol import Message, bounds_text
 from ._requests import check_messages
 from ._tools import Approve, tool_settings
@@ -59,11 +60,23 @@ class Chat(ServiceWidget):
     max_tokens = traitlets.Int(
         512, help=f"Longest answer, in tokens ({bounds_text('max_tokens')})."
     ).tag(sync=True)
-    model_name = traitlets.Unicode("", help="The answering model's name.").tag(sync=True)
+    model_name = traitlets.Unicode(
+        "", help="The answering model's own name (the GGUF's general.name, or the server's id)."
+    ).tag(sync=True)
+    model_label = traitlets.Unicode(
+        "",
+        help="How the view names the answering model: its Hub repo and quantization "
+        "('SmolLM2-135M-Instruct · Q4_1'), a file's name, or the server's model id.",
+    ).tag(sync=True)
+    model_detail = traitlets.Unicode(
+        "", help="The model exactly: repo, file and the GGUF's own name (the label's tooltip)."
+    ).tag(sync=True)
     model_server = traitlets.Unicode(
         "", help="The host[:port] of the server answering; '' when the model is in the kernel."
     ).tag(sync=True)
-    last_stats = traitlets.Dict(help="Figures of the last answer.").tag(sync=True)
+    last_stats = traitlets.Dict(
+        help="Figures of the last answer; {} while the next one is being written."
+    ).tag(sync=True)
     trim_history = traitlets.Bool(
         True,
         help="When the conversation outgrows the context, leave the oldest turns out of what the "
@@ -121,7 +134,7 @@ class Chat(ServiceWidget):
     def __repr__(self) -> str:
         """What a host without a live view shows."""
         turns = len(getattr(self, "_messages", ()))
-        model = self.model_name or "no model loaded"
+        model = self.model_label or "no model loaded"
         if self.model_server:
             model += f" on {self.model_server}"
         return f"Chat({model} · {turns} message{'s' * (turns != 1)} · {self.status})"
@@ -185,8 +198,7 @@ class Chat(ServiceWidget):
         if self._job is not None and not self._job.finished:
             raise LLMWidgetsError("The model is still answering: stop() it first.")
         if self.service.model is None and self.service.loading is None:
-            hint = " Click Load on the model card first." if self._card is not None else ""
-            raise LLMWidgetsError("No model is loaded." + hint)
+            raise LLMWidgetsError(_no_model_hint(self._card))
 
     def _last_user(self) -> int | None:
         """Index of the last user message, if only its answer (or nothing) follows it."""
@@ -217,6 +229,7 @@ class Chat(ServiceWidget):
         with self.hold_sync():
             self.status = "generating"
             self.error = ""
+            self.last_stats = {}  # the figures shown are never the previous answer's
             self._sync_transcript()
         if replaced:  # the views drop the replaced turns and open an empty answer
             self._post({"type": "transcript", "messages": self.messages, "partial": ""})
@@ -260,9 +273,11 @@ class Chat(ServiceWidget):
     # -- service events -----------------------------------------------------------------------
 
     def _on_model(self, facts: ModelFacts | None) -> None:
+        label, detail = describe_model(facts) if facts is not None else ("", "")
         with self.hold_sync():
             self.model_name = facts.name if facts is not None else ""
             self.model_server = facts.server if facts is not None else ""
+            self.model_label, self.model_detail = label, detail
 
     def _on_progress(self, job: Job) -> None:
         if job is self._job and not job.finished:
@@ -366,6 +381,25 @@ class Chat(ServiceWidget):
         if job is not None and running and job.tool_calls:  # the open turn's cards
             message["calls"] = [c.to_dict() for c in job.tool_calls]
         self._post(message)
+
+
+def _no_model_hint(card: ModelCard | None) -> str:
+    """What to do first, in the words of the buttons the card shows now."""
+    if card is None:
+        return (
+            "No model is loaded: show a ModelCard and click Download, then Load (or call "
+            "LLMKernelService.load_model(path)), or connect to a server with ServerConnection."
+        )
+    if card.status in ("queued", "running"):
+        return (
+            f"No model is loaded: {card.filename} is still downloading; click Load on the model "
+            "card when the download is done."
+        )
+    if card.status == "failed":
+        return "No model is loaded: the download failed; click Retry on the model card, then Load."
+    if card.status != "done":
+        return "No model is loaded: click Download on the model card, then Load."
+    return "No model is loaded: click Load on the model card."
 
 
 def _check_text(text: object, where: str) -> None:

@@ -20,6 +20,7 @@ CELLS = [
     "chat = Chat()\nchat.max_tokens = 1500\nchat",
     "print('TURNS', [m['role'] for m in chat.messages], 'STOP', chat.job.stop_reason)",
     "print('SETTINGS', chat.temperature, chat.trim_history)",
+    "chat.max_tokens = 60",
 ]
 
 
@@ -55,28 +56,56 @@ def test_send_stream_stop_and_send_again(notebook_page: Any, screenshot: Any) ->
     partial = answer.inner_text()
 
     stop.click()
-    chat.get_by_text("stopped: aborted").wait_for(timeout=10_000)
+    # why it ended, in words, as a mark on the answer; the figures without jargon
+    stopped = chat.locator(".llmw-msg-assistant").last
+    stopped.get_by_text("Stopped by you").wait_for(timeout=10_000)
+    assert stopped.get_attribute("data-stop") == "aborted"
     assert send.is_enabled() and stop.is_disabled()
     assert len(answer.inner_text()) >= len(partial)
-    assert "tokens/s" in chat.locator(".llmw-stats").inner_text()
+    figures = chat.get_by_label("Answer statistics")
+    assert "tokens/s" in figures.inner_text() and "stopped" not in figures.inner_text()
+    assert "aborted" not in chat.inner_text()
+    # the answering model, named by its file where the user looks (the GGUF's name: a tooltip)
+    head = chat.locator(".llmw-head")
+    assert "SmolLM2-135M-Instruct · Q4_1 · in this kernel" in head.inner_text()
+    assert "Smollm2 135M" not in head.inner_text()
+    assert "GGUF name: Smollm2 135M" in (head.locator(".llmw-model").get_attribute("title") or "")
+    assert stopped.locator(".llmw-role").inner_text() == "SmolLM2-135M-Instruct · Q4_1"
     screenshot(chat, "chat-stopped")
 
     nb.run_cell(2)
     text = nb.output(2).inner_text()
     assert "TURNS ['user', 'assistant'] STOP aborted" in text, text
 
-    chat.get_by_role("button", name="Clear").click()
+    # while the next answer streams, the stopped one's figures are not shown; its mark stays
+    nb.page.evaluate(
+        "() => { window.__llmwSeen = []; const look = () => {"
+        " if (document.querySelector('.llmw-streaming')) window.__llmwSeen.push("
+        " [...document.querySelectorAll('.llmw-stats')].map((s) => s.textContent).join(''));"
+        " if (window.__llmwSeen.length < 100000) requestAnimationFrame(look); };"
+        " requestAnimationFrame(look); }"
+    )
+    nb.run_cell(4)
     message.fill("Say hello.")
     message.press("Enter")
     deadline = time.monotonic() + 60
     while not (
         send.is_enabled()
-        and chat.locator(".llmw-msg-assistant").count() == 1
+        and chat.locator(".llmw-msg-assistant").count() == 2
         and chat.locator(".llmw-streaming").count() == 0
     ):
         assert time.monotonic() < deadline, "the second answer did not finish"
         time.sleep(0.1)
-    assert chat.locator(".llmw-msg-assistant .llmw-text").last.inner_text().strip()
+    seen = nb.page.evaluate("() => window.__llmwSeen")
+    assert seen and set(seen) == {""}, f"figures shown while the answer streamed: {set(seen)}"
+    assert chat.locator(".llmw-msg-assistant").first.get_by_text("Stopped by you").is_visible()
+    assert chat.get_by_label("Answer statistics").count() == 1  # on the last answer only
+    last = chat.locator(".llmw-msg-assistant").last
+    assert "tokens/s" in last.get_by_label("Answer statistics").inner_text()
+    assert last.locator(".llmw-text").inner_text().strip()
+
+    chat.get_by_role("button", name="Clear").click()
+    chat.get_by_text("No messages yet.").wait_for(timeout=10_000)
 
     # settings set in the page reach Python
     chat.get_by_text("Settings").click()
@@ -115,6 +144,39 @@ def test_a_restored_conversation_renders_markdown_and_no_html(
     check_rendered(chat, nb.page)
     screenshot(chat, "chat-markdown")
 
+    if not nb.classic:  # the host's theme: the Chat follows JupyterLab's dark theme and back
+        shade = (  # the mean of a colour's red, green and blue: dark below 128
+            "([node, name]) => getComputedStyle(node)[name].match(/\\d+/g).slice(0, 3)"
+            ".reduce((s, v) => s + Number(v), 0) / 3"
+        )
+        bubble = chat.locator(".llmw-msg-user .llmw-turn-body")
+        for theme, dark in (("JupyterLab Dark", True), ("JupyterLab Light", False)):
+            nb.page.evaluate(
+                "t => window.jupyterapp.commands.execute('apputils:change-theme', {theme: t})",
+                theme,
+            )
+            deadline = time.monotonic() + 20
+            while True:
+                text = chat.evaluate(f"c => ({shade})([c, 'color'])")
+                back = bubble.evaluate(f"b => ({shade})([b, 'backgroundColor'])")
+                if (text > 128) == dark and (back < 128) == dark:
+                    break  # light text on dark bubbles, or the other way round
+                assert time.monotonic() < deadline, (theme, text, back)
+                time.sleep(0.2)
+            if dark:
+                screenshot(chat, "chat-markdown-dark")
+
+    # Send before any model is loaded: the text stays in the box, the hint says what to click
+    message = chat.get_by_role("textbox", name="Message")
+    message.fill("Are you there?")
+    message.press("Enter")
+    chat.locator(".llmw-error", has_text="No model is loaded").wait_for(timeout=10_000)
+    alert = chat.locator(".llmw-error").inner_text()
+    assert "click Download, then Load" in alert and "ServerConnection" in alert, alert
+    assert "Click Load on the model card" not in alert
+    assert message.input_value() == "Are you there?"
+    assert chat.locator(".llmw-msg-user").count() == 1  # nothing sent, nothing lost
+
     chat.get_by_role("button", name="Copy code").click()
     chat.get_by_text("Copied to the clipboard.").wait_for(timeout=5_000)
     assert nb.page.evaluate("() => navigator.clipboard.readText()") == "print('hi')"
@@ -145,7 +207,7 @@ def test_a_restored_conversation_renders_markdown_and_no_html(
 
 EDIT_CELLS = [
     *CELLS[:1],
-    "chat = Chat()\nchat.max_tokens = 40\nchat",
+    "chat = Chat()\nchat.max_tokens = 6\nchat",
     "print('TURNS', chat.messages[0]['content'], [m['role'] for m in chat.messages])",
 ]
 
@@ -172,6 +234,9 @@ def test_regenerate_and_edit_from_the_page(notebook_page: Any) -> None:
     message.fill("Say hello.")
     message.press("Enter")
     answered()
+    cut = chat.locator(".llmw-msg-assistant").last
+    assert cut.get_by_text("Cut at the token limit (max_tokens)").is_visible()
+    assert cut.get_attribute("data-stop") == "length" and "length" not in chat.inner_text()
     regenerate.click()
     chat.locator(".llmw-streaming").wait_for(timeout=10_000)  # the answer is written again
     answered()

@@ -76,7 +76,7 @@ def test_connect_chat_stop_and_chat_again(
         assert time.monotonic() < deadline, "no tokens streamed from the server"
         time.sleep(0.05)
     stop.click()
-    chat.get_by_text("stopped: aborted").wait_for(timeout=10_000)
+    chat.get_by_text("Stopped by you").wait_for(timeout=10_000)
     assert send.is_enabled()
 
     message.fill("Say hello.")

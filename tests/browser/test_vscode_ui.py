@@ -146,11 +146,19 @@ def test_the_whole_flow_in_vscodes_widget_renderer(vscode_page: Any) -> None:
     card.get_by_text("Downloaded").first.wait_for(timeout=10_000)
 
     tiny = _cell(page, "card = ModelCard(REPO, FILE); card")
+    # a Send before the model is there: the text stays, the hint names the card's buttons
+    early = _cell(page, "Chat(card)")
+    early.get_by_role("textbox", name="Message").fill("Too early?")
+    early.get_by_role("button", name="Send", exact=True).click(timeout=30_000)
+    hint = "click Download on the model card, then Load"
+    early.locator(".llmw-error", has_text=hint).wait_for(timeout=15_000)
+    assert early.get_by_role("textbox", name="Message").input_value() == "Too early?"
     tiny.get_by_role("button", name="Download", exact=True).click(timeout=60_000)
     tiny.get_by_role("button", name="Load", exact=True).click(timeout=60_000)
     tiny.get_by_text("Loaded").first.wait_for(timeout=60_000)
 
     chat = _cell(page, "chat = Chat(card); chat.max_tokens = 2000; chat")
+    chat.get_by_text("tiny · F32 · in this kernel").wait_for(timeout=30_000)  # repo and file
     chat.get_by_role("textbox", name="Message").fill("Hello there")
     chat.get_by_role("button", name="Send", exact=True).click(timeout=30_000)
     transcript = chat.get_by_role("log", name="Transcript")
@@ -190,7 +198,7 @@ def test_a_model_on_a_server_in_vscodes_widget_renderer(vscode_page: Any) -> Non
         answer = chat.get_by_role("log", name="Transcript").locator(".llmw-msg-assistant").last
         _wait(lambda: len(answer.inner_text().strip()) > 20, 60)
         chat.get_by_role("button", name="Stop", exact=True).click()
-        chat.get_by_text("stopped: aborted").wait_for(timeout=15_000)
+        chat.get_by_text("Stopped by you").wait_for(timeout=15_000)
         assert chat.locator(".llmw-error").inner_text() == ""
 
 
