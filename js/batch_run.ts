@@ -7,6 +7,9 @@ import "./styles.css";
 
 type Model = AnyModel<BatchRunState>;
 
+// answers this short (labels: a few tokens each) make tokens/s say nothing that items/s does not
+const SHORT_ANSWER = 8;
+
 const STATUS_TEXT: Record<BatchRunState["status"], string> = {
   queued: "Queued",
   running: "Running",
@@ -25,7 +28,7 @@ function render(model: Model, el: HTMLElement): () => void {
   const figures = h("div", { class: "llmw-figures llmw-num", "aria-label": "Batch figures" });
   const detail = h("div", { class: "llmw-figures", role: "status" });
   const errorList = h("ul", { class: "llmw-batch-errors", "aria-label": "Errors" });
-  const recentList = h("ol", { class: "llmw-batch-recent", "aria-label": "Latest results" });
+  const recentList = h("table", { class: "llmw-table llmw-batch-recent", "aria-label": "Latest results" });
   const errorLine = h("div", { class: "llmw-error", role: "alert" });
   const stop = requests.button("Stop", () => ({ type: "stop" }));
   const resume = requests.button("Resume", () => ({ type: "resume" }), "llmw-primary");
@@ -48,6 +51,34 @@ function render(model: Model, el: HTMLElement): () => void {
   const running = () => model.get("status") === "running" || model.get("status") === "queued";
   const watch = resyncWhenQuiet(requests, running, 3000);
 
+  const answered = () => model.get("completed") || 0;
+  const reusedText = () => {
+    const reused = model.get("reused");
+    if (!reused) return "";
+    return model.get("resumed") ? `resumed: ${reused} done before` : `${reused} reused from an earlier run`;
+  };
+  const recentRows = () => {
+    const recent = model.get("recent");
+    const labelled = recent.some((r) => r.expected !== undefined);
+    const head = h("tr", {}, h("th", {}, "#"), h("th", {}, "Input"), h("th", {}, "Answer"), ...(labelled ? [h("th", {}, "Expected"), h("th", {}, "")] : []));
+    const rows = recent.map((r) =>
+      h(
+        "tr",
+        { class: r.correct === false ? "llmw-wrong" : "" },
+        h("td", { class: "llmw-num" }, String(r.index + 1)),
+        h("td", { class: "llmw-batch-input", title: r.input }, r.input),
+        h("td", {}, h("strong", {}, r.output)),
+        ...(labelled
+          ? [
+              h("td", {}, r.expected ?? ""),
+              h("td", { class: r.correct ? "llmw-right" : "llmw-wrong", "aria-label": r.correct ? "right" : "wrong" }, r.correct ? "✓" : "✗"),
+            ]
+          : []),
+      ),
+    );
+    return [head, ...rows];
+  };
+
   function update() {
     watch.heard();
     const status = model.get("status");
@@ -61,8 +92,10 @@ function render(model: Model, el: HTMLElement): () => void {
     const parts = [
       `${model.get("completed")} of ${model.get("total")} done`,
       model.get("failed") ? `${model.get("failed")} failed` : "",
-      model.get("reused") ? `${model.get("reused")} reused from an earlier run` : "",
-      model.get("tokens_per_second") ? `${model.get("tokens_per_second").toFixed(1)} tokens/s` : "",
+      reusedText(),
+      model.get("expected") && answered() ? `${model.get("correct")} of ${answered()} right (${Math.round((100 * model.get("correct")) / answered())}%)` : "",
+      // a one-token label's tokens/s says nothing the items/s does not
+      model.get("tokens_per_second") && model.get("tokens_per_item") >= SHORT_ANSWER ? `${model.get("tokens_per_second").toFixed(1)} tokens/s` : "",
       model.get("items_per_second") ? `${model.get("items_per_second").toFixed(2)} items/s` : "",
       running() && eta >= 0 ? formatEta(eta) : "",
     ];
@@ -70,7 +103,7 @@ function render(model: Model, el: HTMLElement): () => void {
     showText(detail, running() ? model.get("detail") : "");
     errorList.replaceChildren(...model.get("errors").map((e) => h("li", {}, `#${e.index + 1}: ${e.error}`)));
     errorList.hidden = !model.get("errors").length;
-    recentList.replaceChildren(...model.get("recent").map((r) => h("li", { value: r.index + 1 }, h("span", { class: "llmw-batch-input" }, r.input), " → ", h("strong", {}, r.output))));
+    recentList.replaceChildren(...recentRows());
     recentList.hidden = !model.get("recent").length;
     if (!stop.hasAttribute("aria-busy")) stop.disabled = !running();
     if (!resume.hasAttribute("aria-busy")) resume.disabled = running() || status === "done";
@@ -88,6 +121,8 @@ function render(model: Model, el: HTMLElement): () => void {
     "change:detail": update,
     "change:eta": update,
     "change:error": update,
+    "change:correct": update,
+    "change:resumed": update,
   });
   update();
   return teardown(root, notices, requests, () => (unlisten(), watch.stop()));

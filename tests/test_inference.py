@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -221,6 +223,13 @@ def test_create_context_resets_and_can_change_n_ctx(svc: LLMKernelService, tiny:
     job = svc.generate_completion("abc", max_tokens=3)
     job.wait(30)
     assert job.stats.cached_prompt_tokens == 0
+    reused = svc.generate_completion("abc def", max_tokens=3)
+    reused.wait(30)
+    assert reused.stats.cached_prompt_tokens > 0
+    assert svc.create_context().n_ctx == 1024  # the same context, its cache forgotten
+    fresh = svc.generate_completion("abc def", max_tokens=3)
+    fresh.wait(30)
+    assert fresh.stats.cached_prompt_tokens == 0
     with pytest.raises(LLMWidgetsError):
         LLMKernelService().create_context()
 
@@ -289,3 +298,71 @@ def test_llama_cpp_log_lines_keep_their_level(
     assert all(r.getMessage() and not r.getMessage().endswith("\n") for r in records)
     warnings = [r for r in records if r.levelno >= logging.WARNING]
     assert len(warnings) < len(records) / 2  # loading a good model is not a warning storm
+
+
+def _listening(process: Any) -> set[tuple[str, int]]:
+    return {
+        (c.laddr.ip, c.laddr.port)
+        for c in process.net_connections(kind="inet")
+        if c.status == "LISTEN"
+    }
+
+
+@pytest.mark.slow
+def test_unload_returns_the_memory_and_leaves_nothing_listening(
+    svc: LLMKernelService, engine: str
+) -> None:
+    import psutil
+
+    from llm_widgets.demo import packaged_model_path
+
+    me = psutil.Process()
+    svc.load_model(packaged_model_path(), n_ctx=4096).wait(60)  # the library's own pages stay
+    svc.unload_model()
+    before, ports = me.memory_info().rss, _listening(me)
+    facts = svc.load_model(packaged_model_path(), n_ctx=4096).wait(60)
+    svc.generate_completion("Hello", max_tokens=4).wait(60)
+    loaded, opened = me.memory_info().rss, _listening(me) - ports
+    assert facts.engine == engine and facts.engine_version
+    if engine == "xllamacpp":  # its server: loopback only, and it wants the key made for it
+        assert len(opened) == 1 and all(ip == "127.0.0.1" for ip, _ in opened)
+        ip, port = next(iter(opened))
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"http://{ip}:{port}/v1/models", timeout=5)
+        assert refused.value.code == 401
+    else:
+        assert not opened
+    svc.unload_model()
+    after = me.memory_info().rss
+    assert loaded - before > 40 * 2**20, "the model took no memory?"
+    assert after - before < (loaded - before) / 3, (before, loaded, after)
+    assert _listening(me) == ports
+
+
+@pytest.mark.slow
+def test_stop_while_a_long_prompt_is_evaluated_frees_the_model_at_once(
+    svc: LLMKernelService, engine: str, request: pytest.FixtureRequest
+) -> None:
+    if engine == "xllamacpp":  # known gap, kept visible: strict, so a fix shows up at once
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                reason="llama.cpp's server finishes evaluating a prompt whose client went away "
+                "before it notices (measured 12-15 s for ~3,000 tokens with one slot)",
+            )
+        )
+    from llm_widgets.demo import packaged_model_path
+
+    svc.load_model(packaged_model_path(), n_ctx=4096).wait(60)
+    prompt = " ".join(f"Item {i} is a small blue box." for i in range(330))  # ~3,000 tokens
+    job = svc.generate_completion(prompt, max_tokens=4)
+    while job.state != "running":
+        time.sleep(0.005)
+    time.sleep(0.5)  # well inside its evaluation (~15 s at ~200 tokens/s)
+    asked = time.monotonic()
+    job.cancel()
+    assert job.join(1.5) and job.stop_reason == "aborted" and job.text == ""
+    nxt = svc.generate_completion("Hi", max_tokens=1)
+    nxt.wait(30)
+    assert nxt.state == "done"
+    assert time.monotonic() - asked < 1.5  # the engine dropped the long prompt

@@ -100,7 +100,25 @@ def test_the_browser_searches_picks_and_shows_cards(
     wait_until(lambda: len(browser.cards) == 4)
     card = next(c for c in browser.cards if c.filename.endswith("Q8_0.gguf"))
     assert card.quant == "Q8_0" and card.fit == "fits" and card.size == MB
-    assert list(browser.files_box.children) == browser.cards
+    # a compact list, recommended first, small to large (F16 last), a split model as one entry
+    rows = browser.panel.files
+    assert [r["filename"] for r in rows] == [c.filename for c in browser.cards]
+    assert rows[0]["quant"] == "Q4_K_M" and rows[0]["recommended"]
+    assert [r["recommended"] for r in rows].count(True) == 1
+    assert rows[-1]["quant"] == "F16" and rows[-1]["parts"] == 3
+    assert rows[-1]["size"] == 3 * (MB // 2)
+    assert [r["size"] for r in rows[1:]] == sorted(r["size"] for r in rows[1:])
+    assert {r["status"] for r in rows} == {"idle"}
+    assert list(browser.files_box.children) == []  # no full card before a download
+
+    q8 = next(r["filename"] for r in rows if r["quant"] == "Q8_0")
+    send_from_frontend(browser.panel, {"type": "download", "filename": q8})
+    card.job.wait(30)
+    service.events.flush()
+    assert list(browser.files_box.children) == [card]  # its card, in full
+    assert next(r for r in browser.panel.files if r["filename"] == q8)["status"] == "done"
+    send_from_frontend(browser.panel, {"type": "download", "filename": "other.gguf"})
+    assert "not a file of" in browser.panel.error
 
 
 def test_a_newer_search_supersedes_an_older_one(

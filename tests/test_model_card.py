@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from llm_widgets import DownloadError, LLMKernelService, ModelCard
+from llm_widgets import DownloadError, LLMKernelService, LocalLibrary, ModelCard
 from llm_widgets.testing import LocalHub, send_from_frontend, wait_until
 
 REPO = "acme/tiny-GGUF"
@@ -66,7 +66,7 @@ def test_progress_traits_move_while_downloading(
     assert seen[-1] == 100.0
 
 
-def test_cancel_from_the_front_end_resets_the_card_and_says_so(
+def test_cancel_from_the_front_end_keeps_what_is_done_and_says_so(
     service: LLMKernelService, local_hub: LocalHub, data: bytes
 ) -> None:
     local_hub.faults.throttle_bps = MB
@@ -77,9 +77,56 @@ def test_cancel_from_the_front_end_resets_the_card_and_says_so(
     send_from_frontend(card, {"type": "cancel"})
     assert job.join(2)
     service.events.flush()
-    assert (card.status, card.progress, card.is_downloading) == ("cancelled", 0.0, False)
+    assert (card.status, card.is_downloading) == ("cancelled", False)
     assert card.speed == 0.0 and card.eta == -1.0
-    assert any("cancelled" in m.get("text", "") for m in notices)
+    # the bar and the figures show what is kept, not 0%
+    assert card.bytes_done == job.bytes_done > 0
+    assert card.progress == pytest.approx(100 * job.bytes_done / len(data), abs=0.01)
+    assert card.progress > 5
+    texts = [m.get("text", "") for m in notices]
+    assert any("cancelled; " in t and "kept for a resume" in t for t in texts)
+
+    send_from_frontend(card, {"type": "download"})  # resumes, and says from where
+    card.job.wait(30)
+    service.events.flush()
+    kept = f"{100 * job.bytes_done / len(data):.0f}%"
+    assert f"Resuming download of {REPO}/{FILE} from {kept}" in [m.get("text") for m in notices]
+    assert card.status == "done"
+
+
+def test_a_card_whose_file_is_deleted_shows_it_as_not_downloaded(
+    service: LLMKernelService, local_hub: LocalHub, data: bytes
+) -> None:
+    card = ModelCard(REPO, FILE, service=service)
+    library = LocalLibrary(service=service)
+    card.start_download().wait(30)
+    service.events.flush()
+    assert card.status == "done" and [m["filename"] for m in library.models] == [FILE]
+
+    assert service.delete_model(REPO, FILE) == len(data)  # from Python, not from a view
+    service.events.flush()
+    assert (card.status, card.progress, card.bytes_done, card.path) == ("idle", 0.0, 0, "")
+    assert library.models == []  # the list follows without a Refresh
+    assert ModelCard(REPO, FILE, service=service).status == "idle"  # so does a new card
+
+    send_from_frontend(card, {"type": "download"})  # Download is offered again, and works
+    card.job.wait(30)
+    service.events.flush()
+    assert card.status == "done" and Path(card.path).read_bytes() == data
+
+
+def test_a_card_whose_partial_download_is_discarded_starts_over(
+    service: LLMKernelService, local_hub: LocalHub, data: bytes
+) -> None:
+    local_hub.faults.throttle_bps = MB
+    card = ModelCard(REPO, FILE, service=service)
+    job = card.start_download()
+    wait_until(lambda: card.progress > 5)
+    job.cancel()
+    job.join(5)
+    service.discard_partial(REPO, FILE)
+    service.events.flush()
+    assert (card.status, card.progress, card.bytes_done) == ("idle", 0.0, 0)
 
 
 def test_retry_after_a_failure_resumes_and_completes(

@@ -11,6 +11,7 @@ import pytest
 from llm_widgets import (
     BatchRun,
     Chat,
+    Compare,
     LLMKernelService,
     LocalLibrary,
     ModelCard,
@@ -29,6 +30,7 @@ WIDGETS = [
     ("LocalLibrary", _protocol.LOCAL_LIBRARY, LocalLibrary),
     ("ServerConnection", _protocol.SERVER_CONNECTION, ServerConnection),
     ("BatchRun", _protocol.BATCH_RUN, BatchRun),
+    ("Compare", _protocol.COMPARE, Compare),
 ]
 
 

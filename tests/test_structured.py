@@ -248,10 +248,42 @@ def test_the_widget_shows_progress_and_stop_and_resume_work(
     widget.job.wait(300)
     wait_until(lambda: widget.status == "done", timeout=10)
     assert widget.completed == 50 and widget.reused == first.completed and widget.progress == 100
+    assert widget.resumed  # "resumed: N done before", not "N reused from an earlier run"
+    assert widget.tokens_per_item < 8  # labels: a few tokens each, the view shows items/s only
     assert [m["ok"] for _, m in sent if m["type"] == "ack"] == [True, True]
     assert "50/50 done" in repr(widget)
     send_from_frontend(widget, {"type": "resume", "extra": 1})
     assert widget.error.startswith("Ignored")
+
+
+def test_the_widget_marks_answers_against_a_true_label_kept_beside_the_input(
+    svc: LLMKernelService,
+) -> None:
+    rows = [
+        {"text": "I love it, works perfectly.", "label": "positive"},
+        {"text": "Broke after a day, awful.", "label": "negative"},
+        {"text": "Great value, very happy.", "label": "positive"},
+    ]
+    widget = BatchRun.map(
+        rows,
+        service=svc,
+        prompt="Is this review positive or negative? Review: {text}",
+        choices=["positive", "negative"],
+        temperature=0.0,
+        cache=False,
+        expected="label",
+    )
+    labels = widget.job.wait(120)
+    wait_until(lambda: widget.status == "done", timeout=10)
+    assert not widget.resumed
+    assert len(widget.recent) == 3
+    for shown, row, label in zip(widget.recent, rows, labels, strict=True):
+        assert shown["input"] == row["text"]  # the label is not part of the input shown
+        assert shown["expected"] == row["label"]
+        assert shown["correct"] is (label == row["label"])
+    assert widget.correct == sum(label == r["label"] for label, r in zip(labels, rows, strict=True))
+    with pytest.raises(TypeError):
+        BatchRun(widget.job, expected=3)  # type: ignore[arg-type]
 
 
 def test_batch_on_a_server(svc: LLMKernelService, tmp_path: Path) -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 
+from ._compare import ServerModel
 from ._types import GenerationStats, ModelFacts, Thinking, ToolCall, ToolCallRecord
 from .batch_run import BatchRun
 from .chat import Chat
+from .compare import Compare
 from .errors import (
     DownloadError,
     DownloadErrorKind,
@@ -16,15 +18,17 @@ from .errors import (
     ModelFileError,
     ModelTooLargeError,
     OutputParseError,
+    PromptFormatError,
     ProtocolError,
     RemoteErrorKind,
     RemoteServerError,
 )
 from .hub import TransferOptions
 from .hub_search import HubSearch
-from .jobs import BatchJob, DownloadJob, GenerationJob, Job, JobState, LoadJob
+from .jobs import BatchJob, CompareJob, DownloadJob, GenerationJob, Job, JobState, LoadJob
 from .library import LocalModel
 from .local_library import LocalLibrary
+from .magic import LLMMagics, load_ipython_extension, unload_ipython_extension
 from .model_browser import ModelBrowser
 from .model_card import ModelCard
 from .search import ModelFile, ModelSummary
@@ -40,6 +44,8 @@ __all__ = [
     "BatchJob",
     "BatchRun",
     "Chat",
+    "Compare",
+    "CompareJob",
     "GenerationJob",
     "HubSearch",
     "LoadJob",
@@ -57,6 +63,7 @@ __all__ = [
     "JobFailedError",
     "JobState",
     "LLMKernelService",
+    "LLMMagics",
     "LLMWidgetsError",
     "ModelBrowser",
     "ModelCard",
@@ -66,10 +73,14 @@ __all__ = [
     "ModelSummary",
     "ModelTooLargeError",
     "OutputParseError",
+    "PromptFormatError",
     "ProtocolError",
     "RemoteErrorKind",
     "RemoteServerError",
     "ServerConnection",
+    "ServerModel",
     "TransferOptions",
     "__version__",
+    "load_ipython_extension",
+    "unload_ipython_extension",
 ]

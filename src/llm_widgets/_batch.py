@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import string
 import threading
 import time
 from collections.abc import Iterable
@@ -14,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ._format import shorten
 from ._model_runner import ModelRunner, as_failure
@@ -28,6 +29,14 @@ from .jobs import BatchJob, GenerationJob
 
 RECENT = 5  # results a BatchJob keeps in `recent` for the views
 MAX_REMOTE_CONCURRENCY = 32
+
+
+def check_concurrency(concurrency: object) -> None:
+    """TypeError / ValueError unless `concurrency` is an int from 1 to MAX_REMOTE_CONCURRENCY."""
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int):
+        raise TypeError("concurrency must be an int")
+    if not 1 <= concurrency <= MAX_REMOTE_CONCURRENCY:
+        raise ValueError(f"concurrency must be between 1 and {MAX_REMOTE_CONCURRENCY}")
 
 
 def as_inputs(inputs: object) -> list[Any]:
@@ -66,6 +75,29 @@ def messages_for(
     return messages + [{"role": "user", "content": text}]
 
 
+def check_map_args(
+    prompt: object, system: object, concurrency: object, cache: object
+) -> Path | None:
+    """Raise TypeError / ValueError for a bad `map()` argument; returns the cache folder (None:
+    no cache)."""
+    if prompt is not None and not isinstance(prompt, str):
+        raise TypeError("prompt must be a str template or None")
+    if system is not None and not isinstance(system, str):
+        raise TypeError("system must be a str or None")
+    check_concurrency(concurrency)
+    return cache_folder(cache)
+
+
+def cache_folder(cache: object) -> Path | None:
+    """Where finished answers are kept: True the default folder, False / None none, or the
+    folder given."""
+    if cache is True:
+        return default_cache_dir()
+    if cache is False or cache is None:
+        return None
+    return Path(os.fspath(cast(Any, cache)))
+
+
 def default_cache_dir() -> Path:
     """Where batch results are kept for resuming: $LLM_WIDGETS_CACHE/batches, else
     $XDG_CACHE_HOME (or ~/.cache)/llm-widgets/batches."""
@@ -76,7 +108,8 @@ def default_cache_dir() -> Path:
     return Path(xdg) / "llm-widgets" / "batches"
 
 
-def _digest(value: Any) -> str:
+def digest(value: Any) -> str:
+    """A stable hash of a JSON-able value (the cache's keys)."""
     text = json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -98,27 +131,35 @@ class BatchCache:
     appended as they come: a killed run loses at most the line being written."""
 
     def __init__(self, folder: Path, key: dict[str, Any]) -> None:
-        self.path = folder / f"{_digest(key)[:32]}.jsonl"
+        self.path = folder / f"{digest(key)[:32]}.jsonl"
         self._lock = threading.Lock()
 
     def load(self) -> dict[str, str]:
         """input digest -> answer text, of what earlier runs finished."""
-        found: dict[str, str] = {}
+        return {key: entry["text"] for key, entry in self.entries().items()}
+
+    def entries(self) -> dict[str, dict[str, Any]]:
+        """input digest -> its line ({input, text} and the figures, when kept)."""
+        found: dict[str, dict[str, Any]] = {}
         try:
             with self.path.open(encoding="utf-8") as f:
                 for line in f:
                     try:
                         entry = json.loads(line)
-                        found[str(entry["input"])] = str(entry["text"])
-                    except (ValueError, KeyError, TypeError):
+                        if isinstance(entry.get("text"), str):
+                            found[str(entry["input"])] = entry
+                    except (ValueError, KeyError, TypeError, AttributeError):
                         continue  # a line cut short by a crash
         except FileNotFoundError:
             pass
         return found
 
-    def add(self, input_digest: str, text: str) -> None:
-        """Record one finished input."""
-        line = json.dumps({"input": input_digest, "text": text}, ensure_ascii=False) + "\n"
+    def add(self, input_digest: str, text: str, figures: dict[str, Any] | None = None) -> None:
+        """Record one finished input (with its figures, if given)."""
+        entry: dict[str, Any] = {"input": input_digest, "text": text}
+        if figures:
+            entry["figures"] = figures
+        line = json.dumps(entry, ensure_ascii=False) + "\n"
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a", encoding="utf-8") as f:
@@ -210,7 +251,7 @@ class BatchRunner:
         done = cache.load() if cache is not None else {}
         pending = []
         for index, row in enumerate(job.inputs):
-            text = done.get(_digest(row))
+            text = done.get(digest(row))
             if text is None:
                 pending.append(index)
                 continue
@@ -261,13 +302,14 @@ class BatchRunner:
             job.report_progress()
             return
         if cache is not None:
-            cache.add(_digest(row), text)
+            cache.add(digest(row), text)
         with self._lock:
             job.results[index], job.texts[index] = value, text
             job.completed += 1
             job.completion_tokens += stats.completion_tokens if stats else 0
             self._rates()
-            shown = {"index": index, "input": shorten(_as_text(row), 80), "output": shorten(text)}
+            shown = {"index": index, "input": shorten(_as_text(row, self.prompt), 80)}
+            shown["output"] = shorten(text)
             job.recent = (job.recent + [shown])[-RECENT:]
         job.report_progress()
 
@@ -292,7 +334,13 @@ class BatchRunner:
         job.eta = left / job.items_per_second if job.items_per_second > 0 else None
 
 
-def _as_text(row: str | dict[str, Any]) -> str:
+def _as_text(row: str | dict[str, Any], prompt: str | None) -> str:
+    """An input as the views show it: a dict by the fields its prompt uses (a true label kept
+    beside it is not part of the input)."""
     if isinstance(row, str):
         return row
-    return ", ".join(f"{k}: {v}" for k, v in row.items())
+    used = {name for _, name, _, _ in string.Formatter().parse(prompt or "") if name}
+    shown = {k: v for k, v in row.items() if k in used} or row
+    if len(shown) == 1:
+        return str(next(iter(shown.values())))
+    return ", ".join(f"{k}: {v}" for k, v in shown.items())

@@ -51,6 +51,12 @@ class ModelRunner:
         engine = self._engine
         return engine if isinstance(engine, RemoteEngine) and engine.loaded else None
 
+    @property
+    def local_load(self) -> tuple[str, int, int | None, dict[str, Any]] | None:
+        """How the local model in memory now was loaded (path, n_ctx, n_threads, options)."""
+        facts = self.facts
+        return self._local if facts is not None and facts.backend != "remote" else None
+
     def is_loaded(self, path: str | os.PathLike[str]) -> bool:
         """Whether `path` is the loaded model's file (through any symlink)."""
         facts = self.facts

@@ -171,6 +171,7 @@ MODEL_BROWSER: Schema = {
     "sync": {},
     "search": {"query": Field(str, max_length=MAX_QUERY)},
     "pick": {"repo_id": REPO_ID},
+    "download": {"filename": REPO_FILE},
 }
 
 SERVER_CONNECTION: Schema = {
@@ -187,6 +188,17 @@ SERVER_CONNECTION: Schema = {
 BATCH_RUN: Schema = {
     "stop": {},
     "resume": {},
+    "sync": {},
+}
+
+COMPARE: Schema = {
+    "stop": {},
+    "resume": {},
+    "pick": {
+        "row": Field(int, minimum=0, maximum=1_000_000),
+        "column": Field(int, minimum=0, maximum=25),
+    },
+    "reveal": {},
     "sync": {},
 }
 

@@ -32,6 +32,20 @@ def check_load_options(n_ctx: object, n_threads: object) -> None:
         raise ValueError(f"n_threads must be a positive int, got {n_threads!r}")
 
 
+def check_connect_args(
+    api_key: object, model: object, api_key_env: object, timeout: object
+) -> None:
+    """Raise TypeError / ValueError unless `connect()`'s arguments can be used."""
+    if api_key is not None and not isinstance(api_key, str):
+        raise TypeError("api_key must be a str or None")
+    if model is not None and (not isinstance(model, str) or not model.strip()):
+        raise ValueError("model must be a non-empty str or None")
+    if not isinstance(api_key_env, str) or not api_key_env:
+        raise ValueError("api_key_env must name an environment variable")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+
+
 def check_generation_params(params: dict[str, Any]) -> None:
     """Raise ValueError for an unknown or out-of-range generation parameter."""
     for name, value in params.items():

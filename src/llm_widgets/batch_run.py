@@ -45,26 +45,48 @@ class BatchRun(ServiceWidget):
         help=f"The first {SHOWN_ERRORS} errors: {{index, error}}."
     ).tag(sync=True)
     recent: traitlets.List[dict[str, Any]] = traitlets.List(
-        help="The last few results: {index, input, output}."
+        help="The last few results: {index, input, output}, with `expected` and `correct` when "
+        "the inputs carry a true label (`expected=`)."
+    ).tag(sync=True)
+    expected = traitlets.Unicode(
+        "", help="The input field that holds the true label ('' = none): results are marked."
+    ).tag(sync=True)
+    correct = traitlets.Int(0, help="Results that match their true label so far.").tag(sync=True)
+    tokens_per_item = traitlets.Float(0.0, help="Answer tokens per answered input.").tag(sync=True)
+    resumed = traitlets.Bool(
+        False, help="This run is a Resume of the one shown before (`reused` were done then)."
     ).tag(sync=True)
 
     def __init__(
-        self, job: BatchJob, *, service: LLMKernelService | None = None, **kwargs: Any
+        self,
+        job: BatchJob,
+        *,
+        expected: str = "",
+        service: LLMKernelService | None = None,
+        **kwargs: Any,
     ) -> None:
         if not isinstance(job, BatchJob):
             raise TypeError("BatchRun shows a BatchJob (from service.map)")
-        super().__init__(service=service, **kwargs)
+        if not isinstance(expected, str):
+            raise TypeError("expected names an input field (a str)")
+        super().__init__(service=service, expected=expected, **kwargs)
         self._job = job
         self._subscribe(self.service.on_progress(self._on_progress))
         self._in_event_order(lambda: self._show(self._job))
 
     @classmethod
     def map(
-        cls, inputs: Any, *, service: LLMKernelService | None = None, **kwargs: Any
+        cls,
+        inputs: Any,
+        *,
+        expected: str = "",
+        service: LLMKernelService | None = None,
+        **kwargs: Any,
     ) -> BatchRun:
-        """Start `service.map(inputs, **kwargs)` and return the widget that shows it."""
+        """Start `service.map(inputs, **kwargs)` and return the widget that shows it; `expected`
+        names the field of each (dict) input that holds its true label."""
         service = service or LLMKernelService.instance()
-        return cls(service.map(inputs, **kwargs), service=service)
+        return cls(service.map(inputs, **kwargs), expected=expected, service=service)
 
     def __repr__(self) -> str:
         """What a host without a live view shows."""
@@ -93,6 +115,7 @@ class BatchRun(ServiceWidget):
 
     def _switch(self, job: BatchJob) -> None:
         self._job = job
+        self.resumed = True
         self._show(job)
 
     def _on_progress(self, job: Job) -> None:
@@ -110,9 +133,36 @@ class BatchRun(ServiceWidget):
             self.eta = round(job.eta, 1) if job.eta is not None else -1.0
             shown = sorted(job.errors.items())[:SHOWN_ERRORS]
             self.errors = [{"index": i, "error": e} for i, e in shown]
-            self.recent = list(job.recent)
+            ran = job.completed - job.reused
+            self.tokens_per_item = round(job.completion_tokens / ran, 2) if ran else 0.0
+            self.recent = [self._marked(r, job) for r in job.recent]
+            self.correct = self._count_correct(job)
             if job.state == "failed":
                 self.error = job.error or "The run failed."
+
+    def _truth(self, job: BatchJob, index: int) -> str | None:
+        row = job.inputs[index]
+        if not self.expected or not isinstance(row, dict) or self.expected not in row:
+            return None
+        return str(row[self.expected])
+
+    def _marked(self, result: dict[str, Any], job: BatchJob) -> dict[str, Any]:
+        truth = self._truth(job, result["index"])
+        if truth is None:
+            return dict(result)
+        answer = job.texts[result["index"]] or result["output"]
+        return result | {"expected": truth, "correct": answer.strip() == truth.strip()}
+
+    def _count_correct(self, job: BatchJob) -> int:
+        if not self.expected:
+            return 0
+        return sum(
+            1
+            for index, text in enumerate(list(job.texts))
+            if text is not None
+            and (truth := self._truth(job, index)) is not None
+            and text.strip() == truth.strip()
+        )
 
     # -- front-end messages -------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from ._requests import check_messages
 from ._tools import Approve, tool_settings
 from ._types import GenerationStats, ModelFacts, ToolCallRecord
 from ._widget import ServiceWidget, bundled
+from .context import attach, user_namespace
 from .errors import LLMWidgetsError
 from .jobs import GenerationJob, Job
 from .model_card import ModelCard
@@ -73,6 +74,9 @@ class Chat(ServiceWidget):
     ).tag(sync=True)
     model_server = traitlets.Unicode(
         "", help="The host[:port] of the server answering; '' when the model is in the kernel."
+    ).tag(sync=True)
+    model_engine = traitlets.Unicode(
+        "", help="The in-kernel engine and its version, e.g. 'xllamacpp llama.cpp b11549'."
     ).tag(sync=True)
     last_stats = traitlets.Dict(
         help="Figures of the last answer; {} while the next one is being written."
@@ -153,9 +157,11 @@ class Chat(ServiceWidget):
         return self._job
 
     def send(self, text: str) -> GenerationJob:
-        """Ask the model; returns the generation job (iterate it, await it, or wait)."""
+        """Ask the model; returns the generation job (iterate it, await it, or wait). Each
+        `@name` of a kernel variable attaches it as context (said in a notice)."""
         _check_text(text, "send()")
         self._check_ready()
+        text = self._attach(text)
         return self._in_event_order(lambda: self._start_turn(text, len(self._messages)))
 
     def regenerate(self) -> GenerationJob:
@@ -173,6 +179,7 @@ class Chat(ServiceWidget):
         last = self._last_user()
         if last is None:
             raise LLMWidgetsError("There is no message to edit: send one first.")
+        text = self._attach(text)
         return self._in_event_order(lambda: self._start_turn(text, last))
 
     def approve_tool_call(self, call_id: str) -> None:
@@ -193,6 +200,13 @@ class Chat(ServiceWidget):
         """The conversation as Markdown, for a notebook cell or a file."""
         turns = [_markdown_turn(m) for m in self._messages]
         return "\n\n---\n\n".join(turns) + ("\n" if turns else "")
+
+    def _attach(self, text: str) -> str:
+        """`text` with the kernel variables its `@name`s mention; a notice says what came."""
+        attached = attach(text, user_namespace())
+        if attached.attachments:
+            self.notify("info", attached.summary())
+        return attached.text
 
     def _check_ready(self) -> None:
         if self._job is not None and not self._job.finished:
@@ -278,6 +292,8 @@ class Chat(ServiceWidget):
             self.model_name = facts.name if facts is not None else ""
             self.model_server = facts.server if facts is not None else ""
             self.model_label, self.model_detail = label, detail
+            local = facts if facts is not None and facts.backend == "local" else None
+            self.model_engine = f"{local.engine} {local.engine_version}".strip() if local else ""
 
     def _on_progress(self, job: Job) -> None:
         if job is self._job and not job.finished:

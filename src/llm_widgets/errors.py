@@ -94,6 +94,10 @@ class ProtocolError(LLMWidgetsError, ValueError):
     """A message from the front end was malformed or unknown."""
 
 
+class PromptFormatError(LLMWidgetsError, ValueError):
+    """A `{name}` in a prompt names no variable, or cannot be formatted; nothing was sent."""
+
+
 __all__ = [
     "DOWNLOAD_ERROR_KINDS",
     "DownloadError",
@@ -104,6 +108,7 @@ __all__ = [
     "ModelFileError",
     "ModelTooLargeError",
     "OutputParseError",
+    "PromptFormatError",
     "ProtocolError",
     "REMOTE_ERROR_KINDS",
     "RemoteErrorKind",

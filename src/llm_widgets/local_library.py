@@ -24,7 +24,7 @@ class LocalLibrary(ServiceWidget):
     A complete file can be loaded (and the loaded one unloaded) from its row. Delete asks for
     confirmation in the view and is refused while the file is loaded or downloading; partial
     downloads can be resumed or discarded. The list follows downloads as they finish, fail or
-    are cancelled, and models as they are loaded and unloaded.
+    are cancelled, models as they are loaded and unloaded, and files deleted from Python.
     """
 
     _esm = bundled("local_library.js")
@@ -44,6 +44,7 @@ class LocalLibrary(ServiceWidget):
         self._subscribe(self.service.on_progress(self._on_progress))
         self._subscribe(self.service.on_model_loaded(lambda _: self._rescan()))
         self._subscribe(self.service.on_model_unloaded(self._rescan))
+        self._subscribe(self.service.on_model_deleted(lambda *_: self._rescan()))
         self.refresh()
 
     def __repr__(self) -> str:

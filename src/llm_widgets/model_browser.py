@@ -19,7 +19,7 @@ from .errors import DownloadError
 from .hub_search import HubSearch
 from .local_library import LocalLibrary
 from .model_card import ModelCard
-from .search import ModelSummary, explain_search_error
+from .search import ModelFile, ModelSummary, explain_search_error, in_browsing_order, recommended
 from .service import LLMKernelService
 
 SEARCH_LIMIT = 100  # results a search shows
@@ -40,6 +40,10 @@ class ModelBrowserPanel(ServiceWidget):
     results: traitlets.List[dict[str, Any]] = traitlets.List(help="Search results.").tag(sync=True)
     selected_repo = traitlets.Unicode("", help="The picked repo.").tag(sync=True)
     files_status = traitlets.Unicode("idle", help="idle, loading, error.").tag(sync=True)
+    files: traitlets.List[dict[str, Any]] = traitlets.List(
+        help="The picked repo's models, recommended first: {filename, quant, size, parts, fit, "
+        "fit_detail, recommended, status} (status: the card's, idle until downloaded)."
+    ).tag(sync=True)
     max_concurrent_downloads = traitlets.Int(
         2, help=f"Downloads at once ({bounds_text('max_concurrent_downloads')})."
     ).tag(sync=True)
@@ -49,6 +53,7 @@ class ModelBrowserPanel(ServiceWidget):
         self.max_concurrent_downloads = self.service.max_concurrent_downloads
         self.hub_search = HubSearch(self.service, limit=SEARCH_LIMIT)
         self._pick_callbacks: list[Callable[[str], Any]] = []
+        self._download_callbacks: list[Callable[[str], Any]] = []
 
     def search(self, query: str) -> threading.Thread:
         """Search in the background; returns the thread that shows the results (join it to
@@ -70,6 +75,10 @@ class ModelBrowserPanel(ServiceWidget):
     def on_pick(self, callback: Callable[[str], Any]) -> None:
         """Call `callback(repo_id)` when a repo is picked in the view."""
         self._pick_callbacks.append(callback)
+
+    def on_download(self, callback: Callable[[str], Any]) -> None:
+        """Call `callback(filename)` when Download is clicked in the picked repo's list."""
+        self._download_callbacks.append(callback)
 
     def show_error(self, exc: BaseException, repo_id: str | None = None) -> None:
         """Show why a search or a listing failed (an unreachable Hub turns the status offline)."""
@@ -109,6 +118,12 @@ class ModelBrowserPanel(ServiceWidget):
         for callback in self._pick_callbacks:
             callback(message["repo_id"])
 
+    def _on_download(self, message: Message) -> None:
+        if message["filename"] not in {f["filename"] for f in self.files}:
+            raise ValueError(f"{message['filename']} is not a file of {self.selected_repo}.")
+        for callback in self._download_callbacks:
+            callback(message["filename"])
+
 
 def _result_row(m: ModelSummary) -> dict[str, Any]:
     return {
@@ -123,8 +138,10 @@ def _result_row(m: ModelSummary) -> dict[str, Any]:
 class ModelBrowser(ipywidgets.VBox):
     """Search the Hub, pick a repo, download several files at once, manage the local library.
 
-    The picked repo's GGUF files are ModelCards (download, progress, cancel, load), with a RAM-fit
-    hint; searches and listings run in worker threads and a newer search supersedes an older one.
+    The picked repo's GGUF models are listed compactly (quantization, size, RAM fit, a
+    recommended pick first; a split model is one entry); each is a ModelCard (`cards`), shown in
+    full once it is downloading or downloaded. Searches and listings run in worker threads and a
+    newer search supersedes an older one.
     """
 
     def __init__(
@@ -142,9 +159,12 @@ class ModelBrowser(ipywidgets.VBox):
         self.library = LocalLibrary(service=self.service)
         super().__init__([self.panel, self.files_box, self.library])
         self._cards: list[ModelCard] = []
+        # the compact list's rows, their cards in the same order, and the files shown in full
+        self._listing: tuple[list[dict[str, Any]], list[ModelCard], set[str]] = ([], [], set())
         self._pick_seq = 0
         self._lock = threading.Lock()
         self.panel.on_pick(self.pick)
+        self.panel.on_download(self._download)
         if query:
             self.search(query)
 
@@ -163,7 +183,8 @@ class ModelBrowser(ipywidgets.VBox):
 
     @property
     def cards(self) -> list[ModelCard]:
-        """The ModelCards of the picked repo's files."""
+        """The ModelCards of the picked repo's models (recommended first; the view shows a card
+        in full once it is downloading or downloaded)."""
         return list(self._cards)
 
     @property
@@ -225,12 +246,46 @@ class ModelBrowser(ipywidgets.VBox):
             return
         if seq != self._pick_seq:
             return
+        files = in_browsing_order(files)
+        pick = recommended(files)
         # the listing knows each size: the cards need not ask the Hub again
         cards = [ModelCard(repo_id, f.filename, service=self.service, size=f.size) for f in files]
         old, self._cards = self._cards, cards
-        self.files_box.children = tuple(cards)
+        rows = [_file_row(f, f is pick) for f in files]
+        self._listing = (rows, cards, set())  # swapped whole: rows, their cards, those shown
+        for card in cards:
+            card.observe(lambda _: self._show_files(), names="status")
+        self._show_files()
         for card in old:
             card.close()
         self.panel.files_status = "idle"
         if not files:
             self.panel.error = f"{repo_id} has no GGUF files."
+
+    def _show_files(self) -> None:
+        """The compact list follows each card's status; a card is shown in full once it has
+        something to show (a download under way, kept, failed or done), and stays (a deleted
+        file's card says so, with Download)."""
+        rows, cards, opened = self._listing
+        with self.panel.hold_sync():
+            self.panel.files = [
+                row | {"status": card.status} for row, card in zip(rows, cards, strict=True)
+            ]
+        opened.update(c.filename for c in cards if c.status != "idle")
+        self.files_box.children = tuple(c for c in cards if c.filename in opened)
+
+    def _download(self, filename: str) -> None:
+        card = next(c for c in self._listing[1] if c.filename == filename)
+        card.start_download()
+
+
+def _file_row(f: ModelFile, recommended: bool) -> dict[str, Any]:
+    return {
+        "filename": f.filename,
+        "quant": f.quant or "",
+        "size": f.size,
+        "parts": len(f.parts) or 1,
+        "fit": f.fit,
+        "fit_detail": f.fit_detail,
+        "recommended": recommended,
+    }

@@ -14,10 +14,11 @@ from . import _protocol
 from ._cache import same_file
 from ._format import format_bytes
 from ._memory import DEFAULT_N_CTX, ModelShape, fit_hint, shape_of
-from ._names import parse_quantization, validate_repo_file
+from ._names import parse_quantization, split_parts, validate_repo_file
 from ._protocol import Message, bounds_text
 from ._types import ModelFacts
 from ._widget import ServiceWidget, bundled
+from .engines.choice import check_engine
 from .jobs import DownloadJob, Job, LoadJob, download_key
 from .service import LLMKernelService
 
@@ -71,6 +72,10 @@ class ModelCard(ServiceWidget):
         help=f"Context size (tokens) that Load uses; {bounds_text('n_ctx')}, checked against RAM.",
     ).tag(sync=True)
 
+    engine = traitlets.Unicode(
+        "auto", help='The engine Load uses: "auto", "xllamacpp" or "llama-cpp-python".'
+    ).tag(sync=True)
+
     def __init__(
         self,
         repo_id: str,
@@ -92,10 +97,12 @@ class ModelCard(ServiceWidget):
         self._job: DownloadJob | None = None
         self._load_job: LoadJob | None = None
         self._shown: tuple[str, str] | None = None  # (job id, state) of the download shown
+        self._resume_from: float | None = None  # percent kept that the shown job resumes from
         self._load_shown: tuple[str, str] | None = None  # (job id, state) of the load shown
         self._shape: tuple[str, ModelShape | None] | None = None  # (path, its shape)
         self._subscribe(self.service.on_progress(self._on_job_event))
         self._subscribe(self.service.on_model_unloaded(self._on_unloaded))
+        self._subscribe(self.service.on_model_deleted(self._on_deleted))
         self._in_event_order(self._show_initial)
         if self.status == "idle" and not self.size:
             self._probe_size()
@@ -187,6 +194,7 @@ class ModelCard(ServiceWidget):
         n_ctx defaults to the card's `n_ctx`.
         """
         options.setdefault("n_ctx", self.n_ctx)
+        options.setdefault("engine", self.engine)
 
         def start() -> LoadJob:
             job = self._job or self.service.find_download(*self.key)
@@ -230,6 +238,22 @@ class ModelCard(ServiceWidget):
             self._show_unloaded()
             self.notify("info", f"{self.filename} was unloaded")
 
+    def _on_deleted(self, repo_id: str, filename: str) -> None:
+        """The file (or its partial download) was removed: the card shows it as not downloaded,
+        with Download. (A loaded model cannot be deleted: the service refuses that.)"""
+        if repo_id != self.repo_id or filename not in split_parts(self.filename):
+            return
+        if self.is_downloading or self.service.cached_path(
+            self.repo_id, self.filename, self.revision or None
+        ):
+            return  # a new download already started, or another revision is still there
+        self._job, self._shown = None, None
+        with self.hold_sync():
+            self.status, self.progress, self.bytes_done, self.path = "idle", 0.0, 0, ""
+            self.speed, self.eta, self.detail, self.error = 0.0, -1.0, "", ""
+            if self.load_status == "failed":
+                self.load_status = "unloaded"
+
     def _show_unloaded(self) -> None:
         with self.hold_sync():
             self.load_status, self.load_progress, self.model_info = "unloaded", 0.0, {}
@@ -264,6 +288,9 @@ class ModelCard(ServiceWidget):
             self.notify("error", job.error or "Loading the model failed.")
 
     def _show(self, job: DownloadJob, announce: bool = True) -> None:
+        if self._shown is None or job.id != self._shown[0]:  # a new job: does it resume ours?
+            kept = self.status in ("cancelled", "failed") and self.bytes_done > 0
+            self._resume_from = self.progress if kept else None
         self._job = job
         state = job.state
         entered = (job.id, state) != self._shown
@@ -276,7 +303,7 @@ class ModelCard(ServiceWidget):
             self.speed = float(job.speed) if state == "running" else 0.0
             self.eta = float(job.eta) if job.eta is not None and state == "running" else -1.0
             self.detail = job.detail if state == "running" else ""
-            self.progress = 0.0 if state == "cancelled" else round(job.progress, 2)
+            self.progress = round(job.progress, 2)  # a cancelled one: the part kept
             self.path = job.path or ""
             if state == "failed":
                 self.error = job.error or "The download failed."
@@ -287,11 +314,14 @@ class ModelCard(ServiceWidget):
 
     def _announce(self, job: DownloadJob, state: str) -> None:
         name = f"{job.repo_id}/{job.filename}"
-        if state == "running":
-            resumed = f" (resuming at {format_bytes(job.bytes_done)})" if job.bytes_done else ""
-            self.notify("info", f"Starting download of {name}{resumed}")
+        if state == "running" and self._resume_from:
+            self.notify("info", f"Resuming download of {name} from {self._resume_from:.0f}%")
+        elif state == "running":
+            self.notify("info", f"Starting download of {name}")
         elif state == "cancelled":
-            self.notify("info", f"Download of {name} cancelled; the partial file is kept")
+            done, total = format_bytes(job.bytes_done), format_bytes(job.bytes_total)
+            kept = f"; {done} of {total} kept for a resume" if job.bytes_done else ""
+            self.notify("info", f"Download of {name} cancelled{kept}")
         elif state == "done":
             self.notify("success", f"{name} is ready")
         elif state == "failed":
@@ -316,6 +346,10 @@ class ModelCard(ServiceWidget):
 
     def _on_stop_running(self, message: Message) -> None:
         self.service.abort(queued=False)  # the answer a queued load waits for
+
+    @traitlets.validate("engine")
+    def _check_engine(self, proposal: dict[str, Any]) -> str:
+        return check_engine(proposal["value"])
 
     @traitlets.validate("n_ctx")
     def _check_n_ctx(self, proposal: dict[str, Any]) -> int:

@@ -128,3 +128,29 @@ def explain_search_error(
         )
     error.__cause__ = exc
     return error
+
+
+# the usual best balance of size and quality first (llama.cpp's own advice), then near ones
+RECOMMENDED_QUANTS = ("Q4_K_M", "Q4_K_S", "Q5_K_M", "Q4_0", "Q5_K_S", "Q4_1", "Q6_K", "Q8_0")
+
+
+def recommended(files: list[ModelFile]) -> ModelFile | None:
+    """The file to suggest: the first of RECOMMENDED_QUANTS that fits in memory, else the
+    smallest that fits (None when nothing fits)."""
+    fitting = [f for f in files if f.fit != "does not fit"]
+    by_quant = {(f.quant or "").upper(): f for f in fitting}
+    for quant in RECOMMENDED_QUANTS:
+        if quant in by_quant:
+            return by_quant[quant]
+    return min(fitting, key=lambda f: f.size, default=None)
+
+
+def in_browsing_order(files: list[ModelFile]) -> list[ModelFile]:
+    """The recommended file first, then the rest from small to large (F16 and F32 come last)."""
+    pick = recommended(files)
+    unquantized = ("F16", "BF16", "F32")  # the largest of equal sizes too: never before a quant
+    rest = sorted(
+        (f for f in files if f is not pick),
+        key=lambda f: (f.size, (f.quant or "").upper() in unquantized, f.filename),
+    )
+    return ([pick] if pick is not None else []) + rest

@@ -15,19 +15,25 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from . import hub, library, search
-from ._batch import MAX_REMOTE_CONCURRENCY, BatchRunner, as_inputs, default_cache_dir
+from ._batch import BatchRunner, as_inputs, cache_folder, check_map_args
+from ._compare import plan_comparison
 from ._download_runner import DEFAULT_PARALLEL_PARTS, MAX_PARALLEL_PARTS, DownloadRunner
 from ._events import EventBus
 from ._memory import DEFAULT_N_CTX
 from ._model_runner import ModelRunner
-from ._requests import check_generation_params, check_load_options, check_messages
+from ._requests import (
+    check_connect_args,
+    check_generation_params,
+    check_load_options,
+    check_messages,
+)
 from ._structured import OutputFormat, output_format
 from ._tools import Approve, tool_settings
 from ._types import ModelFacts, ToolCallRecord
 from .engines.choice import check_engine
 from .engines.openai_compat import DEFAULT_API_KEY_ENV, DEFAULT_TIMEOUT, RemoteEngine
 from .errors import LLMWidgetsError
-from .jobs import BatchJob, DownloadJob, GenerationJob, Job, LoadJob, download_key
+from .jobs import BatchJob, CompareJob, DownloadJob, GenerationJob, Job, LoadJob, download_key
 
 J = TypeVar("J", bound=Job)
 
@@ -155,6 +161,11 @@ class LLMKernelService:
         """Call `callback()` when the model is unloaded; returns an unsubscribe function."""
         return self.events.subscribe("model_unloaded", callback)
 
+    def on_model_deleted(self, callback: Callable[[str, str], Any]) -> Callable[[], None]:
+        """Call `callback(repo_id, filename)` when a file is deleted from the cache, or its
+        partial download discarded; returns an unsubscribe function."""
+        return self.events.subscribe("model_deleted", callback)
+
     def on_completion_chunk(
         self, callback: Callable[[GenerationJob, str], Any]
     ) -> Callable[[], None]:
@@ -276,28 +287,33 @@ class LLMKernelService:
         Returns the bytes freed."""
         hub.validate_repo_file(repo_id, filename)
         self._refuse_if_busy(repo_id, filename, "delete")
-        return library.delete_file(self.cache_dir, repo_id, filename)
+        freed = library.delete_file(self.cache_dir, repo_id, filename)
+        self._forget_finished(repo_id, filename)
+        return freed
 
     def discard_partial(self, repo_id: str, filename: str) -> int:
         """Delete a partial download; refused while it is downloading. Returns the bytes freed."""
         hub.validate_repo_file(repo_id, filename)
         self._refuse_if_busy(repo_id, filename, "discard")
-        return library.discard_partial(self.cache_dir, repo_id, filename)
+        freed = library.discard_partial(self.cache_dir, repo_id, filename)
+        self._forget_finished(repo_id, filename)
+        return freed
+
+    def _forget_finished(self, repo_id: str, filename: str) -> None:
+        """A file's finished downloads describe a file that is gone: forget them (a new card
+        then shows it as not downloaded) and tell every widget (`model_deleted`)."""
+        with self._lock:
+            for key, job in list(self._latest.items()):
+                if job.repo_id == repo_id and filename in job.files and job.finished:
+                    del self._latest[key]
+        self.events.emit("model_deleted", repo_id, filename)
 
     def _refuse_if_busy(self, repo_id: str, filename: str, action: str) -> None:
         with self._lock:
-            busy = [
-                j
-                for j in self._latest.values()
-                if j.repo_id == repo_id and filename in j.files and not j.finished
-            ]
-        if busy:
-            raise LLMWidgetsError(
-                f"Cannot {action} {filename} while it is downloading: cancel first."
-            )
+            jobs = list(self._latest.values())
         cached = self.cached_path(repo_id, filename)
-        if cached is not None and self.is_loaded(cached):
-            raise LLMWidgetsError(f"Cannot {action} {filename} while it is loaded: unload first.")
+        loaded = cached is not None and self.is_loaded(cached)
+        _refuse_if_busy(jobs, repo_id, filename, action, loaded)
 
     # -- inference ----------------------------------------------------------------------------
 
@@ -365,14 +381,7 @@ class LLMKernelService:
         local model, or the previous server, is let go. `timeout`: seconds the server may stay
         silent. Needs the `remote` extra (the openai package).
         """
-        if api_key is not None and not isinstance(api_key, str):
-            raise TypeError("api_key must be a str or None")
-        if model is not None and (not isinstance(model, str) or not model.strip()):
-            raise ValueError("model must be a non-empty str or None")
-        if not isinstance(api_key_env, str) or not api_key_env:
-            raise ValueError("api_key_env must name an environment variable")
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        check_connect_args(api_key, model, api_key_env, timeout)
         engine = RemoteEngine(base_url, api_key=api_key, api_key_env=api_key_env, timeout=timeout)
         try:
             engine.open(model.strip() if model else None)
@@ -507,65 +516,67 @@ class LLMKernelService:
         `job.tool_calls[index]` holds an item's calls (approve="ask" has no one to ask here).
         """
         rows = as_inputs(inputs)
-        if prompt is not None and not isinstance(prompt, str):
-            raise TypeError("prompt must be a str template or None")
-        if system is not None and not isinstance(system, str):
-            raise TypeError("system must be a str or None")
-        if isinstance(concurrency, bool) or not isinstance(concurrency, int):
-            raise TypeError("concurrency must be an int")
-        if not 1 <= concurrency <= MAX_REMOTE_CONCURRENCY:
-            raise ValueError(f"concurrency must be between 1 and {MAX_REMOTE_CONCURRENCY}")
+        cache_dir = check_map_args(prompt, system, concurrency, cache)
         check_generation_params(params)
         output = output_format(response_format, choices)
         settings = tool_settings(tools, tool_choice, approve, max_tool_rounds)
         if settings is not None and (output is not None or approve == "ask"):
             raise ValueError("map(tools=...) takes no response_format, choices or approve='ask'")
-        if cache is True:
-            cache_dir: Path | None = default_cache_dir()
-        elif cache is False or cache is None:
-            cache_dir = None
-        else:
-            cache_dir = Path(os.fspath(cache))
+        shape: dict[str, Any] = dict(prompt=prompt, system=system, concurrency=concurrency)
+        if tools:  # map(**job.request) resumes with the same tools
+            shape.update(tools=tools, tool_choice=tool_choice, approve=approve)
+            shape.update(max_tool_rounds=max_tool_rounds)
         job = BatchJob(rows)
         job.request = dict(
-            inputs=rows,
-            prompt=prompt,
-            response_format=response_format,
-            choices=choices,
-            system=system,
-            cache=cache,
-            concurrency=concurrency,
-            **(
-                dict(
-                    tools=tools,
-                    tool_choice=tool_choice,
-                    approve=approve,
-                    max_tool_rounds=max_tool_rounds,
-                )
-                if tools
-                else {}
-            ),
-            **params,
+            inputs=rows, response_format=response_format, choices=choices, cache=cache
         )
+        job.request.update(shape, **params)
         runner = BatchRunner(
             job,
             self._models,
-            prompt=prompt,
-            system=system,
             output=output,
             params=params,
             cache_dir=cache_dir,
+            prompt=prompt,
+            system=system,
             concurrency=concurrency,
             tools=settings,
         )
-        loads = self._unfinished(LoadJob)
+        self._spawn(job, self._after_loads(runner.run))
+        return job
 
-        def work() -> None:
-            for load in loads:  # a run started while a model loads waits for it
-                load.join()
-            runner.run()
+    def compare(
+        self,
+        models: Sequence[Any],
+        prompts: Any,
+        *,
+        prompt: str | None = None,
+        system: str | None = None,
+        response_format: dict[str, Any] | type | None = None,
+        choices: Sequence[str] | None = None,
+        label: str | None = None,
+        blind: bool = False,
+        cache: bool | str | os.PathLike[str] = True,
+        concurrency: int = 1,
+        n_ctx: int = DEFAULT_N_CTX,
+        **params: Any,
+    ) -> CompareJob:
+        """The same prompts to several models; returns a CompareJob at once (`wait()` gives the
+        answers per prompt, `to_pandas()` one row per prompt and model).
 
-        self._spawn(job, work)
+        `models`: GGUF paths, DownloadJobs, ModelCards (loaded one at a time; the model loaded
+        before comes back at the end) and ServerModels or {base_url, model, api_key} dicts (all
+        at once, `concurrency` requests each). `prompts`: strings, chat message lists, or rows
+        (a DataFrame) for the `prompt` template, as in `map`; `label` names the column of the
+        expected answers. Answers are cached as `map`'s are, so the same call after a Stop goes
+        on (`job.reused`); a failing model or prompt is recorded and the rest goes on.
+        """
+        job, runner = plan_comparison(
+            self, self._models, cache_folder(cache), models=models, prompts=prompts,
+            prompt=prompt, system=system, response_format=response_format, choices=choices,
+            label=label, blind=blind, cache=cache, concurrency=concurrency, n_ctx=n_ctx, **params,
+        )  # fmt: skip
+        self._spawn(job, self._after_loads(runner.run))
         return job
 
     def abort(self, *, queued: bool = True) -> list[GenerationJob]:
@@ -589,6 +600,17 @@ class LLMKernelService:
         """The jobs of one kind that have not ended, oldest first."""
         with self._lock:
             return [j for j in self._jobs.values() if isinstance(j, kind) and not j.finished]
+
+    def _after_loads(self, work: Callable[[], None]) -> Callable[[], None]:
+        """`work` run once the loads started before it have ended (a run waits for its model)."""
+        loads = self._unfinished(LoadJob)
+
+        def after() -> None:
+            for load in loads:
+                load.join()
+            work()
+
+        return after
 
     def _spawn(self, job: Job, work: Callable[[], None]) -> None:
         """Register `job`, bind it to the events, and run `work` in a worker thread of its own."""
@@ -628,3 +650,13 @@ class LLMKernelService:
             thread.join(max(0.0, deadline - time.monotonic()))
         self._models.close()
         self.events.close(max(0.1, deadline - time.monotonic()))
+
+
+def _refuse_if_busy(
+    jobs: Iterable[DownloadJob], repo_id: str, filename: str, action: str, loaded: bool
+) -> None:
+    """LLMWidgetsError if the file is downloading or loaded."""
+    if any(j.repo_id == repo_id and filename in j.files and not j.finished for j in jobs):
+        raise LLMWidgetsError(f"Cannot {action} {filename} while it is downloading: cancel first.")
+    if loaded:
+        raise LLMWidgetsError(f"Cannot {action} {filename} while it is loaded: unload first.")

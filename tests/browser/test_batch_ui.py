@@ -3,6 +3,7 @@ Resume goes on from where it stopped (reusing what is done) to the end."""
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -21,7 +22,7 @@ CELLS = [
     "PROMPT = 'Classify the sentiment of this product review as positive or negative.\\n\\n'"
     " 'Review: {text}'\n"
     "run = BatchRun.map(reviews, prompt=PROMPT, choices=['positive', 'negative'],"
-    " temperature=0.0, cache=tempfile.mkdtemp())\n"
+    " temperature=0.0, cache=tempfile.mkdtemp(), expected='label')\n"
     "run",
     "print('RUN', run.job.state, run.job.completed, run.job.reused, len(run.job.errors))",
 ]
@@ -46,7 +47,15 @@ def test_progress_stop_and_resume(notebook_page: Any, screenshot: Any) -> None:
         time.sleep(0.1)
     assert resume.is_disabled() and stop.is_enabled()
     assert "of 120 done" in panel.get_by_label("Batch figures").inner_text()
-    assert panel.get_by_role("list", name="Latest results").locator("li").count() > 0
+    results = panel.get_by_role("table", name="Latest results")
+    assert results.locator("tr").count() > 1
+    header = results.locator("tr").first.inner_text()
+    assert "Expected" in header and "Answer" in header
+    row = results.locator("tr").nth(1)
+    assert row.get_by_label(re.compile("^(right|wrong)$")).count() == 1
+    assert "label" not in row.inner_text()  # the true label has its column, not in the input
+    figures = panel.get_by_label("Batch figures").inner_text()
+    assert "right (" in figures and "tokens/s" not in figures  # one-token labels: items/s
     stop.click()
     panel.get_by_text("Stopped — Resume goes on where it stopped").wait_for(timeout=15_000)
     stopped_at = _value(bar)
@@ -59,7 +68,8 @@ def test_progress_stop_and_resume(notebook_page: Any, screenshot: Any) -> None:
         assert time.monotonic() < deadline, "the resumed run did not finish"
         time.sleep(0.2)
     panel.get_by_text("Done", exact=True).wait_for(timeout=15_000)
-    assert "reused from an earlier run" in panel.get_by_label("Batch figures").inner_text()
+    figures = panel.get_by_label("Batch figures").inner_text()
+    assert "reused from an earlier run" not in figures and "done before" in figures, figures
     nb.run_cell(2)
     text = nb.output(2).inner_text()
     assert "RUN done 120" in text, text

@@ -1,4 +1,5 @@
-"""ModelBrowser in a real browser: search, pick, two downloads, cancel one, library, delete."""
+"""ModelBrowser in a real browser: search, pick (a compact list, a recommended pick), two
+downloads (their cards), cancel one, library, delete (the card follows), discard from Python."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ CELLS = [
     "service = LLMKernelService(endpoint=hub.url, cache_dir=tempfile.mkdtemp())\n"
     "LLMKernelService.set_instance(service)",
     "browser = ModelBrowser()\nbrowser",
+    "service.discard_partial(REPO, 'Phi-3-mini-Q8_0.gguf')",
 ]
 
 
@@ -40,22 +42,26 @@ def test_search_pick_download_two_cancel_one_delete(notebook_page: Any, screensh
     assert "gated" in results.inner_text()
     results.get_by_role("button").filter(has_text="bartowski/Phi-3-mini-GGUF").click()
 
+    files = out.get_by_role("table", name="Models in the repo")
+    files.locator("tr[data-filename]").nth(1).wait_for(timeout=30_000)
+    rows = files.locator("tr[data-filename]")
+    assert rows.first.get_attribute("data-filename") == "Phi-3-mini-Q4_K_M.gguf"
+    assert "Recommended" in rows.first.inner_text() and "fits" in rows.first.inner_text()
+    assert "Recommended" not in rows.nth(1).inner_text()
+    named = out.get_by_text("bartowski/Phi-3-mini-GGUF", exact=True)  # the result and a heading
+    assert named.count() == 2 and files.get_by_text("bartowski/Phi-3-mini-GGUF").count() == 0
     cards = out.locator(".llmw-card")
-    deadline = time.monotonic() + 30
-    while cards.count() < 2:
-        assert time.monotonic() < deadline, "the repo's files were not listed"
-        time.sleep(0.1)
+    assert cards.count() == 0  # a full card only for what is downloaded
+    rows.first.get_by_role("button", name="Download").click()
+    rows.nth(1).get_by_role("button", name="Download").click()
     q4 = cards.filter(has_text="Phi-3-mini-Q4_K_M.gguf")
     q8 = cards.filter(has_text="Phi-3-mini-Q8_0.gguf")
-    assert "fits" in q4.inner_text()
-    q4.get_by_role("button", name="Download").click()
-    q8.get_by_role("button", name="Download").click()
     q8.get_by_role("button", name="Cancel").wait_for(timeout=10_000)
     screenshot(out, "browser-two-downloads")
     q8.get_by_role("button", name="Cancel").click()
     q8.get_by_role("button", name="Download").wait_for(timeout=10_000)
 
-    q4.get_by_role("button", name="Load").wait_for(timeout=60_000)  # q4 finished
+    q4.get_by_role("button", name="Load", exact=True).wait_for(timeout=60_000)  # q4 finished
     library = out.get_by_role("table", name="Local models")
     library.get_by_text("bartowski/Phi-3-mini-GGUF/Phi-3-mini-Q4_K_M.gguf").wait_for(timeout=10_000)
     q8_row = library.locator("tr").filter(has_text="Phi-3-mini-Q8_0.gguf")
@@ -67,9 +73,33 @@ def test_search_pick_download_two_cancel_one_delete(notebook_page: Any, screensh
     alerts = out.locator(".llmw-library").get_by_role("alert").filter(has_text="GGUF")
     alerts.first.wait_for(timeout=30_000)
     row.get_by_role("button", name="Delete").click()
-    row.get_by_role("button", name="Delete").click()  # confirm
+    confirm = row.get_by_role("button", name="Delete")  # destructive, in the theme's error colour
+    colours = confirm.evaluate(
+        """(b) => [getComputedStyle(b).backgroundColor,
+                   getComputedStyle(b.closest('.llmw')).getPropertyValue('--llmw-err'),
+                   getComputedStyle(b.closest('.llmw')).getPropertyValue('--llmw-accent')]"""
+    )
+    probe = confirm.evaluate(
+        "(b, c) => { const s = document.createElement('span'); s.style.color = c;"
+        " b.append(s); const v = getComputedStyle(s).color; s.remove(); return v; }",
+        colours[1].strip(),
+    )
+    assert colours[0] == probe and colours[1].strip() != colours[2].strip(), colours
+    confirm.click()
     deadline = time.monotonic() + 10
     while library.locator("tr").filter(has_text="Phi-3-mini-Q4_K_M.gguf").count():
         assert time.monotonic() < deadline, "the deleted file is still listed"
         time.sleep(0.1)
     out.get_by_text("Deleted Phi-3-mini-Q4_K_M.gguf").first.wait_for(timeout=10_000)
+    # its card and its row in the list go back to "not downloaded", with Download
+    q4.get_by_text("Not downloaded").wait_for(timeout=10_000)
+    q4.get_by_role("button", name="Download").wait_for(timeout=10_000)
+    q4.get_by_role("button", name="Load", exact=True).wait_for(state="hidden", timeout=10_000)
+    rows.first.get_by_role("button", name="Download").wait_for(timeout=10_000)
+
+    nb.run_cell(2)  # the partial discarded from Python: the library and the card follow
+    deadline = time.monotonic() + 10
+    while library.locator("tr").filter(has_text="Phi-3-mini-Q8_0.gguf").count():
+        assert time.monotonic() < deadline, "the library still lists the discarded partial"
+        time.sleep(0.1)
+    q8.get_by_text("Not downloaded").wait_for(timeout=10_000)

@@ -21,6 +21,12 @@ CELLS = [
     "print('TURNS', [m['role'] for m in chat.messages], 'STOP', chat.job.stop_reason)",
     "print('SETTINGS', chat.temperature, chat.trim_history)",
     "chat.max_tokens = 60",
+    "%load_ext llm_widgets\n"
+    "import pandas as pd\n"
+    "df = pd.DataFrame({'city': ['Paris', 'Lyon'], 'population': [2100000, 513000]})",
+    "%%llm --max-tokens 1500\nWrite a very long, detailed story about the cities in @df.",
+    "magic = get_ipython().magics_manager.registry['LLMMagics']\n"
+    "print('MAGIC', magic.job.state, len(magic.messages), len(magic.job.text) > 0)",
 ]
 
 
@@ -124,6 +130,43 @@ def test_send_stream_stop_and_send_again(notebook_page: Any, screenshot: Any) ->
             break
         assert time.monotonic() < deadline, text
         time.sleep(0.2)
+
+    check_a_streamed_magic_cell_and_at_df_in_the_chat(nb, chat)
+
+
+def check_a_streamed_magic_cell_and_at_df_in_the_chat(nb: Any, chat: Any) -> None:
+    """`%%llm` streams into its output as Markdown updated in place, says what @df attached,
+    and the host's interrupt stops it with what came kept; then @df from the Chat's text box."""
+    nb.run_cell(5)
+    nb.run_cell(6, wait=False)
+    output = nb.output(6)
+    output.locator("blockquote").get_by_text("Attached @df").wait_for(timeout=60_000)
+    lengths: list[int] = []
+    deadline = time.monotonic() + 60
+    while len(set(lengths)) < 3:  # the text grows, update after update
+        assert time.monotonic() < deadline, f"the answer did not stream: {lengths}"
+        lengths.append(len(output.inner_text()))
+        time.sleep(0.1)
+    assert output.locator("p").count() >= 1  # rendered as Markdown
+    nb.interrupt_kernel()
+    output.get_by_text("stopped — the answer so far is kept").wait_for(timeout=30_000)
+    nb.wait_idle()
+    assert "KeyboardInterrupt" not in output.inner_text()
+    assert output.locator("blockquote").count() == 1  # one output, updated in place
+    nb.run_cell(7)
+    assert "MAGIC cancelled 2 True" in nb.output(7).inner_text()
+
+    chat.get_by_role("button", name="Clear").click()
+    chat.get_by_role("textbox", name="Message").fill("Which city in @df is larger?")
+    chat.get_by_role("button", name="Send").click()
+    chat.get_by_text("Attached @df (pandas DataFrame, 2 rows × 2 columns").wait_for(timeout=30_000)
+    transcript = chat.get_by_role("log", name="Transcript")
+    transcript.get_by_text("Context from the notebook").wait_for(timeout=30_000)
+    send = chat.get_by_role("button", name="Send")
+    deadline = time.monotonic() + 60
+    while not send.is_enabled():  # the answer ends (max_tokens 60)
+        assert time.monotonic() < deadline, "the Chat's answer did not end"
+        time.sleep(0.1)
 
 
 RESTORED_CELLS = [

@@ -65,12 +65,17 @@ def test_download_cancel_resume_and_retry(notebook_page: Any, screenshot: Any) -
 
     card.get_by_role("button", name="Cancel").click()
     card.get_by_role("button", name="Download").wait_for(timeout=10_000)
-    assert _value(bar) == 0
-    card.get_by_text(re.compile("cancelled")).first.wait_for(timeout=10_000)
+    card.get_by_text(re.compile(r"Cancelled — .* of .* MB kept")).wait_for(timeout=10_000)
+    kept = _value(bar)
+    assert kept > first  # the bar shows what is kept, not 0
+    card.get_by_text(re.compile("cancelled; .* kept for a resume")).first.wait_for(timeout=10_000)
     screenshot(card, "card-cancelled")
     nb.run_cell(2)
 
     card.get_by_role("button", name="Download").click()
+    card.get_by_text(re.compile(rf"Resuming download of .* from {kept:.0f}%")).first.wait_for(
+        timeout=10_000
+    )
     _wait_value(bar, lambda v: v == 100, timeout=60)
     card.get_by_text(re.compile("is ready")).first.wait_for(timeout=10_000)
     assert card.get_by_role("button", name="Load").is_visible()

@@ -20,6 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from compare_checks import BLIND as COMPARE_BLIND
+from compare_checks import GRID as COMPARE_GRID
+from compare_checks import SETUP as SETUP_COMPARE
+from compare_checks import check_blind, check_grid
 from markdown_chat import SAVED, check_rendered
 from tool_cards import check_tool_cards
 
@@ -140,8 +144,13 @@ def test_the_whole_flow_in_vscodes_widget_renderer(vscode_page: Any) -> None:
     download.click()
     _wait(lambda: 15 <= _value(bar) < 90, 30)  # background updates reach the view
     card.get_by_role("button", name="Cancel", exact=True).click()
-    card.get_by_text(re.compile("the partial file is kept")).first.wait_for(timeout=15_000)
+    card.get_by_text(re.compile(r"Cancelled — .* MB of 12\.0 MB kept")).wait_for(timeout=15_000)
+    kept = _value(bar)
+    assert kept >= 15  # the bar shows what is kept, not 0
     card.get_by_role("button", name="Download", exact=True).click()
+    card.get_by_text(re.compile(rf"Resuming download of .* from {kept:.0f}%")).wait_for(
+        timeout=15_000
+    )
     _wait(lambda: _value(bar) == 100, 60)
     card.get_by_text("Downloaded").first.wait_for(timeout=10_000)
 
@@ -181,10 +190,17 @@ def test_the_whole_flow_in_vscodes_widget_renderer(vscode_page: Any) -> None:
     restored.get_by_role("button", name="Copy code").click()
     _wait(lambda: page.evaluate("() => navigator.clipboard.readText()") == "print('hi')", 10)
 
+    page.evaluate("() => window.harnessKernel.restart()")  # the views say their kernel is gone
+    for view in (card, tiny, chat):
+        view.get_by_text("Not connected to a running kernel — run the cell again.").wait_for(
+            timeout=15_000
+        )
+    assert tiny.get_by_role("button", name="Unload").get_attribute("aria-disabled") == "true"
+
 
 def test_a_model_on_a_server_in_vscodes_widget_renderer(vscode_page: Any) -> None:
     """ServerConnection and the Chat against a real OpenAI-compatible server, in VS Code's
-    renderer: Connect, stream, Stop."""
+    renderer: Connect, stream, Stop; then a `%%llm` cell on the same server."""
     page = vscode_page
     with OpenAIServer(packaged_model_path(), alias="smollm2-server") as server:
         _cell(page, "from llm_widgets import ServerConnection, Chat")
@@ -200,6 +216,7 @@ def test_a_model_on_a_server_in_vscodes_widget_renderer(vscode_page: Any) -> Non
         chat.get_by_role("button", name="Stop", exact=True).click()
         chat.get_by_text("Stopped by you").wait_for(timeout=15_000)
         assert chat.locator(".llmw-error").inner_text() == ""
+        check_a_streamed_magic_cell(page)  # the magic on the same server
 
 
 def test_a_batch_run_in_vscodes_widget_renderer(vscode_page: Any) -> None:
@@ -231,3 +248,36 @@ def test_a_batch_run_in_vscodes_widget_renderer(vscode_page: Any) -> None:
 def test_tool_cards_in_vscodes_widget_renderer(vscode_page: Any) -> None:
     """The Chat's tool cards in VS Code's renderer: Approve, Deny, Stop, a restored chat."""
     check_tool_cards(lambda code: _cell(vscode_page, code))
+
+
+def check_a_streamed_magic_cell(page: Any) -> None:
+    """A `%%llm` answer streams into one output (display_data, then update_display_data under its
+    display id, as VS Code renders them), and the kernel's interrupt keeps what came."""
+    _cell(page, "%load_ext llm_widgets\nimport pandas as pd\ndf = pd.DataFrame({'n': [1, 2]})")
+    index = page.evaluate(
+        "code => { window.pendingCell = window.runCell(code);"
+        " return document.querySelectorAll('.cell-output').length - 1; }",
+        "%%llm --max-tokens 1500\nWrite a very long story about the numbers in @df.",
+    )
+    shown = page.locator(f'.cell-output[data-cell="{index}"] pre.display_data')
+    lengths: list[int] = []
+    _wait(lambda: shown.count() == 1, 30)
+    while len(set(lengths)) < 3:  # updated in place as the answer grows
+        assert len(lengths) < 600, f"the answer did not stream: {lengths[-5:]}"
+        lengths.append(len(shown.inner_text()))
+        time.sleep(0.1)
+    assert shown.inner_text().startswith("> Attached @df (pandas DataFrame, 2 rows × 1 columns")
+    page.evaluate("() => window.harnessKernel.interrupt()")
+    reply = page.evaluate("() => window.pendingCell")
+    assert reply["status"] == "ok", reply
+    assert shown.count() == 1 and shown.inner_text().endswith(
+        "*stopped — the answer so far is kept*"
+    )
+
+
+def test_a_comparison_in_vscodes_widget_renderer(vscode_page: Any) -> None:
+    """Compare in VS Code's renderer: the grid, Stop / Resume, and a blind round's picks."""
+    page = vscode_page
+    _cell(page, SETUP_COMPARE)
+    check_grid(_cell(page, COMPARE_GRID))
+    check_blind(_cell(page, COMPARE_BLIND))

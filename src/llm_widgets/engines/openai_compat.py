@@ -67,6 +67,7 @@ class RemoteEngine:
         api_key: str | None,
         api_key_env: str = DEFAULT_API_KEY_ENV,
         timeout: float = DEFAULT_TIMEOUT,
+        thread_name: str = "llm-widgets-remote",
     ) -> None:
         self._openai = _openai()
         self.base_url = check_base_url(base_url)
@@ -82,7 +83,7 @@ class RemoteEngine:
         self._closed = False
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
-            target=self._loop.run_forever, name="llm-widgets-remote", daemon=True
+            target=self._loop.run_forever, name=thread_name, daemon=True
         )
         self._thread.start()
         self._client = self._new_client()

@@ -171,15 +171,15 @@ class XllamacppEngine:
         return self._facts
 
     def create_context(self, *, n_ctx: int | None = None, seed: int | None = None) -> ModelFacts:
-        """Start afresh: the server's KV cache is erased and `seed` used from now on; a new n_ctx
-        starts a new server on the same file."""
+        """Start afresh: the next request reuses no cached prompt, `seed` is used from now on;
+        a new n_ctx starts a new server on the same file."""
         facts, client = self._require()
         if n_ctx is not None and n_ctx != facts.n_ctx:
             args = dict(self._load_args)
             if seed is not None:
                 args["seed"] = seed
             return self.load(facts.path, n_ctx=n_ctx, **args)
-        self._post("/slots/0?action=erase", {})
+        client.extra_body["cache_prompt"] = False  # the next request reuses nothing (once)
         client.create_context(seed=seed)
         return facts
 
@@ -200,6 +200,7 @@ class XllamacppEngine:
         """Yield the completion of `prompt` piece by piece; `last_stats` is set at the end."""
         _, client = self._require()
         stream = client.stream_completion(prompt, abort=abort, **params)
+        client.extra_body.pop("cache_prompt", None)  # the request is made: later ones reuse
         return self._relay(stream, client, lambda: self._count_text(prompt))
 
     def stream_chat(
@@ -221,6 +222,7 @@ class XllamacppEngine:
                 messages, budget, lambda history: self._count_prompt(history, budget)
             )
         stream = client.stream_chat(messages, abort=abort, **params)
+        client.extra_body.pop("cache_prompt", None)
         return self._relay(stream, client, lambda: self._count_prompt(messages, 0), trimmed)
 
     # -- internals ----------------------------------------------------------------------------
@@ -249,8 +251,12 @@ class XllamacppEngine:
         params.api_keys = [key]
         params.ui = False
         params.verbosity = verbosity_for(LOGGER)
-        if n_threads is not None:
-            params.cpuparams.n_threads = params.cpuparams_batch.n_threads = n_threads
+        # llama-cpp-python's defaults: half the cores to decode (one per physical core, and a
+        # spinning barrier of two threads on two busy cores is ~50x slower: measured), all of them
+        # for prompts
+        cores = os.cpu_count() or 1
+        params.cpuparams.n_threads = n_threads or max(cores // 2, 1)
+        params.cpuparams_batch.n_threads = n_threads or cores
         if seed is not None and seed >= 0:
             params.sampling.seed = seed
         if not facts.has_chat_template and "chat_template" not in options:
@@ -268,7 +274,9 @@ class XllamacppEngine:
         self._http = httpx.Client(
             base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=LOCAL_TIMEOUT
         )
-        client = RemoteEngine(f"{base}/v1", api_key=key, timeout=LOCAL_TIMEOUT)
+        client = RemoteEngine(
+            f"{base}/v1", api_key=key, timeout=LOCAL_TIMEOUT, thread_name="llm-widgets-xllamacpp"
+        )
         client.extra_body = {"timings_per_token": True}  # the prompt's figures, even after a Stop
         self._client = client
         client.open(None)

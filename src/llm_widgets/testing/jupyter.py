@@ -225,17 +225,18 @@ class NotebookPage:
                     timeout=120_000,
                 )
             return
-        self.page.evaluate(
-            """async ([name, i]) => {
+        self.page.evaluate(  # the command's promise ends with the cell: not awaited unless `wait`
+            """async ([name, i, wait]) => {
                 const app = window.jupyterapp;
                 const panel = Array.from(app.shell.widgets("main"))
                     .find((w) => w.context && w.context.path === name);
                 app.shell.activateById(panel.id);
                 await panel.sessionContext.ready;
                 panel.content.activeCellIndex = i;
-                await app.commands.execute("notebook:run-cell");
+                const ran = app.commands.execute("notebook:run-cell");
+                if (wait) await ran;
             }""",
-            [self.name, index],
+            [self.name, index, wait],
         )
         if wait:
             time.sleep(0.3)
@@ -256,6 +257,16 @@ class NotebookPage:
     def _saved_text(self) -> str:
         return (self.server.root / self.name).read_text()
 
+    def interrupt_kernel(self) -> None:
+        """Interrupt the notebook's kernel, as Kernel → Interrupt does (SIGINT in the kernel)."""
+        for session in self.server.api("/api/sessions"):
+            if session.get("path", "").endswith(self.name) and session.get("kernel"):
+                request = urllib.request.Request(
+                    f"{self.server.url}/api/kernels/{session['kernel']['id']}/interrupt",
+                    method="POST",
+                )
+                urllib.request.urlopen(request, timeout=10).close()
+
     def stop_kernel(self) -> None:
         """Shut the notebook's kernel down (its views stay on the page)."""
         for session in self.server.api("/api/sessions"):
@@ -264,6 +275,23 @@ class NotebookPage:
                     f"{self.server.url}/api/sessions/{session['id']}", method="DELETE"
                 )
                 urllib.request.urlopen(request, timeout=10).close()
+
+    def restart_kernel(self) -> None:
+        """Restart the notebook's kernel from the page, as its Restart menu item does (no dialog);
+        returns once the new kernel is idle."""
+        if self.classic:
+            self.page.evaluate("() => window.Jupyter.notebook.kernel.restart()")
+        else:
+            self.page.evaluate(
+                """async (name) => {
+                    const panel = Array.from(window.jupyterapp.shell.widgets("main"))
+                        .find((w) => w.context && w.context.path === name);
+                    await panel.sessionContext.session.kernel.restart();
+                }""",
+                self.name,
+            )
+        time.sleep(1.0)
+        self.wait_idle()
 
     def output(self, index: int) -> Any:
         if self.classic:

@@ -1,5 +1,8 @@
 """A real OpenAI-compatible server for tests and benchmarks: llama-cpp-python's own
-(`python -m llama_cpp.server`, the `llama-cpp-python[server]` extra) on a local GGUF."""
+(`python -m llama_cpp.server`, the `llama-cpp-python[server]` extra) on a local GGUF.
+
+It runs with the interpreter in `LLM_WIDGETS_TEST_SERVER_PYTHON` when that is set: the Colab row
+installs llm-widgets as a user would (no llama-cpp-python) and borrows the main row's."""
 
 from __future__ import annotations
 
@@ -21,6 +24,11 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def server_python() -> str:
+    """The interpreter that runs the server (one with `llama-cpp-python[server]`)."""
+    return os.environ.get("LLM_WIDGETS_TEST_SERVER_PYTHON") or sys.executable
 
 
 class OpenAIServer:
@@ -51,7 +59,7 @@ class OpenAIServer:
     def start(self, timeout: float = 120.0) -> OpenAIServer:
         """Start the server and wait until it lists its model."""
         command = [
-            sys.executable, "-m", "llama_cpp.server",
+            server_python(), "-m", "llama_cpp.server",
             "--model", self.model_path, "--model_alias", self.alias,
             "--host", "127.0.0.1", "--port", str(self.port),
             "--n_ctx", str(self.n_ctx),

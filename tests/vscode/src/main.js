@@ -50,6 +50,10 @@ async function main() {
     return manager.display_view(data, view, { node: el });
   }
 
+  // outputs by display id, for update_display_data; Markdown shown as its source text
+  const displays = new Map();
+  const shownText = (data) => data['text/markdown'] ?? data['text/plain'] ?? '';
+
   let cellCount = 0;
   window.runCell = (code) => {
     const cell = document.createElement('div');
@@ -68,13 +72,20 @@ async function main() {
         renders.push(renderWidget(content.data[WIDGET_MIME], el).catch((e) => {
           errors.push(`render failed: ${e?.stack || e}`);
         }));
+      } else if (type === 'update_display_data') {
+        // VS Code replaces every output shown under the display id (IPython's display handles)
+        for (const pre of displays.get(content.transient?.display_id) ?? []) {
+          pre.textContent = shownText(content.data);
+        }
       } else if (type === 'stream' || type === 'error' || type === 'display_data' || type === 'execute_result') {
         const pre = document.createElement('pre');
         pre.className = `text-output ${type}`;
         pre.textContent =
           type === 'stream' ? content.text
           : type === 'error' ? `${content.ename}: ${content.evalue}`
-          : content.data['text/plain'] ?? '';
+          : shownText(content.data);
+        const id = content.transient?.display_id;
+        if (id) displays.set(id, [...(displays.get(id) ?? []), pre]);
         cell.appendChild(pre);
       }
     };
