@@ -25,17 +25,19 @@
 //     .llmw-notices, then the connection line(s) (not connected / kernel gone)
 import type { AnyModel, RenderProps } from "@anywidget/types";
 import { assistantTurn, describeTurn, statsText, userTurn, type TurnFacts } from "./chat_turns";
-import { StreamingMarkdown } from "./markdown";
+import { StreamingMarkdown, renderMarkdown } from "./markdown";
 import { modelHints } from "./model_hints";
 import { ThinkingBlock, thinkSwitch } from "./thinking";
-import type { ChatMessage, ChatRequest, ChatState, GenerationStats, Notice } from "./protocol";
+import type { ChatMessage, ChatRequest, ChatState, GenerationStats, Notice, ToolCallView } from "./protocol";
+import { ToolCards } from "./tool_cards";
 import { Notices, Requests, button, connectionLine, customMessages, h, listen, numberField, resyncWhenQuiet, showText, teardown } from "./ui";
 import "./styles.css";
 
 type Model = AnyModel<ChatState>;
 type Incoming =
   | Notice
-  | ({ type: "transcript"; messages: ChatMessage[]; partial: string | null } & ThinkingSoFar)
+  | ({ type: "transcript"; messages: ChatMessage[]; partial: string | null; calls?: ToolCallView[] } & ThinkingSoFar)
+  | { type: "tool_call"; call: ToolCallView }
   | { type: "turn_start"; role: "user"; content: string }
   | ({ type: "chunk"; text: string } & ThinkingSoFar)
   | { type: "done"; stats: Partial<GenerationStats> };
@@ -81,6 +83,8 @@ function render(model: Model, el: HTMLElement): () => void {
   const notices = new Notices();
   const requests = new Requests(model, () => update());
   const send = (msg: ChatRequest, busy?: HTMLButtonElement) => requests.send(msg, busy);
+  const cards = new ToolCards(send);
+  const sources = new WeakMap<HTMLElement, { text: string }>(); // an answer's Markdown, for Copy
   const modelName = h("span", { class: "llmw-badge llmw-model" });
   const header = h("div", { class: "llmw-head" }, h("div", { class: "llmw-title" }, "Chat"), modelName);
   const transcript = h("div", { class: "llmw-transcript", role: "log", "aria-live": "polite", "aria-label": "Transcript" });
@@ -163,6 +167,7 @@ function render(model: Model, el: HTMLElement): () => void {
     const node = turn.node;
     if (role === "assistant") {
       const source = { text: content };
+      sources.set(node, source);
       const copyButton = button("Copy", () => {
         const markdown = openNode === node && open ? open.text : source.text;
         void copy(markdown, () => showSource(node, markdown), notices);
@@ -224,7 +229,21 @@ function render(model: Model, el: HTMLElement): () => void {
     thought?.stop();
     open = openNode = thought = null;
     for (const index of [...facts.keys()]) if (index >= messages.length) facts.delete(index);
-    messages.filter((m) => m.role !== "system").forEach((m, i) => addTurn(m.role, m.content, facts.get(i), m.reasoning_content));
+    const results = new Map(messages.filter((m) => m.role === "tool").map((m) => [m.tool_call_id ?? "", m.content]));
+    let turn: { node: HTMLElement; text: string } | null = null; // an answer that called tools goes on
+    for (const m of messages) {
+      if (m.role === "system" || m.role === "tool") continue;
+      if (m.role === "assistant" && turn) {
+        turn.text += m.content;
+        turn.node.querySelector(".llmw-text")!.replaceChildren(renderMarkdown(turn.text));
+        sources.get(turn.node)!.text = turn.text;
+      } else {
+        const index = transcript.querySelectorAll(".llmw-msg").length;
+        turn = { node: addTurn(m.role, m.content, facts.get(index), m.reasoning_content), text: m.content };
+      }
+      if (m.role === "assistant" && m.tool_calls?.length) cards.restore(turn.node, m, results);
+      else turn = null;
+    }
     transcript.scrollTop = transcript.scrollHeight;
   };
   /** The text Send asked for reached the transcript: it leaves the box (a refused one stays). */
@@ -309,6 +328,7 @@ function render(model: Model, el: HTMLElement): () => void {
           openAssistant(msg.partial);
           showThinking(msg);
         }
+        for (const call of msg.calls ?? []) cards.show(openNode!, call);
         empty();
         update();
         break;
@@ -329,8 +349,13 @@ function render(model: Model, el: HTMLElement): () => void {
         ((window as any).__llmwChunkProbe as ChunkProbe | undefined)?.(start);
         break;
       }
+      case "tool_call":
+        if (!open) openAssistant();
+        cards.show(openNode!, msg.call);
+        break;
       case "done":
         closeAssistant(msg.stats?.stop_reason ?? "", msg.stats?.reasoning_seconds);
+        cards.settle(transcript);
         update();
         break;
     }

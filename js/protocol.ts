@@ -52,13 +52,29 @@ export interface ChatState {
   model_note: string;
   mode: "chat" | "completion";
   persist_transcript: boolean;
+  tool_names: string[];
   transcript: ChatMessage[];
 }
 
 export interface ChatMessage {
-  role: "system" | "user" | "assistant";
+  role: "system" | "user" | "assistant" | "tool";
   content: string;
   reasoning_content?: string;
+  tool_calls?: { id: string; type: "function"; function: { name: string; arguments: string } }[];
+  tool_call_id?: string;
+}
+
+/** One tool call and what became of it (Python's `ToolCallRecord`). */
+export interface ToolCallView {
+  id: string;
+  name: string;
+  arguments: Record<string, unknown>;
+  result: string;
+  error: string | null;
+  approved: boolean | null;
+  seconds: number;
+  status: "waiting" | "running" | "done" | "error" | "declined" | "stopped" | "not run";
+  note: string;
 }
 
 export interface GenerationStats {
@@ -81,7 +97,9 @@ export type ChatRequest =
   | { type: "stop" }
   | { type: "stop_running" }
   | { type: "clear" }
-  | { type: "sync" };
+  | { type: "sync" }
+  | { type: "approve"; call_id: string }
+  | { type: "deny"; call_id: string };
 
 export interface SearchResult {
   repo_id: string;

@@ -426,7 +426,9 @@ def test_a_saved_system_message_becomes_the_system_prompt(service: LLMKernelServ
     ("messages", "words"),
     [
         ("hello", "must be a non-empty list"),
-        ([{"role": "tool", "content": "x"}], "must be system, user or assistant"),
+        ([{"role": "robot", "content": "x"}], "must be system, user, assistant or tool"),
+        ([{"role": "tool", "content": "x"}], "a tool message without a 'tool_call_id'"),
+        ([{"role": "assistant", "content": None, "tool_calls": [{"id": "a"}]}], "each call is"),
         ([{"role": "user", "content": 3}], "['content'] must be a str"),
         ([{"role": "user"}], "['content'] must be a str"),
         (["hi"], "must be a dict"),

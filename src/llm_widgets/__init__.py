@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from ._compare import ServerModel
-from ._types import GenerationStats, ModelFacts, Thinking, ToolCall
+from ._types import GenerationStats, ModelFacts, Thinking, ToolCall, ToolCallRecord
 from .batch_run import BatchRun
 from .chat import Chat
 from .compare import Compare
@@ -57,6 +57,7 @@ __all__ = [
     "GenerationStats",
     "Thinking",
     "ToolCall",
+    "ToolCallRecord",
     "Job",
     "JobCancelledError",
     "JobFailedError",

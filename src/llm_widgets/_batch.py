@@ -20,9 +20,12 @@ from typing import Any, cast
 from ._format import shorten
 from ._model_runner import ModelRunner, as_failure, request_params
 from ._structured import OutputFormat
-from ._types import ModelFacts, Thinking
+from ._tool_loop import ToolTurn
+from ._tools import ToolSettings
+from ._types import GenerationStats, ModelFacts, Thinking
+from .engines.base import Backend
 from .errors import JobCancelledError, LLMWidgetsError
-from .jobs import BatchJob
+from .jobs import BatchJob, GenerationJob
 
 RECENT = 5  # results a BatchJob keeps in `recent` for the views
 MAX_REMOTE_CONCURRENCY = 32
@@ -177,6 +180,7 @@ class BatchRunner:
         params: dict[str, Any],
         cache_dir: Path | None,
         concurrency: int,
+        tools: ToolSettings | None = None,
     ) -> None:
         self.job = job
         self.models = models
@@ -185,6 +189,7 @@ class BatchRunner:
         self.options: dict[str, Any] = {**output.request, "structured": True} if output else {}
         self.cache_dir = cache_dir
         self.concurrency = concurrency
+        self.tools = tools
         self._lock = threading.Lock()
         self._started = 0.0
 
@@ -229,13 +234,15 @@ class BatchRunner:
     def _cache(self, facts: ModelFacts) -> BatchCache | None:
         if self.cache_dir is None:
             return None
-        key = {
+        key: dict[str, Any] = {
             "model": model_identity(facts),
             "params": self.params,
             "format": asdict(self.output) if self.output else None,
             "prompt": self.prompt,
             "system": self.system,
         }
+        if self.tools is not None:  # other functions, other answers
+            key["tools"] = [self.tools.openai(), self.tools.choice, self.tools.max_rounds]
         return BatchCache(self.cache_dir, key)
 
     def _reuse(self, cache: BatchCache | None) -> list[int]:
@@ -276,10 +283,13 @@ class BatchRunner:
             messages = messages_for(row, self.prompt, self.system)
             with turn:
                 engine = self.models.require_engine()
-                params = request_params(engine.facts, self.options, self.params)
-                pieces = engine.stream_chat(messages, abort=job.cancellation, **params)
-                text = "".join(p for p in pieces if not isinstance(p, Thinking))  # the answer
-                stats = engine.last_stats
+                if self.tools is not None:
+                    text, stats = self._with_tools(index, engine, messages)
+                else:
+                    params = request_params(engine.facts, self.options, self.params)
+                    pieces = engine.stream_chat(messages, abort=job.cancellation, **params)
+                    text = "".join(p for p in pieces if not isinstance(p, Thinking))  # the answer
+                    stats = engine.last_stats
             if job.cancel_requested:
                 return  # a cut answer is not a result
             value = self.output.parse(text) if self.output else text
@@ -301,6 +311,17 @@ class BatchRunner:
             shown["output"] = shorten(text)
             job.recent = (job.recent + [shown])[-RECENT:]
         job.report_progress()
+
+    def _with_tools(
+        self, index: int, engine: Backend, messages: list[dict[str, Any]]
+    ) -> tuple[str, GenerationStats | None]:
+        """One item's turn with tools: its calls go into `job.tool_calls[index]`."""
+        item = GenerationJob("chat", messages, self.params)
+        item.cancellation = self.job.cancellation
+        item.tool_calls = self.job.tool_calls.setdefault(index, [])
+        turn = ToolTurn(item, self.tools, on_piece=item.push, on_call=lambda _: None)  # type: ignore[arg-type]
+        turn.run(engine, messages, **request_params(engine.facts, self.options, self.params))
+        return item.new_messages[-1]["content"] if item.new_messages else item.text, item.stats
 
     def _rates(self) -> None:
         job = self.job

@@ -48,12 +48,17 @@ def partial_of(job: GenerationJob) -> dict[str, Any]:
     return out
 
 
-def transcript_markdown(messages: list[dict[str, str]]) -> str:
-    """A conversation as Markdown; thinking folded in `<details>` above its answer."""
-    names = {"system": "System", "user": "User", "assistant": "Assistant"}
+def transcript_markdown(messages: list[dict[str, Any]]) -> str:
+    """A conversation as Markdown; thinking folded in `<details>` above its answer, tool calls
+    and their results as their own lines."""
+    names = {"system": "System", "user": "User", "assistant": "Assistant", "tool": "Tool result"}
     turns = []
     for m in messages:
         body = m["content"].strip()
+        for call in m.get("tool_calls", ()):
+            function = call["function"]
+            body += f"\n\nCalls `{function['name']}({function['arguments']})`"
+        body = body.strip()
         thought = m.get("reasoning_content", "").strip()
         if thought:
             body = f"<details><summary>Thought</summary>\n\n{thought}\n\n</details>\n\n{body}"

@@ -9,12 +9,14 @@ import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 from . import hub
 from ._cache import same_file
 from ._events import PROGRESS_INTERVAL, EventBus
-from ._types import ModelFacts
+from ._tool_loop import ToolTurn
+from ._types import ModelFacts, ToolCallRecord
 from .engines.base import Backend
 from .engines.choice import make_engine, resolve_engine
 from .engines.openai_compat import RemoteEngine
@@ -109,17 +111,11 @@ class ModelRunner:
             with self.turn(job):
                 engine = self.require_engine()
                 job.mark_running()
-                abort = job.cancellation
-                params = request_params(engine.facts, job.options, job.params)
-                stream = (
-                    engine.stream_chat(job.request, abort=abort, **params)
-                    if job.mode == "chat"
-                    else engine.stream_completion(job.request, abort=abort, **params)
-                )
-                for piece in stream:
-                    job.push(piece)
-                    self._events.emit("completion_chunk", job, piece)
-                job.stats = engine.last_stats
+                if job.tools is not None:
+                    params = request_params(engine.facts, job.options, job.params)
+                    self.tool_turn(job).run(engine, job.request, **params)
+                else:
+                    self._stream(engine, job)
                 if job.stats is not None:
                     job.stats.reasoning_seconds = round(job.reasoning_seconds(), 4)
             job.close_stream()
@@ -140,6 +136,31 @@ class ModelRunner:
                 else (f"Generation failed: {type(exc).__name__}: {exc}")
             )
             job.finish("failed", error=message, exception=as_failure(exc, message))
+
+    def tool_turn(self, job: GenerationJob) -> ToolTurn:
+        """A turn with tools for `job`: its pieces and call records go out as events."""
+
+        def piece(text: str) -> None:
+            job.push(text)
+            self._events.emit("completion_chunk", job, text)
+
+        def calls(record: ToolCallRecord) -> None:  # the state now: the record moves on
+            self._events.emit("tool_call", job, replace(record, arguments=dict(record.arguments)))
+
+        return ToolTurn(job, job.tools, on_piece=piece, on_call=calls)
+
+    def _stream(self, engine: Backend, job: GenerationJob) -> None:
+        abort = job.cancellation
+        params = request_params(engine.facts, job.options, job.params)
+        stream = (
+            engine.stream_chat(job.request, abort=abort, **params)
+            if job.mode == "chat"
+            else engine.stream_completion(job.request, abort=abort, **params)
+        )
+        for piece in stream:
+            job.push(piece)
+            self._events.emit("completion_chunk", job, piece)
+        job.stats = engine.last_stats
 
     # -- calls that wait for their turn -------------------------------------------------------
 

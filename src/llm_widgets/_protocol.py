@@ -20,6 +20,7 @@ from .search import MAX_QUERY
 
 MAX_REQUEST_ID = 64
 MAX_MESSAGE = 100_000  # characters of a chat message
+MAX_CALL_ID = 256  # characters of a tool call's id
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,8 @@ CHAT: Schema = {
     "stop_running": {},
     "clear": {},
     "sync": {},
+    "approve": {"call_id": Field(str, non_empty=True, max_length=MAX_CALL_ID)},
+    "deny": {"call_id": Field(str, non_empty=True, max_length=MAX_CALL_ID)},
 }
 
 MODEL_BROWSER: Schema = {

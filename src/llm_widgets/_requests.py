@@ -82,29 +82,69 @@ def check_think(value: object) -> None:
     )
 
 
-def check_messages(messages: object) -> list[dict[str, str]]:
-    """Chat messages as plain role/content dicts, or ValueError saying which one is wrong. An
-    assistant message's thinking goes to `reasoning_content`, never stays inside `content` (a
-    `<think>` block there is split off)."""
+def check_messages(messages: object) -> list[dict[str, Any]]:
+    """Chat messages as plain OpenAI-shaped dicts (role/content; an assistant's `tool_calls`, a
+    `tool` message's `tool_call_id`), or ValueError saying which one is wrong. An assistant
+    message's thinking goes to `reasoning_content`, never stays inside `content` (a `<think>`
+    block there is split off)."""
     if not isinstance(messages, Sequence) or isinstance(messages, (str, bytes)) or not messages:
         raise ValueError("messages must be a non-empty list of {'role', 'content'} dicts")
     checked = []
     for i, m in enumerate(messages):
         if not isinstance(m, dict) or not isinstance(m.get("role"), str):
             raise ValueError(f"messages[{i}] must be a dict with a 'role' and a 'content'")
-        if m["role"] not in ("system", "user", "assistant"):
-            raise ValueError(f"messages[{i}]['role'] must be system, user or assistant")
-        if not isinstance(m.get("content"), str):
+        if m["role"] not in ("system", "user", "assistant", "tool"):
+            raise ValueError(f"messages[{i}]['role'] must be system, user, assistant or tool")
+        calls = m.get("tool_calls") if m["role"] == "assistant" else None
+        content = m.get("content")
+        if content is None and calls:
+            content = ""  # the OpenAI API's null content of a message that only calls
+        if not isinstance(content, str):
             raise ValueError(f"messages[{i}]['content'] must be a str")
-        entry = {"role": m["role"], "content": m["content"]}
+        entry: dict[str, Any] = {"role": m["role"], "content": content}
         if m["role"] == "assistant":
             reasoning = m.get("reasoning_content")
             if reasoning is not None and not isinstance(reasoning, str):
                 raise ValueError(f"messages[{i}]['reasoning_content'] must be a str")
-            answer, thought = split_content(m["content"])
+            answer, thought = split_content(content)
             thought = "\n\n".join(t for t in (reasoning or "", thought) if t)
             entry["content"] = answer
             if thought:
                 entry["reasoning_content"] = thought
+        if calls:
+            entry["tool_calls"] = _check_calls(calls, i)
+        if m["role"] == "tool":
+            ident = m.get("tool_call_id")
+            if not isinstance(ident, str) or not ident:
+                raise ValueError(f"messages[{i}] is a tool message without a 'tool_call_id'")
+            entry["tool_call_id"] = ident
         checked.append(entry)
     return checked
+
+
+def _check_calls(calls: object, i: int) -> list[dict[str, Any]]:
+    """An assistant message's tool_calls, in the OpenAI shape."""
+    where = f"messages[{i}]['tool_calls']"
+    if not isinstance(calls, list):
+        raise ValueError(f"{where} must be a list")
+    out = []
+    for call in calls:
+        function = call.get("function") if isinstance(call, dict) else None
+        if (
+            not isinstance(function, dict)
+            or not isinstance(call.get("id"), str)
+            or not isinstance(function.get("name"), str)
+            or not isinstance(function.get("arguments"), str)
+        ):
+            raise ValueError(
+                f"{where}: each call is {{'id', 'type': 'function', 'function': {{'name', "
+                "'arguments' (a JSON str)}}}"
+            )
+        out.append(
+            {
+                "id": call["id"],
+                "type": "function",
+                "function": {"name": function["name"], "arguments": function["arguments"]},
+            }
+        )
+    return out

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 
 @dataclass(frozen=True)
@@ -72,3 +74,25 @@ class ToolCall:
     id: str
     name: str
     arguments: str  # the JSON text the model wrote (checked before any call is made)
+
+
+CallStatus = Literal["waiting", "running", "done", "error", "declined", "stopped", "not run"]
+
+
+@dataclass
+class ToolCallRecord:
+    """One call the model asked for, and what became of it (`job.tool_calls`)."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any]
+    result: str = ""  # the text sent back to the model
+    error: str | None = None  # why the call failed, was declined or did not run
+    approved: bool | None = None  # None: nobody was asked (approve=None), or no answer came
+    seconds: float = 0.0  # how long the function ran
+    status: CallStatus = "running"
+    note: str = ""  # e.g. that Stop came while the function ran
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as plain JSON values (what a Chat view gets)."""
+        return dataclasses.asdict(self)

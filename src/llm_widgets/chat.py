@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -22,7 +23,8 @@ from ._chat_thinking import (
 from ._model_label import describe_model
 from ._protocol import Message, bounds_text
 from ._requests import check_generation_params, check_messages
-from ._types import GenerationStats, ModelFacts, Thinking
+from ._tools import Approve, tool_settings
+from ._types import GenerationStats, ModelFacts, Thinking, ToolCallRecord
 from ._widget import ServiceWidget, bundled
 from .context import attach, user_namespace
 from .errors import LLMWidgetsError
@@ -41,6 +43,9 @@ class Chat(ServiceWidget):
     starts from it); it is saved with the notebook's widget state only when `persist_transcript`
     is True. A thinking model's reasoning streams into a folded block above its answer and is
     kept in the entry's `reasoning_content`; `generation_params` adds parameters to every turn.
+    is True. With `tools=[f, g]` the model may call those functions (see
+    `generate_chat_completion`): each call is a card in the transcript; with `approve="ask"` it
+    waits for the card's Approve or Deny.
     """
 
     _esm = bundled("chat.js")
@@ -117,7 +122,10 @@ class Chat(ServiceWidget):
     persist_transcript = traitlets.Bool(
         False, help="Save the transcript in the notebook's widget state."
     ).tag(sync=True)
-    transcript: traitlets.List[dict[str, str]] = traitlets.List(
+    tool_names = traitlets.List(
+        traitlets.Unicode(), help="The names of the functions the model may call."
+    ).tag(sync=True)
+    transcript: traitlets.List[dict[str, Any]] = traitlets.List(
         help="The transcript, when persist_transcript is True."
     ).tag(sync=True)
 
@@ -125,10 +133,15 @@ class Chat(ServiceWidget):
         self,
         model_card_or_service: ModelCard | LLMKernelService | None = None,
         *,
-        messages: Sequence[Mapping[str, str]] | None = None,
+        messages: Sequence[Mapping[str, Any]] | None = None,
         generation_params: Mapping[str, Any] | None = None,
+        tools: Sequence[Callable[..., Any]] | None = None,
+        tool_choice: str = "auto",
+        approve: Approve = None,
+        max_tool_rounds: int = 8,
         **kwargs: Any,
     ) -> None:
+        self._tools = tool_settings(tools, tool_choice, approve, max_tool_rounds)
         restored = _restored(messages)
         extra = dict(generation_params or {})
         check_generation_params(extra)
@@ -141,9 +154,10 @@ class Chat(ServiceWidget):
             service = model_card_or_service
         else:
             raise TypeError("Chat takes a ModelCard, an LLMKernelService or nothing")
-        self._messages: list[dict[str, str]] = restored  # before the traits: they may read it
+        self._messages: list[dict[str, Any]] = restored  # before the traits: they may read it
         self._user_set = set(kwargs) & set(SAMPLING_TRAITS)  # the model's defaults stay out
         super().__init__(service=service, **kwargs)
+        self.tool_names = [t.name for t in self._tools.tools] if self._tools else []
         self._card = card
         self.generation_params = extra  # more parameters for every turn (top_k, stop, ...)
         self._window = 0  # messages before this index no longer fit the context
@@ -154,6 +168,7 @@ class Chat(ServiceWidget):
         self._subscribe(self.service.on_progress(self._on_progress))
         self._subscribe(self.service.on_completion_chunk(self._on_chunk))
         self._subscribe(self.service.on_completion_done(self._on_done))
+        self._subscribe(self.service.on_tool_call(self._on_tool_call))
         self._subscribe(self.service.on_model_loaded(self._on_model))
         self._subscribe(self.service.on_model_unloaded(lambda: self._on_model(None)))
         self._on_model(self.service.model)
@@ -170,11 +185,11 @@ class Chat(ServiceWidget):
     # -- Python API ---------------------------------------------------------------------------
 
     @property
-    def messages(self) -> list[dict[str, str]]:
-        """The transcript: a list of {"role", "content"} dicts (a copy); an assistant entry
-        holds its answer in `content` and the model's thinking, if any, in
-        `reasoning_content`."""
-        return [dict(m) for m in self._messages]
+    def messages(self) -> list[dict[str, Any]]:
+        """The transcript: a list of {"role", "content"} dicts in the OpenAI shape (an
+        assistant's `tool_calls`, `tool` results), a copy; an assistant entry holds its answer
+        in `content` and the model's thinking, if any, in `reasoning_content`."""
+        return copy.deepcopy(self._messages)
 
     @property
     def job(self) -> GenerationJob | None:
@@ -207,6 +222,20 @@ class Chat(ServiceWidget):
         text = self._attach(text)
         return self._in_event_order(lambda: self._start_turn(text, last))
 
+    def approve_tool_call(self, call_id: str) -> None:
+        """Let the call that waits for approval run (the card's Approve)."""
+        self._decide(call_id, True)
+
+    def deny_tool_call(self, call_id: str) -> None:
+        """Decline the call that waits for approval (the card's Deny): the model is told."""
+        self._decide(call_id, False)
+
+    def _decide(self, call_id: str, approved: bool) -> None:
+        job = self._job
+        decide = None if job is None else job.approve_tool_call if approved else job.deny_tool_call
+        if decide is None or not decide(call_id):
+            raise LLMWidgetsError("That tool call no longer waits for an answer.")
+
     def to_markdown(self) -> str:
         """The conversation as Markdown, for a notebook cell or a file (thinking folded in a
         `<details>` block)."""
@@ -228,7 +257,7 @@ class Chat(ServiceWidget):
     def _last_user(self) -> int | None:
         """Index of the last user message, if only its answer (or nothing) follows it."""
         tail = len(self._messages) - 1
-        if tail >= 0 and self._messages[tail]["role"] == "assistant":
+        while tail >= 0 and self._messages[tail]["role"] in ("assistant", "tool"):
             tail -= 1
         return tail if tail >= 0 and self._messages[tail]["role"] == "user" else None
 
@@ -243,6 +272,7 @@ class Chat(ServiceWidget):
             temperature=self.temperature,
             top_p=self.top_p,
             max_tokens=self.max_tokens,
+            **self._tool_arguments(),
         )
         if self.mode == "completion":
             job = self.service.generate_completion(text, **sampling)
@@ -265,6 +295,17 @@ class Chat(ServiceWidget):
         else:
             self._post({"type": "turn_start", "role": "user", "content": text})
         return job
+
+    def _tool_arguments(self) -> dict[str, Any]:
+        tools = self._tools
+        if tools is None:
+            return {}
+        return {
+            "tools": list(tools.tools),
+            "tool_choice": tools.choice,
+            "approve": tools.approve,
+            "max_tool_rounds": tools.max_rounds,
+        }
 
     def stop_running(self) -> None:
         """Stop whatever answer is running now (another Chat's, say); queued turns stay."""
@@ -332,6 +373,12 @@ class Chat(ServiceWidget):
             self._last_flush = now
             self._flush_chunks()
 
+    def _on_tool_call(self, job: GenerationJob, record: ToolCallRecord) -> None:
+        if job is not self._job:
+            return
+        self._flush_chunks()  # the text before the call comes first
+        self._post({"type": "tool_call", "call": record.to_dict()})
+
     def _flush_chunks(self) -> None:
         pending, self._buffer = "".join(self._buffer), []
         thought, self._thought = "".join(self._thought), []
@@ -355,7 +402,10 @@ class Chat(ServiceWidget):
                 f"The conversation outgrew the context: the model no longer sees the oldest "
                 f"{self._window} message{'s' if self._window > 1 else ''}.",
             )
-        self._messages.append(answer_entry(job))
+        if job.tools is not None:
+            self._messages += copy.deepcopy(job.new_messages)
+        else:
+            self._messages.append(answer_entry(job))
         stats = _stats_dict(job.stats)
         with self.hold_sync():
             self.last_stats = stats
@@ -400,6 +450,12 @@ class Chat(ServiceWidget):
     def _on_clear(self, message: Message) -> None:
         self.clear()
 
+    def _on_approve(self, message: Message) -> None:
+        self.approve_tool_call(message["call_id"])
+
+    def _on_deny(self, message: Message) -> None:
+        self.deny_tool_call(message["call_id"])
+
     def _on_sync(self, message: Message) -> None:
         self._in_event_order(self._send_transcript)
 
@@ -408,6 +464,8 @@ class Chat(ServiceWidget):
         running = job is not None and not job.finished  # then "done" comes next
         message: dict[str, Any] = {"type": "transcript", "messages": self.messages}
         message.update(partial_of(job) if running and job is not None else {"partial": None})
+        if job is not None and running and job.tool_calls:  # the open turn's cards
+            message["calls"] = [c.to_dict() for c in job.tool_calls]
         self._post(message)
 
 
@@ -435,7 +493,7 @@ def _check_text(text: object, where: str) -> None:
         raise ValueError(f"{where} needs a non-empty message")
 
 
-def _restored(messages: object) -> list[dict[str, str]]:
+def _restored(messages: object) -> list[dict[str, Any]]:
     """A saved conversation, checked: role/content dicts; a system message only first."""
     if messages is None:
         return []

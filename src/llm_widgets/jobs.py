@@ -25,7 +25,7 @@ from typing import Any, Literal
 from . import _events
 from ._events import EventBus
 from ._names import DEFAULT_REVISION, split_parts
-from ._types import GenerationStats, ModelFacts, Thinking
+from ._types import GenerationStats, ModelFacts, Thinking, ToolCallRecord
 from .errors import JobCancelledError, JobFailedError
 
 logger = logging.getLogger("llm_widgets")
@@ -322,8 +322,15 @@ class GenerationJob(Job):
         self.stats: GenerationStats | None = None
         self.thinking_started: float | None = None  # perf_counter() of the first thinking piece
         self.answer_started: float | None = None  # ... and of the first answer piece
+        self.tools: Any = None  # a _tools.ToolSettings: the functions the model may call
+        self.tool_calls: list[ToolCallRecord] = []  # every call the model asked for, in order
+        # what this turn adds to a conversation, in the OpenAI shape: the assistant's
+        # tool_calls, the tool results, the final answer (chat generations only)
+        self.new_messages: list[dict[str, Any]] = []
         self._chunks: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._iterating = threading.Lock()
+        self._decisions: dict[str, bool] = {}
+        self._decided = threading.Condition()
 
     def __iter__(self) -> Iterator[str]:
         """Yield the answer's pieces as they are generated (one consumer at a time); thinking
@@ -355,7 +362,40 @@ class GenerationJob(Job):
             return self.text
         return str(super().wait(0))
 
+    def approve_tool_call(self, call_id: str) -> bool:
+        """Let a call that waits for approval (approve="ask") run; False if none waits."""
+        return self._decide(call_id, True)
+
+    def deny_tool_call(self, call_id: str) -> bool:
+        """Decline a call that waits for approval: it does not run, the model is told so."""
+        return self._decide(call_id, False)
+
+    def _decide(self, call_id: str, approved: bool) -> bool:
+        waiting = any(c.id == call_id and c.status == "waiting" for c in self.tool_calls)
+        if not waiting or self.state in FINAL_STATES:
+            return False
+        with self._decided:
+            self._decisions.setdefault(call_id, approved)
+            self._decided.notify_all()
+        return True
+
     # -- for the worker ---------------------------------------------------------------------
+
+    def wait_for_decision(self, call_id: str) -> bool:
+        """Block until `call_id` is approved (True) or denied; JobCancelledError on cancel."""
+        remove = self.cancellation.add_hook(self._wake_deciders)
+        try:
+            with self._decided:
+                while call_id not in self._decisions:
+                    self.cancellation.raise_if_set()
+                    self._decided.wait(0.5)
+                return self._decisions[call_id]
+        finally:
+            remove()
+
+    def _wake_deciders(self) -> None:
+        with self._decided:
+            self._decided.notify_all()
 
     def push(self, piece: str) -> None:
         """Add a generated piece: a `Thinking` one to `reasoning`, an answer's to `text` and the
@@ -410,6 +450,7 @@ class BatchJob(Job):
         self.eta: float | None = None  # seconds left, when known
         self.request: dict[str, Any] = {}  # map()'s arguments: map(**request) resumes
         self.recent: list[dict[str, Any]] = []  # the last few results, newest last
+        self.tool_calls: dict[int, list[ToolCallRecord]] = {}  # input index -> its calls
 
     @property
     def total(self) -> int:
@@ -438,6 +479,11 @@ class BatchJob(Job):
                 "input": self.inputs,
                 "output": self.results,
                 "error": [self.errors.get(i) for i in range(len(self.inputs))],
+                **(
+                    {"tool_calls": [self.tool_calls.get(i, []) for i in range(len(self.inputs))]}
+                    if self.tool_calls
+                    else {}
+                ),
             }
         )
 

@@ -28,7 +28,8 @@ from ._requests import (
     check_messages,
 )
 from ._structured import OutputFormat, output_format
-from ._types import ModelFacts
+from ._tools import Approve, tool_settings
+from ._types import ModelFacts, ToolCallRecord
 from .engines.choice import check_engine
 from .engines.openai_compat import DEFAULT_API_KEY_ENV, DEFAULT_TIMEOUT, RemoteEngine
 from .errors import LLMWidgetsError
@@ -172,6 +173,13 @@ class LLMKernelService:
         A piece of the model's thinking is a `Thinking` (a str subclass): `isinstance(text,
         Thinking)` tells it from the answer's pieces."""
         return self.events.subscribe("completion_chunk", callback)
+
+    def on_tool_call(
+        self, callback: Callable[[GenerationJob, ToolCallRecord], Any]
+    ) -> Callable[[], None]:
+        """Call `callback(job, record)` as a tool call moves (asked, waiting, running, done);
+        returns an unsubscribe function."""
+        return self.events.subscribe("tool_call", callback)
 
     def on_completion_done(self, callback: Callable[[GenerationJob], Any]) -> Callable[[], None]:
         """Call `callback(job)` when a generation ends (`job.stats` has the figures, also after
@@ -451,6 +459,10 @@ class LLMKernelService:
         response_format: dict[str, Any] | type | None = None,
         choices: Sequence[str] | None = None,
         think: bool | str | None = None,
+        tools: Sequence[Callable[..., Any]] | None = None,
+        tool_choice: str = "auto",
+        approve: Approve = None,
+        max_tool_rounds: int = 8,
         **params: Any,
     ) -> GenerationJob:
         """Stream the assistant's answer to `messages` (role/content dicts) with the model's chat
@@ -459,6 +471,13 @@ class LLMKernelService:
         a level "low" / "medium" / "high") or off (False); None leaves the model's default. With
         `trim_history`, the oldest turns are left out when the conversation outgrows the
         context (`job.stats.trimmed_messages` counts them).
+
+        `tools`: Python functions the model may call (`tool_choice` "auto", "required", "none"
+        or a tool's name, for the first round); each call is checked against the function's
+        signature, approved (`approve`: None runs it, a function of the `ToolCallRecord` says
+        yes or no, "ask" waits for `job.approve_tool_call(id)` or the Chat's Approve), run, and
+        its result sent back, for up to `max_tool_rounds` rounds. `job.tool_calls` records each
+        call; `job.new_messages` the turn's messages in the OpenAI shape.
 
         `response_format` (a JSON schema, or a pydantic model class) or `choices` (labels)
         constrain the answer with a grammar; `job.value` is then the parsed answer (a pydantic
@@ -469,6 +488,9 @@ class LLMKernelService:
             raise ValueError("trim_history must be True or False")
         job = GenerationJob("chat", check_messages(messages), _with_think(params, think))
         job.options = {"trim_history": trim_history}
+        job.tools = tool_settings(tools, tool_choice, approve, max_tool_rounds)
+        if job.tools is not None and (response_format is not None or choices is not None):
+            raise ValueError("tools cannot be combined with response_format or choices")
         return self._generate(job, output_format(response_format, choices))
 
     def map(
@@ -482,6 +504,10 @@ class LLMKernelService:
         cache: bool | str | os.PathLike[str] = True,
         concurrency: int = 1,
         think: bool | str | None = None,
+        tools: Sequence[Callable[..., Any]] | None = None,
+        tool_choice: str = "auto",
+        approve: Approve = None,
+        max_tool_rounds: int = 8,
         **params: Any,
     ) -> BatchJob:
         """Run one chat answer per input through the model that answers; returns a BatchJob at
@@ -495,7 +521,9 @@ class LLMKernelService:
         for the default folder, a folder, or False), keyed by model, parameters and input, so a
         new `map` over the same inputs skips them (`job.reused`). `concurrency` > 1 runs that
         many at once on a server that serves requests in parallel (vLLM, llama.cpp's server with
-        --parallel); the kernel's model runs one at a time.
+        --parallel); the kernel's model runs one at a time. `tools` (with `tool_choice`,
+        `approve`, `max_tool_rounds`) run the same loop as `generate_chat_completion` per item;
+        `job.tool_calls[index]` holds an item's calls (approve="ask" has no one to ask here).
         """
         rows = as_inputs(inputs)
         params = _with_think(params, think)
@@ -503,7 +531,13 @@ class LLMKernelService:
         check_generation_params(params)
         output = output_format(response_format, choices)
         _check_think_with(output, params)
+        settings = tool_settings(tools, tool_choice, approve, max_tool_rounds)
+        if settings is not None and (output is not None or approve == "ask"):
+            raise ValueError("map(tools=...) takes no response_format, choices or approve='ask'")
         shape: dict[str, Any] = dict(prompt=prompt, system=system, concurrency=concurrency)
+        if tools:  # map(**job.request) resumes with the same tools
+            shape.update(tools=tools, tool_choice=tool_choice, approve=approve)
+            shape.update(max_tool_rounds=max_tool_rounds)
         job = BatchJob(rows)
         job.request = dict(
             inputs=rows, response_format=response_format, choices=choices, cache=cache
@@ -515,7 +549,10 @@ class LLMKernelService:
             output=output,
             params=params,
             cache_dir=cache_dir,
-            **shape,
+            prompt=prompt,
+            system=system,
+            concurrency=concurrency,
+            tools=settings,
         )
         self._spawn(job, self._after_loads(runner.run))
         return job

@@ -25,6 +25,7 @@ from compare_checks import GRID as COMPARE_GRID
 from compare_checks import SETUP as SETUP_COMPARE
 from compare_checks import check_blind, check_grid
 from markdown_chat import SAVED, check_rendered
+from tool_cards import check_tool_cards
 
 from llm_widgets.demo import packaged_model_path
 from llm_widgets.testing.jupyter import free_port
@@ -267,6 +268,11 @@ def test_a_batch_run_in_vscodes_widget_renderer(vscode_page: Any) -> None:
     panel.get_by_role("button", name="Resume", exact=True).click()
     _wait(lambda: _value(bar) == 100, 120)
     panel.get_by_text("Done", exact=True).wait_for(timeout=15_000)
+
+
+def test_tool_cards_in_vscodes_widget_renderer(vscode_page: Any) -> None:
+    """The Chat's tool cards in VS Code's renderer: Approve, Deny, Stop, a restored chat."""
+    check_tool_cards(lambda code: _cell(vscode_page, code))
 
 
 def check_a_streamed_magic_cell(page: Any) -> None:

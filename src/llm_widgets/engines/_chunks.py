@@ -30,6 +30,7 @@ class DeltaReader:
         self.finish_reason: str | None = None
         self._calls: list[ToolCall] = []
         self._text = None if raw else ThinkSplitter(thinking=thinking)
+        self._parts: dict[int, list[str]] = {}  # index -> [id, name, arguments so far]
 
     def feed(self, choice: Any) -> list[str]:
         """The pieces one streamed choice carries (possibly none)."""
@@ -55,7 +56,11 @@ class DeltaReader:
     @property
     def tool_calls(self) -> list[ToolCall]:
         """The complete tool calls the stream carried."""
-        return list(self._calls)
+        return [
+            ToolCall(ident, name, arguments)
+            for ident, name, arguments in (self._parts[i] for i in sorted(self._parts))
+            if name
+        ]
 
     # -- per kind of delta ----------------------------------------------------------------------
 
@@ -71,4 +76,16 @@ class DeltaReader:
         return pieces
 
     def _tool_call_deltas(self, delta: Any) -> None:
-        """Accumulate a delta's `tool_calls` fragments."""
+        """Accumulate a delta's `tool_calls` fragments, by index: the id and the name come once
+        (some servers repeat them in every fragment), the argument text in pieces."""
+        for fragment in field(delta, "tool_calls") or ():
+            index = field(fragment, "index")
+            slot = index if isinstance(index, int) and index >= 0 else len(self._parts)
+            part = self._parts.setdefault(slot, ["", "", ""])
+            function = field(fragment, "function")
+            ident, name = field(fragment, "id"), field(function, "name")
+            if ident and not part[0]:
+                part[0] = str(ident)
+            if name and name != part[1]:
+                part[1] += str(name)
+            part[2] += str(field(function, "arguments") or "")

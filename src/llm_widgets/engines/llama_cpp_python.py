@@ -252,6 +252,8 @@ class LlamaCppPythonEngine:
         keep = template is not None and template.reads_reasoning
         messages = without_reasoning(list(messages), keep=keep)
         sampling = _sampling(params)
+        tools, choice = sampling.pop("tools", None), sampling.pop("tool_choice", None)
+        sampling.update(_tool_options(tools, choice, answering=messages[-1]["role"] == "tool"))
         n_ctx = int(llm.n_ctx())
         reserve = answer_reserve(n_ctx, params.get("max_tokens"))
 
@@ -336,6 +338,7 @@ class LlamaCppPythonEngine:
         pieces = 0
         self._evals = []
         parse: DeltaReader | None = None
+        self.last_tool_calls = []
         self._watch_abort(abort)
         try:
             if abort.is_set():
@@ -363,6 +366,7 @@ class LlamaCppPythonEngine:
                         stats.stop_reason = "aborted"
                         break
                 yield from parse.finish()
+                self.last_tool_calls = [] if abort.is_set() else parse.tool_calls
             except ValueError as exc:
                 stats.stop_reason = "error"
                 match = _context_overflow(exc)
@@ -470,6 +474,35 @@ def _sampling(params: dict[str, Any]) -> dict[str, Any]:
     if out.get("grammar") is not None:
         out["grammar"] = _grammar(out["grammar"])  # GBNF text -> a compiled grammar
     return out
+
+
+def _tool_options(
+    tools: list[dict[str, Any]] | None, choice: str | None, *, answering: bool
+) -> dict[str, Any]:
+    """What create_chat_completion takes for tools. llama-cpp-python parses no call out of a
+    free answer (abetlen/llama-cpp-python#1338); it constrains the arguments of a named tool
+    with a grammar: so a named tool_choice, or "required" with one tool, work, and after the
+    results (`answering`) "auto" answers from them; other choices are refused, naming the
+    engines that can."""
+    if not tools or choice == "none" or (answering and choice == "auto"):
+        return {}
+    names = [t["function"]["name"] for t in tools]
+    name = (
+        choice
+        if choice in names
+        else names[0]
+        if choice == "required" and len(names) == 1
+        else None
+    )
+    if name is None:
+        raise LLMWidgetsError(
+            f"The llama-cpp-python engine cannot let the model choose among tools "
+            f"(tool_choice={choice!r}): it parses no tool call out of a free answer "
+            "(abetlen/llama-cpp-python#1338). Name the tool (tool_choice="
+            f"{names[0]!r}), or use an engine that parses calls: the default xllamacpp engine, "
+            "or a server through connect() (llama.cpp's llama-server --jinja, vLLM, Ollama)."
+        )
+    return {"tools": tools, "tool_choice": {"type": "function", "function": {"name": name}}}
 
 
 def _without(options: dict[str, Any], *names: str) -> dict[str, Any]:

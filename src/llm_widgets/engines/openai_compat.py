@@ -164,7 +164,7 @@ class RemoteEngine:
 
     def stream_chat(
         self,
-        messages: list[dict[str, str]],
+        messages: list[dict[str, Any]],
         *,
         abort: Cancellation,
         trim_history: bool = False,
@@ -289,6 +289,9 @@ class RemoteEngine:
             body["seed"] = seed
         if params.get("stop"):
             body["stop"] = params["stop"]
+        if params.get("tools"):
+            body["tools"] = params["tools"]
+            body["tool_choice"] = wire_tool_choice(params.get("tool_choice") or "auto")
         return body
 
     def _stream(
@@ -388,16 +391,19 @@ class RemoteEngine:
             "answering one request at a time drops the one it was answering).",
         )
 
+    def redact(self, text: str) -> str:
+        """`text` without this connection's API key (as a whole word: a short key is not cut
+        out of other words)."""
+        key = self.__api_key
+        if not key:
+            return text
+        return re.sub(rf"(?<![A-Za-z0-9]){re.escape(key)}(?![A-Za-z0-9])", "***", text)
+
     def _explain(self, exc: BaseException, *, listing: bool = False) -> RemoteServerError:
         """The error a user can act on, for whatever the client raised (never the key)."""
         error = self._classify(exc, listing)
-        key = self.__api_key
-        if key:  # the key as a whole word: a short key is not cut out of other words
-            pattern = rf"(?<![A-Za-z0-9]){re.escape(key)}(?![A-Za-z0-9])"
-            text = re.sub(pattern, "***", str(error))
-            if text != str(error):
-                error = RemoteServerError(error.kind, text)
-        return error
+        text = self.redact(str(error))
+        return error if text == str(error) else RemoteServerError(error.kind, text)
 
     def _classify(self, exc: BaseException, listing: bool) -> RemoteServerError:
         openai, where = self._openai, self.server
@@ -468,6 +474,14 @@ class RemoteEngine:
         return RemoteServerError(
             "server", f"Talking to {where} failed: {type(exc).__name__}: {_first_line(exc)}"
         )
+
+
+def wire_tool_choice(choice: str) -> str | dict[str, Any]:
+    """A tool_choice as the OpenAI API takes it: "auto" / "required" / "none", or the named
+    function's object."""
+    if choice in ("auto", "required", "none"):
+        return choice
+    return {"type": "function", "function": {"name": choice}}
 
 
 def _cached_tokens(usage: Any, timings: Any) -> int:
