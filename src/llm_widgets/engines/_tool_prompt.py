@@ -28,6 +28,14 @@ def _chosen(tools: list[dict[str, Any]], choice: str) -> list[dict[str, Any]]:
     return named
 
 
+def effective_choice(messages: list[dict[str, Any]], choice: str) -> str:
+    """ "auto" right after tool results is "none": a small model held to JSON calls the same tool
+    again and again (SmolLM2 did, round after round), so it answers from the results."""
+    return (
+        "none" if choice == "auto" and messages and messages[-1].get("role") == "tool" else choice
+    )
+
+
 def answer_schema(tools: list[dict[str, Any]], choice: str) -> dict[str, Any]:
     """The JSON schema of an answer: one object per callable tool (its const name, its own
     arguments), and with "auto" also `{"response": <text>}`."""
@@ -98,6 +106,8 @@ def prompt_messages(
         else:
             out.append(dict(message))
     if choice == "none":
+        if messages and messages[-1].get("role") == "tool":  # not the JSON of the call again
+            out[-1]["content"] += "\n\nNow answer the user in plain words from this result."
         return out
     text = system_text(tools, choice)
     if out and out[0].get("role") == "system":

@@ -247,6 +247,7 @@ class XllamacppEngine:
         """A turn with tools the template cannot render: described in the system message, the
         answer held to a JSON call (or `{"response": ...}`, yielded whole once it is finished)."""
         tools, choice = params.pop("tools"), params.pop("tool_choice", None) or "auto"
+        choice = _tool_prompt.effective_choice(messages, choice)
         sent = _tool_prompt.prompt_messages(messages, tools, choice)
         if choice == "none":
             yield from self.stream_chat(sent, abort=abort, trim_history=trim_history, **params)
