@@ -163,7 +163,9 @@ def server() -> Iterator[OpenAIServer]:
         yield running
 
 
-@pytest.fixture(params=["kernel", "server"])
+@pytest.fixture(
+    params=[pytest.param("kernel", marks=pytest.mark.engine_only(KERNEL_ENGINE)), "server"]
+)
 def svc(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LLMKernelService]:
     """A service answering with SmolLM2, in the kernel or on llama-cpp-python's server."""
     service = LLMKernelService(cache_dir=tmp_path / "cache")
@@ -297,6 +299,7 @@ def test_stop_while_the_function_runs_says_it_cannot_be_killed(svc: LLMKernelSer
 # -- the engine that cannot choose, batch runs, the Chat -------------------------------------------
 
 
+@pytest.mark.engine_only(KERNEL_ENGINE)
 def test_the_kernel_engine_refuses_a_free_choice_naming_the_engines_that_can(
     tmp_path: Path,
 ) -> None:
