@@ -11,8 +11,12 @@ export HF_HUB_DISABLE_TELEMETRY=1
 echo "== ruff"; .venv/bin/ruff format --check src tests benchmarks; .venv/bin/ruff check src tests benchmarks
 echo "== mypy"; .venv/bin/mypy
 echo "== tsc";  npm run --silent typecheck
-echo "== pytest: main row ($(.venv/bin/python --version), JupyterLab 4 and Notebook 7)"
-.venv/bin/python -m pytest -p no:cacheprovider "$@" tests notebooks --nbval-lax
+echo "== pytest: main row ($(.venv/bin/python --version), JupyterLab 4 and Notebook 7; the xllamacpp engine)"
+LLM_WIDGETS_TEST_ENGINES=xllamacpp .venv/bin/python -m pytest -p no:cacheprovider "$@" tests notebooks --nbval-lax
+# each in-kernel engine in a process of its own: two llama.cpp builds in one process have crashed it
+echo "== pytest: main row, the model path on the llama-cpp-python engine"
+LLM_WIDGETS_TEST_ENGINES=llama-cpp-python LLM_WIDGETS_TEST_ENGINE_TESTS_ONLY=1 \
+  .venv/bin/python -m pytest -p no:cacheprovider -m "not browser" "$@" tests
 
 echo "== pytest: Colab row (Colab's package set, classic Notebook 6.5)"
 bash scripts/colab_env.sh

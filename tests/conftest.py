@@ -66,6 +66,32 @@ def engines_under_test() -> list[str]:
     return [e.strip() for e in listed.split(",") if e.strip()] or ["xllamacpp", "llama-cpp-python"]
 
 
+def _pinned_engine(item: pytest.Item) -> str | None:
+    """The one engine a test runs on, when it is pinned to one."""
+    marker = item.get_closest_marker("engine_only")
+    if marker is not None:
+        return str(marker.args[0])
+    return "llama-cpp-python" if "lcp" in getattr(item, "fixturenames", ()) else None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Each in-kernel engine is tested in a process of its own (scripts/test.sh): two llama.cpp
+    builds loaded in one process have crashed it. A process for one engine leaves out the tests
+    pinned to the other; with LLM_WIDGETS_TEST_ENGINE_TESTS_ONLY=1 it runs only the tests of the
+    model path (those on the `engine` fixture or pinned to its engine)."""
+    engines = engines_under_test()
+    only_engine_tests = os.environ.get("LLM_WIDGETS_TEST_ENGINE_TESTS_ONLY") == "1"
+    keep, drop = [], []
+    for item in items:
+        pinned = _pinned_engine(item)
+        on_engine = "engine" in getattr(item, "fixturenames", ())
+        wanted = pinned in engines if pinned else (on_engine or not only_engine_tests)
+        (keep if wanted else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 @pytest.fixture(scope="module", params=engines_under_test())
 def engine(request: pytest.FixtureRequest) -> Iterator[str]:
     """One engine at a time: `load_model(..., engine="auto")` picks it (LLM_WIDGETS_ENGINE)."""

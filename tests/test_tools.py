@@ -14,7 +14,6 @@ from typing import Any, Literal, Optional
 
 import pydantic
 import pytest
-from conftest import engines_under_test
 
 from llm_widgets import Chat, LLMKernelService, LLMWidgetsError, ToolCallRecord
 from llm_widgets._tool_loop import DECLINED
@@ -168,7 +167,12 @@ def server() -> Iterator[OpenAIServer]:
         yield running
 
 
-@pytest.fixture(params=[*engines_under_test(), "server"])
+@pytest.fixture(
+    params=[
+        *(pytest.param(e, marks=pytest.mark.engine_only(e)) for e in ("xllamacpp", KERNEL_ENGINE)),
+        "server",
+    ]
+)
 def svc(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LLMKernelService]:
     """A service answering with SmolLM2, in the kernel (on each engine) or on llama-cpp-python's
     server."""
@@ -303,6 +307,7 @@ def test_stop_while_the_function_runs_says_it_cannot_be_killed(svc: LLMKernelSer
 # -- the engine that cannot choose, batch runs, the Chat -------------------------------------------
 
 
+@pytest.mark.engine_only(KERNEL_ENGINE)
 def test_the_kernel_engine_refuses_a_free_choice_naming_the_engines_that_can(
     tmp_path: Path,
 ) -> None:
@@ -478,6 +483,7 @@ def smollm2_xllamacpp() -> Iterator[XllamacppEngine]:
     engine.unload()
 
 
+@pytest.mark.engine_only("xllamacpp")
 def test_smollm2s_template_renders_no_tools_so_the_prompt_carries_them(
     smollm2_xllamacpp: XllamacppEngine,
 ) -> None:
@@ -500,6 +506,7 @@ def test_smollm2s_template_renders_no_tools_so_the_prompt_carries_them(
         assert tool.check(call.arguments)["city"]
 
 
+@pytest.mark.engine_only("xllamacpp")
 def test_required_makes_a_call_on_the_default_engine_and_the_model_answers(
     tmp_path: Path,
 ) -> None:

@@ -19,9 +19,10 @@ from typing import Any, cast
 
 from ._format import shorten
 from ._model_runner import ModelRunner, as_failure, request_params
-from ._structured import OutputFormat
+from ._requests import check_generation_params, check_think_with, with_think
+from ._structured import OutputFormat, output_format
 from ._tool_loop import ToolTurn
-from ._tools import ToolSettings
+from ._tools import ToolSettings, tool_settings
 from ._types import GenerationStats, ModelFacts, Thinking
 from .engines.base import Backend
 from .errors import JobCancelledError, LLMWidgetsError
@@ -343,3 +344,51 @@ def _as_text(row: str | dict[str, Any], prompt: str | None) -> str:
     if len(shown) == 1:
         return str(next(iter(shown.values())))
     return ", ".join(f"{k}: {v}" for k, v in shown.items())
+
+
+def plan_map(
+    models: ModelRunner,
+    inputs: Iterable[Any],
+    *,
+    prompt: str | None,
+    response_format: Any,
+    choices: Any,
+    system: str | None,
+    cache: Any,
+    concurrency: int,
+    think: Any,
+    tools: Any,
+    tool_choice: str,
+    approve: Any,
+    max_tool_rounds: int,
+    params: dict[str, Any],
+) -> tuple[BatchJob, BatchRunner]:
+    """`service.map()`'s checks, its job and the runner that will run it."""
+    rows = as_inputs(inputs)
+    params = with_think(params, think)
+    cache_dir = check_map_args(prompt, system, concurrency, cache)
+    check_generation_params(params)
+    output = output_format(response_format, choices)
+    check_think_with(output, params)
+    settings = tool_settings(tools, tool_choice, approve, max_tool_rounds)
+    if settings is not None and (output is not None or approve == "ask"):
+        raise ValueError("map(tools=...) takes no response_format, choices or approve='ask'")
+    shape: dict[str, Any] = dict(prompt=prompt, system=system, concurrency=concurrency)
+    if tools:  # map(**job.request) resumes with the same tools
+        shape.update(tools=tools, tool_choice=tool_choice, approve=approve)
+        shape.update(max_tool_rounds=max_tool_rounds)
+    job = BatchJob(rows)
+    job.request = dict(inputs=rows, response_format=response_format, choices=choices, cache=cache)
+    job.request.update(shape, **params)
+    runner = BatchRunner(
+        job,
+        models,
+        output=output,
+        params=params,
+        cache_dir=cache_dir,
+        prompt=prompt,
+        system=system,
+        concurrency=concurrency,
+        tools=settings,
+    )
+    return job, runner

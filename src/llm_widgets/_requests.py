@@ -148,3 +148,21 @@ def _check_calls(calls: object, i: int) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def with_think(params: dict[str, Any], think: object) -> dict[str, Any]:
+    """`params` with `think` among them when it is set (checked with the others)."""
+    return {**params, "think": think} if think is not None else params
+
+
+def check_think_with(output: object, params: dict[str, Any]) -> None:
+    """A constrained answer (response_format, choices) runs with thinking off: the grammar
+    shapes the answer from its first token, and `job.value` is parsed from the answer alone."""
+    if output is not None and params.get("grammar") is not None:
+        raise ValueError("give grammar or response_format / choices, not both")
+    if output is not None and params.get("think") not in (None, False):
+        raise ValueError(
+            "response_format and choices run with thinking off (think=False): the grammar "
+            "constrains the answer from its first token. Ask without a format to let the "
+            "model think."
+        )

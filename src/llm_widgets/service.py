@@ -15,23 +15,25 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from . import hub, library, search
-from ._batch import BatchRunner, as_inputs, cache_folder, check_map_args
+from ._batch import cache_folder, plan_map
 from ._compare import plan_comparison
+from ._connections import ServerConnections
 from ._download_runner import DEFAULT_PARALLEL_PARTS, MAX_PARALLEL_PARTS, DownloadRunner
 from ._events import EventBus
 from ._memory import DEFAULT_N_CTX
 from ._model_runner import ModelRunner
 from ._requests import (
-    check_connect_args,
     check_generation_params,
     check_load_options,
     check_messages,
+    check_think_with,
+    with_think,
 )
 from ._structured import OutputFormat, output_format
+from ._subscriptions import EventSubscriptions
 from ._tools import Approve, tool_settings
-from ._types import ModelFacts, ToolCallRecord
+from ._types import ModelFacts
 from .engines.choice import check_engine
-from .engines.openai_compat import DEFAULT_API_KEY_ENV, DEFAULT_TIMEOUT, RemoteEngine
 from .errors import LLMWidgetsError
 from .jobs import BatchJob, CompareJob, DownloadJob, GenerationJob, Job, LoadJob, download_key
 
@@ -41,7 +43,7 @@ J = TypeVar("J", bound=Job)
 __all__ = ["DownloadJob", "LLMKernelService", "download_key"]
 
 
-class LLMKernelService:
+class LLMKernelService(EventSubscriptions, ServerConnections):
     """Owns this kernel's downloads and its loaded model; every widget talks to it.
 
     Long work runs in worker threads, one per job. Subscribe with `on_progress`, `on_download_done`,
@@ -136,55 +138,6 @@ class LLMKernelService:
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"max_concurrent_downloads must be an int >= 1, got {value!r}")
         self._downloads.max_concurrent = value
-
-    # -- events -------------------------------------------------------------------------------
-
-    def on_progress(self, callback: Callable[[Job], Any]) -> Callable[[], None]:
-        """Call `callback(job)` as a job moves (at most 10 times a second per job) and on every
-        state change; returns an unsubscribe function."""
-        return self.events.subscribe("progress", callback)
-
-    def on_download_done(self, callback: Callable[[DownloadJob], Any]) -> Callable[[], None]:
-        """Call `callback(job)` when a download completes; returns an unsubscribe function."""
-        return self.events.subscribe("download_done", callback)
-
-    def on_error(self, callback: Callable[[Job], Any]) -> Callable[[], None]:
-        """Call `callback(job)` when a job fails (`job.error` says why); returns an unsubscribe
-        function."""
-        return self.events.subscribe("error", callback)
-
-    def on_model_loaded(self, callback: Callable[[ModelFacts], Any]) -> Callable[[], None]:
-        """Call `callback(facts)` when a model is loaded; returns an unsubscribe function."""
-        return self.events.subscribe("model_loaded", callback)
-
-    def on_model_unloaded(self, callback: Callable[[], Any]) -> Callable[[], None]:
-        """Call `callback()` when the model is unloaded; returns an unsubscribe function."""
-        return self.events.subscribe("model_unloaded", callback)
-
-    def on_model_deleted(self, callback: Callable[[str, str], Any]) -> Callable[[], None]:
-        """Call `callback(repo_id, filename)` when a file is deleted from the cache, or its
-        partial download discarded; returns an unsubscribe function."""
-        return self.events.subscribe("model_deleted", callback)
-
-    def on_completion_chunk(
-        self, callback: Callable[[GenerationJob, str], Any]
-    ) -> Callable[[], None]:
-        """Call `callback(job, text)` for each streamed piece; returns an unsubscribe function.
-        A piece of the model's thinking is a `Thinking` (a str subclass): `isinstance(text,
-        Thinking)` tells it from the answer's pieces."""
-        return self.events.subscribe("completion_chunk", callback)
-
-    def on_tool_call(
-        self, callback: Callable[[GenerationJob, ToolCallRecord], Any]
-    ) -> Callable[[], None]:
-        """Call `callback(job, record)` as a tool call moves (asked, waiting, running, done);
-        returns an unsubscribe function."""
-        return self.events.subscribe("tool_call", callback)
-
-    def on_completion_done(self, callback: Callable[[GenerationJob], Any]) -> Callable[[], None]:
-        """Call `callback(job)` when a generation ends (`job.stats` has the figures, also after
-        an abort); returns an unsubscribe function."""
-        return self.events.subscribe("completion_done", callback)
 
     # -- downloads ----------------------------------------------------------------------------
 
@@ -365,59 +318,6 @@ class LLMKernelService:
         self._spawn(job, lambda: self._models.load(job, source, n_ctx, n_threads, llama_options))
         return job
 
-    def connect(
-        self,
-        base_url: str,
-        *,
-        api_key: str | None = None,
-        model: str | None = None,
-        api_key_env: str = DEFAULT_API_KEY_ENV,
-        timeout: float = DEFAULT_TIMEOUT,
-    ) -> ModelFacts:
-        """Answer from a model on an OpenAI-compatible server (llama.cpp, vLLM, Ollama, LM
-        Studio...) instead of the kernel: the Chat and the generation API then talk to it.
-
-        Checks the server first: that it answers at `base_url` (e.g. http://host:8000/v1), accepts
-        the key (`api_key`, else the `api_key_env` environment variable) and lists `model` (None:
-        its only or first model). Raises RemoteServerError saying what is wrong; on success the
-        local model, or the previous server, is let go. `timeout`: seconds the server may stay
-        silent. Needs the `remote` extra (the openai package).
-        """
-        check_connect_args(api_key, model, api_key_env, timeout)
-        engine = RemoteEngine(base_url, api_key=api_key, api_key_env=api_key_env, timeout=timeout)
-        try:
-            engine.open(model.strip() if model else None)
-            self.abort()
-            return self._models.connect(engine)
-        except BaseException:
-            engine.unload()
-            raise
-
-    def disconnect(self) -> LoadJob | None:
-        """Stop answering from the server (the running answer is stopped). The local model that
-        answered before connect() is loaded again: its LoadJob is returned (None if there was
-        none; load_model() loads one)."""
-        if self._models.remote is None:
-            return None
-        self.abort()
-        restore = self._models.disconnect()
-        if restore is None:
-            return None
-        path, n_ctx, n_threads, options = restore
-        return self.load_model(path, n_ctx=n_ctx, n_threads=n_threads, **options)
-
-    @property
-    def server(self) -> str | None:
-        """The base URL of the server answering now, or None when the model is local (or none)."""
-        remote = self._models.remote
-        return remote.base_url if remote is not None else None
-
-    @property
-    def server_models(self) -> list[str]:
-        """The models the connected server lists (empty when not connected)."""
-        remote = self._models.remote
-        return list(remote.models) if remote is not None else []
-
     def create_context(self, *, n_ctx: int | None = None, seed: int | None = None) -> ModelFacts:
         """Reset the loaded model's context (KV cache, seed; a new n_ctx) without reloading weights.
 
@@ -448,7 +348,7 @@ class LLMKernelService:
         """
         if not isinstance(prompt, str):
             raise TypeError(f"prompt must be a str, not {type(prompt).__name__}")
-        job = GenerationJob("completion", prompt, _with_think(params, think))
+        job = GenerationJob("completion", prompt, with_think(params, think))
         return self._generate(job, output_format(response_format, choices))
 
     def generate_chat_completion(
@@ -486,7 +386,7 @@ class LLMKernelService:
         """
         if not isinstance(trim_history, bool):
             raise ValueError("trim_history must be True or False")
-        job = GenerationJob("chat", check_messages(messages), _with_think(params, think))
+        job = GenerationJob("chat", check_messages(messages), with_think(params, think))
         job.options = {"trim_history": trim_history}
         job.tools = tool_settings(tools, tool_choice, approve, max_tool_rounds)
         if job.tools is not None and (response_format is not None or choices is not None):
@@ -525,35 +425,12 @@ class LLMKernelService:
         `approve`, `max_tool_rounds`) run the same loop as `generate_chat_completion` per item;
         `job.tool_calls[index]` holds an item's calls (approve="ask" has no one to ask here).
         """
-        rows = as_inputs(inputs)
-        params = _with_think(params, think)
-        cache_dir = check_map_args(prompt, system, concurrency, cache)
-        check_generation_params(params)
-        output = output_format(response_format, choices)
-        _check_think_with(output, params)
-        settings = tool_settings(tools, tool_choice, approve, max_tool_rounds)
-        if settings is not None and (output is not None or approve == "ask"):
-            raise ValueError("map(tools=...) takes no response_format, choices or approve='ask'")
-        shape: dict[str, Any] = dict(prompt=prompt, system=system, concurrency=concurrency)
-        if tools:  # map(**job.request) resumes with the same tools
-            shape.update(tools=tools, tool_choice=tool_choice, approve=approve)
-            shape.update(max_tool_rounds=max_tool_rounds)
-        job = BatchJob(rows)
-        job.request = dict(
-            inputs=rows, response_format=response_format, choices=choices, cache=cache
-        )
-        job.request.update(shape, **params)
-        runner = BatchRunner(
-            job,
-            self._models,
-            output=output,
-            params=params,
-            cache_dir=cache_dir,
-            prompt=prompt,
-            system=system,
-            concurrency=concurrency,
-            tools=settings,
-        )
+        job, runner = plan_map(
+            self._models, inputs, prompt=prompt, response_format=response_format,
+            choices=choices, system=system, cache=cache, concurrency=concurrency, think=think,
+            tools=tools, tool_choice=tool_choice, approve=approve,
+            max_tool_rounds=max_tool_rounds, params=params,
+        )  # fmt: skip
         self._spawn(job, self._after_loads(runner.run))
         return job
 
@@ -599,7 +476,7 @@ class LLMKernelService:
 
     def _generate(self, job: GenerationJob, output: OutputFormat | None = None) -> GenerationJob:
         check_generation_params(job.params)
-        _check_think_with(output, job.params)
+        check_think_with(output, job.params)
         if output is not None:
             job.output = output
             job.options.update(output.request)
@@ -674,21 +551,3 @@ def _refuse_if_busy(
         raise LLMWidgetsError(f"Cannot {action} {filename} while it is downloading: cancel first.")
     if loaded:
         raise LLMWidgetsError(f"Cannot {action} {filename} while it is loaded: unload first.")
-
-
-def _with_think(params: dict[str, Any], think: object) -> dict[str, Any]:
-    """`params` with `think` among them when it is set (checked with the others)."""
-    return {**params, "think": think} if think is not None else params
-
-
-def _check_think_with(output: OutputFormat | None, params: dict[str, Any]) -> None:
-    """A constrained answer (response_format, choices) runs with thinking off: the grammar
-    shapes the answer from its first token, and `job.value` is parsed from the answer alone."""
-    if output is not None and params.get("grammar") is not None:
-        raise ValueError("give grammar or response_format / choices, not both")
-    if output is not None and params.get("think") not in (None, False):
-        raise ValueError(
-            "response_format and choices run with thinking off (think=False): the grammar "
-            "constrains the answer from its first token. Ask without a format to let the "
-            "model think."
-        )

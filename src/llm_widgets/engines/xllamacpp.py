@@ -32,7 +32,10 @@ from .gguf import NO_TEMPLATE, check_fits, inspect_file, offloaded_layers, unkno
 from .openai_compat import RemoteEngine
 
 NAME = "xllamacpp"
-N_BATCH = 512  # tokens per prompt-evaluation step (see benchmarks/prompt_stop.py for the cost)
+# tokens per prompt-evaluation step: llama.cpp's server sees a Stop between steps. Measured
+# (SmolLM2, ~3,000-token prompt, 2 cores): 512 evaluates 366-369 tokens/s but frees the model
+# 1.2-1.6 s after a Stop; 256: 331-350 tokens/s (-7%), 0.56-0.66 s (benchmarks/prompt_stop.py)
+N_BATCH = 256
 LOCAL_TIMEOUT = 3600.0  # seconds the in-kernel server may stay silent (a long prompt on a CPU)
 # load options that are not CommonParams attributes of the same name
 _SAMPLING_OPTIONS = ("seed",)
