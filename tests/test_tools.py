@@ -1,6 +1,7 @@
 """Tools: the model calls the notebook's own functions. The schema and checks on their own, then
-the loop with the real SmolLM2, in the kernel (the llama-cpp-python engine) and on
-llama-cpp-python's server, and the Chat's cards with Approve / Deny."""
+the loop with the real SmolLM2, in the kernel (on each engine: on xllamacpp SmolLM2's template
+cannot render tools, so they go into the prompt) and on llama-cpp-python's server, and the Chat's
+cards with Approve / Deny."""
 
 from __future__ import annotations
 
@@ -18,7 +19,10 @@ from llm_widgets import Chat, LLMKernelService, LLMWidgetsError, ToolCallRecord
 from llm_widgets._tool_loop import DECLINED
 from llm_widgets._tools import ToolArgumentsError, as_tool, format_result, scrub, tool_settings
 from llm_widgets.demo import packaged_model_path
+from llm_widgets.engines import _tool_prompt
 from llm_widgets.engines.openai_compat import RemoteEngine
+from llm_widgets.engines.xllamacpp import XllamacppEngine
+from llm_widgets.jobs import Cancellation
 from llm_widgets.testing import capture_messages, send_from_frontend, wait_until
 from llm_widgets.testing.openai_server import OpenAIServer
 
@@ -164,14 +168,18 @@ def server() -> Iterator[OpenAIServer]:
 
 
 @pytest.fixture(
-    params=[pytest.param("kernel", marks=pytest.mark.engine_only(KERNEL_ENGINE)), "server"]
+    params=[
+        *(pytest.param(e, marks=pytest.mark.engine_only(e)) for e in ("xllamacpp", KERNEL_ENGINE)),
+        "server",
+    ]
 )
 def svc(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LLMKernelService]:
-    """A service answering with SmolLM2, in the kernel or on llama-cpp-python's server."""
+    """A service answering with SmolLM2, in the kernel (on each engine) or on llama-cpp-python's
+    server."""
     service = LLMKernelService(cache_dir=tmp_path / "cache")
     LLMKernelService.set_instance(service)
-    if request.param == "kernel":  # the engine that constrains a named tool's arguments
-        service.load_model(packaged_model_path(), n_ctx=2048, engine=KERNEL_ENGINE).wait(120)
+    if request.param != "server":
+        service.load_model(packaged_model_path(), n_ctx=2048, engine=request.param).wait(120)
     else:
         service.connect(request.getfixturevalue("server").base_url)
     CALLED.clear()
@@ -322,11 +330,11 @@ def test_a_batch_run_records_each_items_calls(svc: LLMKernelService) -> None:
         tools=[get_weather],
         tool_choice="get_weather",
         cache=False,
-        max_tokens=32,
+        max_tokens=64,  # a call written as indented JSON takes ~40 tokens
         temperature=0.0,
     )
     results = job.wait(240)
-    assert all(isinstance(r, str) and r for r in results) and not job.errors
+    assert all(isinstance(r, str) and r for r in results) and not job.errors, (results, job.errors)
     for index, city in enumerate(cities):
         [record] = job.tool_calls[index]
         assert record.name == "get_weather" and record.status == "done"
@@ -379,3 +387,158 @@ def test_a_connections_key_is_masked_in_what_goes_back() -> None:
         assert engine.redact("key=sk-only-in-this-call-123.") == "key=***."
     finally:
         engine.unload()
+
+
+# -- a template that cannot render tools (SmolLM2's, on xllamacpp): the tools go into the prompt --
+
+
+def _weather_tools() -> list[dict[str, Any]]:
+    settings = tool_settings([get_weather, weather_at], "auto", None, 8)
+    assert settings is not None
+    return settings.openai()
+
+
+def test_the_answer_schema_allows_exactly_the_chosen_calls() -> None:
+    tools = _weather_tools()
+    required = _tool_prompt.answer_schema(tools, "required")
+    names = [o["properties"]["name"] for o in required["anyOf"]]
+    assert names == [{"const": "get_weather"}, {"const": "weather_at"}]
+    weather = required["anyOf"][0]["properties"]["arguments"]
+    assert weather["properties"]["unit"]["enum"] == ["celsius", "fahrenheit"]
+    refs = {"$defs": {"P": {"type": "string"}}, "properties": {"p": {"$ref": "#/$defs/P"}}}
+    with_refs = _tool_prompt.answer_schema([{"function": {"name": "f", "parameters": refs}}], "f")
+    assert with_refs["$defs"] == refs["$defs"]  # at the top, where "#/$defs/P" resolves
+    assert "$defs" not in with_refs["properties"]["arguments"]
+    named = _tool_prompt.answer_schema(tools, "get_weather")
+    assert named["properties"]["name"] == {"const": "get_weather"} and "anyOf" not in named
+    auto = _tool_prompt.answer_schema(tools, "auto")
+    assert auto["anyOf"][-1]["properties"] == {"response": {"type": "string"}}
+    with pytest.raises(LLMWidgetsError, match="names none of the tools"):
+        _tool_prompt.answer_schema(tools, "get_time")
+
+
+def test_the_prompt_describes_the_tools_and_keeps_the_history_renderable() -> None:
+    history = [
+        {"role": "system", "content": "Be brief."},
+        *WEATHER,
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_1", "content": "21 degrees"},
+    ]
+    sent = _tool_prompt.prompt_messages(history, _weather_tools(), "required")
+    assert [m["role"] for m in sent] == ["system", "user", "assistant", "user"]
+    system = sent[0]["content"]
+    assert system.startswith("Be brief.\n\n") and "Get the current weather in a city." in system
+    assert '"city"' in system and "Call one of the tools now" in system
+    assert json.loads(sent[2]["content"]) == {"name": "get_weather", "arguments": {"city": "Paris"}}
+    assert sent[3]["content"] == "Result of get_weather (call call_1): 21 degrees"
+    assert history[0]["content"] == "Be brief."  # the caller's messages are left as they were
+    assert _tool_prompt.prompt_messages(WEATHER, _weather_tools(), "none") == WEATHER
+    assert _tool_prompt.effective_choice(history, "auto") == "none"  # answers from the results
+    assert _tool_prompt.effective_choice(WEATHER, "auto") == "auto"
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ('{"name": "get_weather", "arguments": {"ci', "not valid JSON"),
+        ("Paris is sunny.", "not valid JSON"),
+        ('{"city": "Paris"}', "neither a call"),
+        ('{"name": "get_weather", "arguments": [1]}', "neither a call"),
+    ],
+)
+def test_a_bad_tool_answer_is_a_clear_error(text: str, says: str) -> None:
+    with pytest.raises(LLMWidgetsError, match=says):
+        _tool_prompt.parse_answer(text)
+
+
+def test_a_tool_answer_becomes_calls_or_text() -> None:
+    [call], text = _tool_prompt.parse_answer(
+        '{"name": "get_weather", "arguments": {"city": "Rome"}}'
+    )
+    assert (
+        text is None
+        and call.name == "get_weather"
+        and json.loads(call.arguments) == {"city": "Rome"}
+    )
+    assert call.id.startswith("call_") and len(call.id) == 21
+    assert _tool_prompt.parse_answer('{"response": "It is \\"sunny\\"."}') == ([], 'It is "sunny".')
+    assert _tool_prompt.parse_answer('{"response": "Cut sh\\u00') == ([], "Cut sh")  # max_tokens
+
+
+@pytest.fixture(scope="module")
+def smollm2_xllamacpp() -> Iterator[XllamacppEngine]:
+    engine = XllamacppEngine()
+    engine.load(packaged_model_path(), n_ctx=2048)
+    yield engine
+    engine.unload()
+
+
+@pytest.mark.engine_only("xllamacpp")
+def test_smollm2s_template_renders_no_tools_so_the_prompt_carries_them(
+    smollm2_xllamacpp: XllamacppEngine,
+) -> None:
+    engine = smollm2_xllamacpp
+    assert engine.supports_tools is False  # llama.cpp's /props: chat_template_caps
+    abort = Cancellation()
+    plain = "".join(engine.stream_chat(WEATHER, abort=abort, max_tokens=1))
+    without = engine.last_stats
+    pieces = list(
+        engine.stream_chat(
+            WEATHER, abort=abort, tools=_weather_tools(), tool_choice="required", max_tokens=64
+        )
+    )
+    assert plain is not None and pieces == []  # a call streams no text
+    assert without is not None and engine.last_stats is not None
+    assert engine.last_stats.prompt_tokens > without.prompt_tokens + 100  # the tools' description
+    [call] = engine.last_tool_calls
+    tool = next(t for t in [as_tool(get_weather), as_tool(weather_at)] if t.name == call.name)
+    if tool.name == "get_weather":  # weather_at's validator refuses what a model sends
+        assert tool.check(call.arguments)["city"]
+
+
+@pytest.mark.engine_only("xllamacpp")
+def test_required_makes_a_call_on_the_default_engine_and_the_model_answers(
+    tmp_path: Path,
+) -> None:
+    service = LLMKernelService(cache_dir=tmp_path)
+    try:
+        service.load_model(packaged_model_path(), n_ctx=2048, engine="xllamacpp").wait(120)
+        CALLED.clear()
+        job = _ask(service, [get_weather], tool_choice="required")
+        assert job.state == "done"
+        assert len(job.tool_calls) == 1, job.new_messages
+        [record] = job.tool_calls
+        assert record.name == "get_weather" and record.status == "done"
+        assert record.arguments["city"].lower() == "paris" and len(CALLED) == 1
+        asked, result, answer = job.new_messages
+        assert asked["tool_calls"][0]["id"] == record.id == result["tool_call_id"]
+        assert answer["role"] == "assistant" and answer["content"].strip()
+        assert not answer["content"].lstrip().startswith("{")  # the text, not the JSON
+
+        auto = _ask(service, [get_weather], tool_choice="auto")
+        assert auto.state == "done"
+        if auto.tool_calls:  # a call (then an answer from its result) ...
+            assert auto.tool_calls[0].name == "get_weather"
+            assert auto.new_messages[0]["tool_calls"][0]["id"] == auto.tool_calls[0].id
+        else:  # ... or an answer at once: text, not JSON
+            [only] = auto.new_messages
+            assert only["content"].strip() and not only["content"].lstrip().startswith("{")
+
+        cut = service.generate_chat_completion(
+            WEATHER, tools=[get_weather], tool_choice="required", max_tokens=4
+        )
+        with pytest.raises(LLMWidgetsError, match="not valid JSON.*max_tokens"):
+            cut.wait(60)
+        assert cut.state == "failed" and "Traceback" not in (cut.error or "")
+    finally:
+        service.shutdown()

@@ -21,9 +21,10 @@ from dataclasses import replace
 from typing import Any
 
 from .._memory import DEFAULT_N_CTX, ModelShape
-from .._types import GenerationStats, ModelFacts, ToolCall
+from .._types import GenerationStats, ModelFacts, Thinking, ToolCall
 from ..errors import JobCancelledError, LLMWidgetsError, ModelFileError, RemoteServerError
 from ..jobs import Cancellation
+from . import _tool_prompt
 from ._history import answer_reserve, fit_history
 from ._native_log import LOGGER, NativeLog, stderr_to_logging, verbosity_for
 from .base import CHATML_TEMPLATE
@@ -84,6 +85,7 @@ class XllamacppEngine:
         self._load_args: dict[str, Any] = {}
         self._stats: GenerationStats | None = None
         self._native = NativeLog(None)
+        self.supports_tools = True  # whether the chat template renders tools (llama.cpp's /props)
 
     # -- the Backend interface ------------------------------------------------------------------
 
@@ -152,9 +154,11 @@ class XllamacppEngine:
         self._server = server
         try:
             self._connect(server.listening_address, key)
+            caps = self._http.get("/props").raise_for_status().json().get("chat_template_caps")
         except BaseException:
             self.unload()
             raise
+        self.supports_tools = bool((caps or {}).get("supports_tools", True))
         template = str(meta.get("tokenizer.chat_template") or "")
         if self._client is not None:  # the template decides what an earlier turn's thinking is
             self._client.pass_reasoning = "reasoning_content" in template
@@ -219,8 +223,11 @@ class XllamacppEngine:
     ) -> Iterator[str]:
         """Yield the assistant's answer to `messages` with the model's chat template. With
         `trim_history`, the oldest turns (never the system message or the last message) are left
-        out until the prompt fits the context; `last_stats.trimmed_messages` says how many."""
+        out until the prompt fits the context; `last_stats.trimmed_messages` says how many.
+        Tools the template cannot render go into the prompt (see `_tool_prompt`)."""
         facts, client = self._require()
+        if params.get("tools") and not self.supports_tools:
+            return self._tools_in_prompt(messages, abort, trim_history, params)
         trimmed = 0
         if trim_history:
             budget = facts.n_ctx - answer_reserve(facts.n_ctx, params.get("max_tokens"))
@@ -232,6 +239,37 @@ class XllamacppEngine:
         return self._relay(stream, client, lambda: self._count_prompt(messages, 0), trimmed)
 
     # -- internals ----------------------------------------------------------------------------
+
+    def _tools_in_prompt(
+        self,
+        messages: list[dict[str, Any]],
+        abort: Cancellation,
+        trim_history: bool,
+        params: dict[str, Any],
+    ) -> Iterator[str]:
+        """A turn with tools the template cannot render: described in the system message, the
+        answer held to a JSON call (or `{"response": ...}`, yielded whole once it is finished)."""
+        tools, choice = params.pop("tools"), params.pop("tool_choice", None) or "auto"
+        choice = _tool_prompt.effective_choice(messages, choice)
+        sent = _tool_prompt.prompt_messages(messages, tools, choice)
+        if choice == "none":
+            yield from self.stream_chat(sent, abort=abort, trim_history=trim_history, **params)
+            return
+        params["json_schema"] = _tool_prompt.answer_schema(tools, choice)
+        stream = self.stream_chat(sent, abort=abort, trim_history=trim_history, **params)
+        parts: list[str] = []
+        for piece in stream:  # thinking streams live; the JSON answer is held back
+            if isinstance(piece, Thinking):
+                yield piece
+            else:
+                parts.append(piece)
+        text = "".join(parts)
+        if abort.is_set():
+            return
+        calls, answer = _tool_prompt.parse_answer(text)
+        self.last_tool_calls = calls
+        if answer:
+            yield answer
 
     def _params(
         self,
