@@ -348,7 +348,7 @@ class RemoteEngine:
                 self._renew_client()
                 if failure is not None:
                     raise self._explain(failure) from None
-                raise self._ended_early(pieces)
+                raise _ended_early(self.server, pieces)
             stats.stop_reason = finish
         finally:
             remove_hook()
@@ -373,23 +373,6 @@ class RemoteEngine:
                     stats.completion_tokens = int(getattr(usage, "completion_tokens", 0) or pieces)
             if first is not None and stats.completion_tokens > 1 and end > first:
                 stats.tokens_per_second = (stats.completion_tokens - 1) / (end - first)
-
-    def _ended_early(self, pieces: int) -> RemoteServerError:
-        if pieces == 0:
-            return RemoteServerError(
-                "context_overflow",
-                f"The server at {self.server} ended the answer before its first word, without a "
-                "reason. Most often the prompt is longer than the model's context on the server "
-                "(llama-cpp-python's server does this): Clear the chat, shorten the prompt, or "
-                "start the server with a larger context. Another client taking the server ends "
-                "an answer this way too.",
-            )
-        return RemoteServerError(
-            "interrupted",
-            f"The answer was interrupted: the server at {self.server} ended the stream without "
-            "finishing it, most likely because another client sent it a request (a server "
-            "answering one request at a time drops the one it was answering).",
-        )
 
     def redact(self, text: str) -> str:
         """`text` without this connection's API key (as a whole word: a short key is not cut
@@ -529,3 +512,22 @@ def _server_message(exc: Any) -> str:
 def _first_line(value: object) -> str:
     lines = str(value).strip().splitlines()
     return lines[0] if lines else type(value).__name__
+
+
+def _ended_early(server: str, pieces: int) -> RemoteServerError:
+    """Why a stream ended without a finish reason, in words."""
+    if pieces == 0:
+        return RemoteServerError(
+            "context_overflow",
+            f"The server at {server} ended the answer before its first word, without a "
+            "reason. Most often the prompt is longer than the model's context on the server "
+            "(llama-cpp-python's server does this): Clear the chat, shorten the prompt, or "
+            "start the server with a larger context. Another client taking the server ends "
+            "an answer this way too.",
+        )
+    return RemoteServerError(
+        "interrupted",
+        f"The answer was interrupted: the server at {server} ended the stream without "
+        "finishing it, most likely because another client sent it a request (a server "
+        "answering one request at a time drops the one it was answering).",
+    )
