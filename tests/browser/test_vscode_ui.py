@@ -266,7 +266,7 @@ def test_a_batch_run_in_vscodes_widget_renderer(vscode_page: Any) -> None:
     panel.get_by_role("button", name="Stop", exact=True).click()
     panel.get_by_text("Stopped — Resume goes on where it stopped").wait_for(timeout=15_000)
     panel.get_by_role("button", name="Resume", exact=True).click()
-    _wait(lambda: _value(bar) == 100, 120)
+    _wait(lambda: _value(bar) == 100, 240)
     panel.get_by_text("Done", exact=True).wait_for(timeout=15_000)
 
 

@@ -69,8 +69,10 @@ class RemoteEngine:
         api_key_env: str = DEFAULT_API_KEY_ENV,
         timeout: float = DEFAULT_TIMEOUT,
         thread_name: str = "llm-widgets-remote",
+        retries: int = 0,
     ) -> None:
         self._openai = _openai()
+        self._retries = retries  # 0 for a server elsewhere: a dead one must not look slow
         self.base_url = check_base_url(base_url)
         self.server = server_name(self.base_url)
         self.__api_key = api_key if api_key else os.environ.get(api_key_env) or None
@@ -218,11 +220,10 @@ class RemoteEngine:
 
     def _new_client(self) -> Any:
         timeout = self._openai.Timeout(self._timeout, connect=min(CONNECT_TIMEOUT, self._timeout))
-        # one try: a dead server must not look like a slow one
         return self._openai.AsyncOpenAI(
             base_url=self.base_url,
             api_key=self.__api_key or _NO_KEY,
-            max_retries=0,
+            max_retries=self._retries,
             timeout=timeout,
         )
 

@@ -318,8 +318,15 @@ class XllamacppEngine:
         self._http = httpx.Client(
             base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=LOCAL_TIMEOUT
         )
+        # one retry: the loopback server closes a kept-alive connection now and then (after its
+        # keep-alive count or idle time), and a request sent on it at that moment is refused
+        # unanswered ("Server disconnected without sending a response"); the server is up
         client = RemoteEngine(
-            f"{base}/v1", api_key=key, timeout=LOCAL_TIMEOUT, thread_name="llm-widgets-xllamacpp"
+            f"{base}/v1",
+            api_key=key,
+            timeout=LOCAL_TIMEOUT,
+            thread_name="llm-widgets-xllamacpp",
+            retries=1,
         )
         client.extra_body = {"timings_per_token": True}  # the prompt's figures, even after a Stop
         self._client = client
