@@ -128,7 +128,7 @@ def test_choices_return_only_the_labels(svc: LLMKernelService) -> None:
         assert job.value in labels and job.text == job.value
 
 
-def test_an_answer_cut_short_fails_with_the_text_kept(svc: LLMKernelService) -> None:
+def test_an_answer_cut_short_fails_with_the_text_kept(svc: LLMKernelService, engine: str) -> None:
     job = svc.generate_chat_completion(
         [{"role": "user", "content": "Extract: John is 31."}],
         response_format=PERSON,
@@ -136,7 +136,10 @@ def test_an_answer_cut_short_fails_with_the_text_kept(svc: LLMKernelService) -> 
     )
     with pytest.raises(OutputParseError) as info:
         job.wait(60)
-    assert info.value.text == job.text != "" and "not valid JSON" in str(info.value)
+    assert info.value.text == job.text and "not valid JSON" in str(info.value)
+    # llama.cpp's server sends none of a JSON answer cut after 3 tokens (measured: '' for
+    # `json_schema` and for `response_format` alike); llama-cpp-python streams what came
+    assert job.text != "" or engine == "xllamacpp"
     assert job.state == "failed" and job.value is None
 
 
