@@ -314,9 +314,8 @@ def thinking_cells(path: Any) -> list[str]:
         "from llm_widgets import Chat, LLMKernelService\n"
         "service = LLMKernelService(cache_dir=tempfile.mkdtemp())\n"
         "LLMKernelService.set_instance(service)\n"
-        # the view is the same on every engine; llama-cpp-python writes the grammar's thinking
-        # fastest here (xllamacpp's thinking: tests/test_thinking.py)
-        f"facts = service.load_model({str(path)!r}, n_ctx=1024, engine='llama-cpp-python')"
+        # the engine every row has (the Colab row installs no llama-cpp-python)
+        f"facts = service.load_model({str(path)!r}, n_ctx=1024)"
         ".wait(120)",
         f"chat = Chat(messages={RESTORED_THINKING!r},\n"
         f"            generation_params={{'grammar': {THINKING_GRAMMAR!r}}})\nchat",

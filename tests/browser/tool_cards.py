@@ -11,7 +11,7 @@ SETUP = (
     "from llm_widgets import Chat, LLMKernelService\n"
     "from llm_widgets.demo import packaged_model_path\n"
     "service = LLMKernelService.instance()\n"
-    "service.load_model(packaged_model_path(), n_ctx=2048, engine='llama-cpp-python').wait(120)\n"
+    "service.load_model(packaged_model_path(), n_ctx=2048).wait(120)\n"
     "CALLS = []\n"
     "def get_weather(city: str) -> dict:\n"
     '    """Get the current weather in a city."""\n'
