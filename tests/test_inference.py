@@ -303,7 +303,9 @@ def test_llama_cpp_log_lines_keep_their_level(
 def _listening(process: Any) -> set[tuple[str, int]]:
     return {
         (c.laddr.ip, c.laddr.port)
-        for c in process.net_connections(kind="inet")
+        for c in getattr(process, "net_connections", process.connections)(
+            kind="inet"
+        )  # psutil < 6: connections
         if c.status == "LISTEN"
     }
 
