@@ -360,3 +360,30 @@ def test_stop_while_a_long_prompt_is_evaluated_frees_the_model_at_once(
     nxt.wait(30)
     assert nxt.state == "done"
     assert time.monotonic() - asked < 1.5  # the engine dropped the long prompt
+
+
+def test_shutdown_never_frees_the_model_under_a_worker_that_has_not_ended(
+    svc: LLMKernelService, tiny: Path
+) -> None:
+    """A worker past shutdown's wait (a native call that does not return at once) still holds
+    the engine: freeing the model under it crashed the process (SIGSEGV in detokenize)."""
+    from llm_widgets.jobs import Job
+
+    svc.load_model(tiny).wait(30)
+    runner = svc._models  # the engine's turns: a stuck worker is one that holds a turn
+    holding, release = threading.Event(), threading.Event()
+
+    def stuck_worker() -> None:
+        with runner.turn(Job()):
+            holding.set()
+            release.wait(30)
+            assert runner.facts is not None, "the model was freed while a job held it"
+
+    worker = threading.Thread(target=stuck_worker)
+    worker.start()
+    assert holding.wait(10)
+    svc.shutdown(timeout=0.2)
+    assert runner.facts is not None and runner.facts.path == str(tiny)
+    release.set()
+    worker.join(10)
+    assert runner.facts is None  # freed as the last worker let go

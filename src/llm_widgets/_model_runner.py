@@ -35,6 +35,7 @@ class ModelRunner:
         self._turns = threading.Condition()
         self._line: deque[Job] = deque()  # jobs waiting for the engine, in order of arrival
         self._busy: Job | None = None
+        self._closing = False  # shut down: the model is freed once no job holds it
         # the local load a server connection replaced: disconnect() brings it back
         self._local: tuple[str, int, int | None, dict[str, Any]] | None = None
         self._restore: tuple[str, int, int | None, dict[str, Any]] | None = None
@@ -200,8 +201,13 @@ class ModelRunner:
             return restore
 
     def close(self) -> None:
-        """Free the model at shutdown (the workers have been cancelled and joined)."""
-        engine, self._engine = self._engine, None
+        """Free the model at shutdown (the workers have been cancelled). A worker that has not
+        ended yet still holds the engine: the model is freed when it lets go, never under it."""
+        with self._turns:
+            self._closing = True
+            if self._busy is not None:
+                return
+            engine, self._engine = self._engine, None
         if engine is not None and engine.loaded:
             engine.unload()
 
@@ -244,6 +250,11 @@ class ModelRunner:
             with self._turns:
                 self._busy = None
                 self._turns.notify_all()
+                engine = self._engine if self._closing else None
+                if engine is not None:
+                    self._engine = None
+            if engine is not None and engine.loaded:
+                engine.unload()  # shut down while this turn ran: the last one frees the model
 
     # -- internals ----------------------------------------------------------------------------
 

@@ -226,8 +226,10 @@ class LlamaCppPythonEngine:
         llm = self._require()
         params.pop("think", None)  # a raw completion has no template to switch thinking in
         raw = bool(params.pop("structured", False))
+        sampling = _sampling(params)
+        sampling["stopping_criteria"] = _stop_on(abort)  # checked after every token, text or not
         return self._stream(
-            lambda _stats: llm.create_completion(prompt, stream=True, **_sampling(params)),
+            lambda _stats: llm.create_completion(prompt, stream=True, **sampling),
             abort,
             reader=lambda: DeltaReader(chat=False, raw=raw),
         )
@@ -443,15 +445,20 @@ class _TemplateCall:
     def __call__(self, **kwargs: Any) -> Any:
         result = self.formatter(**kwargs, **self.kwargs)
         self.opened = opens_thinking(result.prompt)
-        abort, previous = self.abort, result.stopping_criteria
-        if abort is not None:
-            # Stop must not wait for text: a model writing bytes that do not decode yet
-            # yields no chunk for many tokens
-            def stop(ids: Any, logits: Any) -> bool:
-                return abort.is_set() or bool(previous is not None and previous(ids, logits))
-
-            result.stopping_criteria = _llama_cpp().StoppingCriteriaList([stop])
+        if self.abort is not None:
+            result.stopping_criteria = _stop_on(self.abort, result.stopping_criteria)
         return result
+
+
+def _stop_on(abort: Cancellation, previous: Any = None) -> Any:
+    """llama-cpp-python stopping criteria that end a generation once `abort` is set. Stop must
+    not wait for text: a model writing bytes that do not decode yet yields no chunk for many
+    tokens."""
+
+    def stop(ids: Any, logits: Any) -> bool:
+        return abort.is_set() or bool(previous is not None and previous(ids, logits))
+
+    return _llama_cpp().StoppingCriteriaList([stop])
 
 
 class _PromptTooLong(Exception):
