@@ -389,6 +389,24 @@ def test_a_connections_key_is_masked_in_what_goes_back() -> None:
         engine.unload()
 
 
+def test_a_token_or_key_given_to_the_package_is_masked_in_every_tool_result(
+    tmp_path: Path,
+) -> None:
+    """Not only the environment's: the token passed to a service and the keys passed to any
+    connection, in any result a tool sends back."""
+    service = LLMKernelService(cache_dir=tmp_path / "cache", token="tok-given-to-the-service-9")
+    other = RemoteEngine("http://127.0.0.1:9/v1", api_key="key-of-an-earlier-connection-7")
+    other.unload()
+    try:
+        leaked = format_result(
+            {"token": "tok-given-to-the-service-9", "old": "key-of-an-earlier-connection-7"}
+        )
+        assert "tok-given" not in leaked and "key-of-an" not in leaked
+        assert json.loads(leaked) == {"token": "***", "old": "***"}
+    finally:
+        service.shutdown()
+
+
 # -- a template that cannot render tools (SmolLM2's, on xllamacpp): the tools go into the prompt --
 
 

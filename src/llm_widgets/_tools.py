@@ -176,6 +176,7 @@ def scrub(text: str) -> str:
 
 def _secrets() -> list[str]:
     found = {v for k, v in os.environ.items() if _SECRET_ENV.search(k) and len(v) >= 8}
+    found |= hub.known_secrets()
     try:
         from huggingface_hub import get_token
 

@@ -72,6 +72,20 @@ def ensure_reachable(endpoint: str, timeout: float = 3.0) -> None:
         ) from None
 
 
+_KNOWN_SECRETS: set[str] = set()  # tokens and keys handed to this process's objects
+
+
+def remember_secret(secret: object) -> None:
+    """Note a token or key this process was given, so `known_secrets()` can mask it."""
+    if isinstance(secret, str) and len(secret) >= 4:
+        _KNOWN_SECRETS.add(secret)
+
+
+def known_secrets() -> frozenset[str]:
+    """Every token and key this process's services and connections were given."""
+    return frozenset(_KNOWN_SECRETS)
+
+
 def redact(text: str, token: str | None = None) -> str:
     """`text` with any token (the given one, or anything shaped like an HF token) masked."""
     if token:

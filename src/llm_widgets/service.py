@@ -67,6 +67,7 @@ class LLMKernelService(EventSubscriptions, ServerConnections):
         self._endpoint = endpoint
         self._cache_dir = cache_dir
         self.__token = token  # never stored in a trait, a message or a log line
+        hub.remember_secret(token)  # and masked in what tools send back to a model
         self.events = EventBus()
         self._downloads = DownloadRunner(
             max(1, int(max_concurrent_downloads)), transfer_options or hub.TransferOptions()

@@ -19,6 +19,7 @@ from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
+from .. import hub
 from .._names import check_base_url
 from .._types import GenerationStats, ModelFacts, Thinking, ToolCall
 from ..errors import LLMWidgetsError, RemoteServerError
@@ -77,6 +78,7 @@ class RemoteEngine:
         self.server = server_name(self.base_url)
         self.__api_key = api_key if api_key else os.environ.get(api_key_env) or None
         self._key_source = "api_key" if api_key else api_key_env
+        hub.remember_secret(self.__api_key)
         self._timeout = float(timeout)
         self._facts: ModelFacts | None = None
         self._seed: int | None = None
