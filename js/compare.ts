@@ -48,12 +48,12 @@ class AnswerView {
     const parts =
       cell.state === "done"
         ? [
-            `${cell.completion_tokens} tokens`,
+            cell.completion_tokens >= 0 ? `${cell.completion_tokens} tokens` : "",
             cell.tokens_per_second > 0 ? `${cell.tokens_per_second.toFixed(1)} tokens/s` : "",
             cell.ttft >= 0 ? `TTFT ${cell.ttft.toFixed(2)} s` : "",
             cell.reused ? "reused" : "",
           ]
-        : [cell.state === "running" ? "writing…" : cell.state === "pending" ? "waiting" : ""];
+        : [cell.state === "running" ? "writing…" : cell.state === "pending" ? (cell.completion_tokens < 0 ? "hidden until the round ends" : "waiting") : ""];
     this.figures.textContent = parts.filter(Boolean).join(" · ");
     showText(this.error, cell.error);
   }

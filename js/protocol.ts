@@ -208,7 +208,7 @@ export type BatchRunRequest = { type: "stop" } | { type: "resume" } | { type: "s
 export interface CompareCell {
   state: "pending" | "running" | "done" | "failed";
   text: string;
-  completion_tokens: number;
+  completion_tokens: number; // -1 while blind: figures show once the names are revealed
   ttft: number;
   tokens_per_second: number;
   error: string;

@@ -194,10 +194,20 @@ def test_blind_picks_then_the_names_and_the_tally(
     widget = Compare(
         models=[smol, tiny], prompts=PROMPTS[:2], blind=True, max_tokens=4, cache=False
     )
+    seen: list[list[list[dict[str, Any]]]] = []
+    widget.observe(lambda change: seen.append(change["new"]), "cells")
     widget.job.wait(120)
     wait_until(lambda: widget.status == "done", timeout=10)
     assert widget.models == ["A", "B"] and not widget.revealed and widget.tally == []
     assert "tiny" not in repr(widget.get_state())
+    # while it ran, no cell told which column was being written; at the end, answers without
+    # figures (speeds tell a small model from a big one)
+    told = [g for g in seen[:-1] if any(c["state"] != "pending" or c["text"] for r in g for c in r)]
+    assert widget.completed == 4 and not told and seen  # the grid changed once: at the end
+    assert all(c["state"] == "done" for row in widget.cells for c in row)
+    assert any(c["text"] for row in widget.cells for c in row)
+    assert {c["completion_tokens"] for row in widget.cells for c in row} == {-1}
+    assert {s["tokens_per_second"] for s in widget.summary} == {-1.0}
     send_from_frontend(widget, {"type": "pick", "row": 0, "column": 1, "request_id": "p1"})
     send_from_frontend(widget, {"type": "pick", "row": 5, "column": 0})
     assert "No answer" in widget.error
@@ -206,6 +216,8 @@ def test_blind_picks_then_the_names_and_the_tally(
     send_from_frontend(widget, {"type": "pick", "row": 1, "column": 0, "request_id": "p2"})
     wait_until(lambda: widget.revealed, timeout=10)  # every row has a pick
     assert sorted(widget.models) == sorted(widget.job.models) and sum(widget.tally) == 2
+    assert all(c["completion_tokens"] > 0 for row in widget.cells for c in row)
+    assert all(s["tokens_per_second"] > 0 for s in widget.summary)
     table = widget.job.to_pandas()
     assert table.vote.sum() == 2 and len(table) == 4
     picked_b = widget.models[1]

@@ -153,9 +153,14 @@ class Compare(ServiceWidget):
         if job.blind and all(v is not None for v in job.votes):
             self.revealed = True  # every row has a pick: the end of the blind round
         hidden = job.blind and not self.revealed
+        # blind: while it runs, which column is written now would tell the loading order, and
+        # the speeds tell a small model from a big one; answers show at the end, figures once
+        # the names are revealed
+        veiled = hidden and job.state in ("queued", "running")
         summary = job.summary()
         with self.hold_sync():
-            self.status, self.detail = job.state, job.detail
+            self.status = job.state
+            self.detail = "answering (hidden while blind)" if hidden and job.detail else job.detail
             self.progress = round(job.progress, 2)
             self.total, self.reused = job.total, job.reused
             self.completed = sum(s["done"] for s in summary)
@@ -164,8 +169,8 @@ class Compare(ServiceWidget):
             letters = string.ascii_uppercase
             self.models = [letters[c] if hidden else job.models[m] for c, m in enumerate(order)]
             self.prompts = [shorten(p, MAX_PROMPT_TEXT) for p in job.prompts]
-            self.cells = [[_cell(row[m]) for m in order] for row in job.answers]
-            self.summary = [_summary(summary[m]) for m in order]
+            self.cells = [[_cell(row[m], hidden, veiled) for m in order] for row in job.answers]
+            self.summary = [_summary(summary[m], hidden) for m in order]
             self.picks = [-1 if v is None else order.index(v) for v in job.votes]
             counts = job.tally()
             shown = job.blind and self.revealed
@@ -190,19 +195,32 @@ class Compare(ServiceWidget):
         self.reveal()
 
 
-def _cell(answer: CompareAnswer) -> dict[str, Any]:
+_HIDDEN_FAILURE = "No answer (the reason shows once the names are revealed)."
+
+
+def _cell(answer: CompareAnswer, hidden: bool = False, veiled: bool = False) -> dict[str, Any]:
+    """A grid cell; `hidden`: no figures (-1) and no error text that could name the model;
+    `veiled`: nothing at all yet (a blind round still running)."""
+    if veiled:
+        return {
+            "state": "pending", "text": "", "completion_tokens": -1, "ttft": -1.0,
+            "tokens_per_second": 0.0, "error": "", "reused": False,
+        }  # fmt: skip
+    failed = answer.state == "failed"
     return {
         "state": answer.state,
         "text": answer.text[:MAX_CELL_TEXT],
-        "completion_tokens": answer.completion_tokens,
-        "ttft": -1.0 if answer.ttft is None else round(answer.ttft, 3),
-        "tokens_per_second": round(answer.tokens_per_second or 0.0, 2),
-        "error": answer.error or "",
-        "reused": answer.reused,
+        "completion_tokens": -1 if hidden else answer.completion_tokens,
+        "ttft": -1.0 if hidden or answer.ttft is None else round(answer.ttft, 3),
+        "tokens_per_second": 0.0 if hidden else round(answer.tokens_per_second or 0.0, 2),
+        "error": (_HIDDEN_FAILURE if failed else "") if hidden else answer.error or "",
+        "reused": answer.reused and not hidden,
     }
 
 
-def _summary(figures: dict[str, Any]) -> dict[str, Any]:
+def _summary(figures: dict[str, Any], hidden: bool = False) -> dict[str, Any]:
+    """A model's summary; `hidden`: its speeds left out (-1) until the names are revealed."""
+
     def number(name: str, digits: int) -> float:
         value = figures[name]
         return -1.0 if value is None else round(float(value), digits)
@@ -210,7 +228,7 @@ def _summary(figures: dict[str, Any]) -> dict[str, Any]:
     return {
         "done": figures["done"],
         "failed": figures["failed"],
-        "tokens_per_second": number("tokens_per_second", 2),
-        "ttft": number("ttft", 3),
+        "tokens_per_second": -1.0 if hidden else number("tokens_per_second", 2),
+        "ttft": -1.0 if hidden else number("ttft", 3),
         "agreement": number("agreement", 3),
     }
