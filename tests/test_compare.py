@@ -159,6 +159,26 @@ def test_server_models_answer_with_their_own_connection_and_a_dead_one_is_record
     assert KEY not in repr(job.to_pandas().to_dict()) and KEY not in repr(job.request)
 
 
+def test_local_models_while_connected_and_the_connection_comes_back(
+    svc: LLMKernelService, smol: str, tiny: str
+) -> None:
+    with OpenAIServer(smol, alias="smollm2", api_key=KEY, interrupt_requests=False) as server:
+        svc.connect(server.base_url, api_key=KEY)
+        events: list[str] = []
+        svc.on_model_loaded(lambda facts: events.append(f"loaded {facts.backend}"))
+        svc.on_model_unloaded(lambda: events.append("unloaded"))
+        job = svc.compare([tiny], PROMPTS[:2], max_tokens=4, cache=False)
+        results = job.wait(120)
+        assert job.state == "done" and all(isinstance(row[0], str) for row in results)
+        svc.events.flush()
+        assert svc.server == server.base_url and svc.model is not None
+        assert svc.model.backend == "remote" and events[-1] == "loaded remote"
+        answer = svc.generate_chat_completion([{"role": "user", "content": "Hi"}], max_tokens=4)
+        assert answer.wait(60) and answer.state == "done"  # the same connection, still open
+        svc.disconnect()
+    assert svc.model is None  # nothing local had answered before the connection
+
+
 def test_a_prompt_that_cannot_be_made_fails_for_every_model_and_the_rest_goes_on(
     svc: LLMKernelService, tiny: str
 ) -> None:

@@ -222,11 +222,6 @@ def plan_comparison(
     check_concurrency(concurrency)
     check_load_options(n_ctx, None)
     check_generation_params(params)
-    if runner.remote is not None and any(isinstance(s, _Local) for s in sources):
-        raise LLMWidgetsError(
-            "compare() loads local models, which would close the server connection: "
-            "disconnect() first, or compare server models only."
-        )
     output = output_format(response_format, choices)
     job = CompareJob(unique_names(sources), shown, blind=bool(blind))
     job.labels, job.choices = labels, list(choices) if choices else None
@@ -267,6 +262,7 @@ class CompareRunner:
         self.options: dict[str, Any] = dict(output.request) if output else {}
         self.cache_dir, self.concurrency, self.n_ctx = cache_dir, concurrency, n_ctx
         self._last_report = 0.0
+        self._aside: tuple[RemoteEngine, Any] | None = None  # the connection set aside
 
     def run(self) -> None:
         job = self.job
@@ -290,7 +286,11 @@ class CompareRunner:
             finally:
                 for thread in servers:
                     thread.join()
-                if touched:
+                if self._aside is not None:
+                    self._say("connecting to the server again")
+                    self.models.bring_back(self._aside)  # the local model is freed
+                    self._say("")
+                elif touched:
                     self._restore(before)
             job.finish("cancelled" if job.cancel_requested else "done", result=job.results)
         except JobCancelledError:
@@ -314,6 +314,8 @@ class CompareRunner:
         pending = self._reuse(m, cache)
         if not pending:
             return False  # every answer is cached: no need to load it
+        if self._aside is None:  # the service's server connection waits, open, till the end
+            self._aside = self.models.set_aside()
         load = self.service.load_model(path, n_ctx=self.n_ctx)
         self._say(f"loading {source.name}")
         while not load.join(0.05):

@@ -200,6 +200,28 @@ class ModelRunner:
             restore, self._restore = self._restore, None
             return restore
 
+    def set_aside(self) -> tuple[RemoteEngine, Any] | None:
+        """Take the server connection answering now out, still open, so local models can be
+        loaded (a comparison does); `bring_back` makes it answer again. None if none answers."""
+        with self.turn(None):
+            engine = self.remote
+            if engine is None:
+                return None
+            self._engine = None
+            aside, self._restore = (engine, self._restore), None
+        self._events.emit("model_unloaded")
+        return aside
+
+    def bring_back(self, aside: tuple[RemoteEngine, Any]) -> None:
+        """Free the local model loaded meanwhile and let the connection `set_aside` took out
+        answer again (with the local load it had replaced, for disconnect())."""
+        engine, restore = aside
+        with self.turn(None):
+            self._drop_engine()
+            self._engine, self._restore = engine, restore
+        if engine.facts is not None:
+            self._events.emit("model_loaded", engine.facts)
+
     def close(self) -> None:
         """Free the model at shutdown (the workers have been cancelled). A worker that has not
         ended yet still holds the engine: the model is freed when it lets go, never under it."""

@@ -454,12 +454,13 @@ class LLMKernelService(EventSubscriptions, ServerConnections):
         """The same prompts to several models; returns a CompareJob at once (`wait()` gives the
         answers per prompt, `to_pandas()` one row per prompt and model).
 
-        `models`: GGUF paths, DownloadJobs, ModelCards (loaded one at a time; the model loaded
-        before comes back at the end) and ServerModels or {base_url, model, api_key} dicts (all
-        at once, `concurrency` requests each). `prompts`: strings, chat message lists, or rows
-        (a DataFrame) for the `prompt` template, as in `map`; `label` names the column of the
-        expected answers. Answers are cached as `map`'s are, so the same call after a Stop goes
-        on (`job.reused`); a failing model or prompt is recorded and the rest goes on.
+        `models`: GGUF paths, DownloadJobs, ModelCards (loaded one at a time; the model, or the
+        server connection, answering before comes back at the end) and ServerModels or
+        {base_url, model, api_key} dicts (all at once, `concurrency` requests each). `prompts`:
+        strings, chat message lists, or rows (a DataFrame) for the `prompt` template, as in
+        `map`; `label` names the column of the expected answers. Answers are cached as `map`'s
+        are, so the same call after a Stop goes on (`job.reused`); a failing model or prompt is
+        recorded and the rest goes on.
         """
         job, runner = plan_comparison(
             self, self._models, cache_folder(cache), models=models, prompts=prompts,
