@@ -398,3 +398,30 @@ def test_stop_is_prompt_while_the_model_writes_bytes_that_do_not_decode(
     job.cancel()
     assert job.join(10), "Stop waited for text that never came"
     assert time.monotonic() - asked < 3 and job.stop_reason == "aborted"
+
+
+@pytest.mark.engine_only("xllamacpp")
+def test_a_llama_cpp_servers_sampling_defaults_apply_unless_set(
+    tmp_path: Path, thinking_gguf: Path
+) -> None:
+    """On a server, the model's defaults are what llama.cpp's server reports (/props: the GGUF's
+    own, the server's for the rest); the Chat shows them and samples with them."""
+    from llm_widgets.engines.xllamacpp import XllamacppEngine
+
+    server = XllamacppEngine()  # llama.cpp's own server, on 127.0.0.1 with a key
+    server.load(thinking_gguf, n_ctx=1024)
+    key = server._http.headers["authorization"].removeprefix("Bearer ")
+    try:
+        for svc in _service(tmp_path):
+            facts = svc.connect(f"{server._http.base_url}/v1", api_key=key)
+            assert facts.sampling_defaults["temperature"] == 0.25
+            assert facts.sampling_defaults["top_k"] == 7
+            assert facts.sampling_defaults["top_p"] == 0.95  # the server's own default
+            chat = Chat(svc)
+            assert chat.model_defaults == facts.sampling_defaults and chat.temperature == 0.25
+            job = chat.send("Hi")
+            job.wait(120)
+            assert job.state == "done"
+            svc.disconnect()
+    finally:
+        server.unload()

@@ -27,10 +27,13 @@ from ..jobs import Cancellation
 from ._chunks import DeltaReader
 from ._thinking import template_kwargs, without_reasoning
 from .base import SAMPLING_DEFAULTS
+from .gguf import SAMPLING_KEYS
 
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
 DEFAULT_TIMEOUT = 120.0  # seconds a server may stay silent (a long prompt on a CPU server)
 CONNECT_TIMEOUT = 10.0
+PROPS_TIMEOUT = 5.0  # seconds for llama.cpp's /props (other servers answer 404 at once)
+SAMPLING_NAMES = tuple(SAMPLING_KEYS.values())  # what a request can set, as servers name it
 _NO_KEY = "no-key"  # what the client sends when the user has no key (it requires one)
 _END = object()  # the stream's end, in the queue between the loop thread and the reader
 # the standard OpenAI fields every request carries; llama.cpp's samplers go in the extra body
@@ -154,8 +157,36 @@ class RemoteEngine:
             load_seconds=round(time.perf_counter() - started, 4),
             backend="remote",
             server=self.server,
+            sampling_defaults=self._sampling_defaults(name),
         )
         return self._facts
+
+    def _sampling_defaults(self, model: str) -> dict[str, float]:
+        """What llama.cpp's server samples with when a request sets nothing (its `/props`: the
+        GGUF's own settings, else the server's); empty from servers that do not say."""
+        import httpx  # the openai client's own HTTP library
+
+        root = self.base_url.removesuffix("/v1")
+        key = self.__api_key
+        try:
+            reply = httpx.get(
+                f"{root}/props",
+                params={"model": model},
+                headers={"Authorization": f"Bearer {key}"} if key else {},
+                timeout=min(PROPS_TIMEOUT, self._timeout),
+            )
+            settings = reply.json().get("default_generation_settings") if reply.is_success else None
+        except (httpx.HTTPError, ValueError, AttributeError):
+            return {}
+        if not isinstance(settings, dict):
+            return {}
+        params = settings.get("params", settings)  # (older servers: the settings themselves)
+        out: dict[str, float] = {}
+        for name in SAMPLING_NAMES:
+            value = params.get(name) if isinstance(params, dict) else None
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                out[name] = int(value) if name == "top_k" else round(float(value), 4)
+        return out
 
     def stream_completion(
         self, prompt: str, *, abort: Cancellation, **params: Any
