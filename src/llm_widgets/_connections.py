@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._model_runner import ModelRunner
 from ._requests import check_connect_args
@@ -18,13 +18,13 @@ class ServerConnections:
 
     _models: ModelRunner
 
-    def abort(self, *, queued: bool = True) -> list[GenerationJob]:
-        """Stop the running generation (the service's own)."""
-        raise NotImplementedError
+    if TYPE_CHECKING:  # the service's own, which this part calls
 
-    def load_model(self, source: str | os.PathLike[str] | DownloadJob, **options: Any) -> LoadJob:
-        """Load a GGUF file (the service's own)."""
-        raise NotImplementedError
+        def abort(self, *, queued: bool = True) -> list[GenerationJob]: ...
+
+        def load_model(
+            self, source: str | os.PathLike[str] | DownloadJob, **options: Any
+        ) -> LoadJob: ...
 
     def connect(
         self,
