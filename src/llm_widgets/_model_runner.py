@@ -217,9 +217,13 @@ class ModelRunner:
         answer again (with the local load it had replaced, for disconnect())."""
         engine, restore = aside
         with self.turn(None):
-            self._drop_engine()
-            self._engine, self._restore = engine, restore
-        if engine.facts is not None:
+            newer = self.remote is not None  # connect() was called meanwhile: that one stays
+            if not newer:
+                self._drop_engine()
+                self._engine, self._restore = engine, restore
+        if newer:
+            engine.unload()
+        elif engine.facts is not None:
             self._events.emit("model_loaded", engine.facts)
 
     def close(self) -> None:
