@@ -276,6 +276,8 @@ def test_regenerate_and_edit_from_the_page(notebook_page: Any) -> None:
     assert regenerate.count() == 0 and edit.count() == 0  # nothing to regenerate yet
     message.fill("Say hello.")
     message.press("Enter")
+    # the turn is open once the kernel's turn_start shows the message (Send's ack may come first)
+    chat.locator(".llmw-msg-user", has_text="Say hello.").wait_for(timeout=30_000)
     answered()
     cut = chat.locator(".llmw-msg-assistant").last
     assert cut.get_by_text("Cut at the token limit (max_tokens)").is_visible()
