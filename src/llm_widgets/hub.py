@@ -76,8 +76,9 @@ _KNOWN_SECRETS: set[str] = set()  # tokens and keys handed to this process's obj
 
 
 def remember_secret(secret: object) -> None:
-    """Note a token or key this process was given, so `known_secrets()` can mask it."""
-    if isinstance(secret, str) and len(secret) >= 4:
+    """Note a token or key this process was given, so `known_secrets()` can mask it (short
+    placeholders such as "EMPTY" are not secrets)."""
+    if isinstance(secret, str) and len(secret) >= 8:
         _KNOWN_SECRETS.add(secret)
 
 
