@@ -87,9 +87,15 @@ SAMPLING_KEYS = {
 
 def sampling_defaults_of(meta: dict[str, Any]) -> dict[str, float]:
     """The model's own sampling settings its GGUF carries (only those a request can set)."""
+    return sampling_values(meta, SAMPLING_KEYS)
+
+
+def sampling_values(source: dict[str, Any], keys: dict[str, str]) -> dict[str, float]:
+    """The numbers `source` holds under `keys`, by their request names (`keys`: source key ->
+    request name): top_k an int, the others floats."""
     out: dict[str, float] = {}
-    for key, name in SAMPLING_KEYS.items():
-        value = meta.get(key)
+    for key, name in keys.items():
+        value = source.get(key)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             out[name] = int(value) if name == "top_k" else round(float(value), 6)
     return out

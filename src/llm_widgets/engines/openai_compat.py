@@ -27,13 +27,14 @@ from ..jobs import Cancellation
 from ._chunks import DeltaReader
 from ._thinking import template_kwargs, without_reasoning
 from .base import SAMPLING_DEFAULTS
-from .gguf import SAMPLING_KEYS
+from .gguf import SAMPLING_KEYS, sampling_values
 
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
 DEFAULT_TIMEOUT = 120.0  # seconds a server may stay silent (a long prompt on a CPU server)
 CONNECT_TIMEOUT = 10.0
 PROPS_TIMEOUT = 5.0  # seconds for llama.cpp's /props (other servers answer 404 at once)
-SAMPLING_NAMES = tuple(SAMPLING_KEYS.values())  # what a request can set, as servers name it
+# what a request can set, named as llama.cpp's server names it
+SERVER_SAMPLING = {name: name for name in SAMPLING_KEYS.values()}
 _NO_KEY = "no-key"  # what the client sends when the user has no key (it requires one)
 _END = object()  # the stream's end, in the queue between the loop thread and the reader
 # the standard OpenAI fields every request carries; llama.cpp's samplers go in the extra body
@@ -129,9 +130,10 @@ class RemoteEngine:
         """The model's name, the server and the context the server reports (0: not reported)."""
         return self._facts
 
-    def open(self, model: str | None) -> ModelFacts:
+    def open(self, model: str | None, *, read_defaults: bool = True) -> ModelFacts:
         """Check that the server answers, accepts the key and lists `model` (None: its only or
-        first model); raise RemoteServerError saying what is wrong."""
+        first model); raise RemoteServerError saying what is wrong. `read_defaults`: ask a
+        llama.cpp server for its sampling defaults."""
         started = time.perf_counter()
         try:
             page = self._run(self._list_models())
@@ -157,7 +159,7 @@ class RemoteEngine:
             load_seconds=round(time.perf_counter() - started, 4),
             backend="remote",
             server=self.server,
-            sampling_defaults=self._sampling_defaults(name),
+            sampling_defaults=self._sampling_defaults(name) if read_defaults else {},
         )
         return self._facts
 
@@ -181,12 +183,7 @@ class RemoteEngine:
         if not isinstance(settings, dict):
             return {}
         params = settings.get("params", settings)  # (older servers: the settings themselves)
-        out: dict[str, float] = {}
-        for name in SAMPLING_NAMES:
-            value = params.get(name) if isinstance(params, dict) else None
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                out[name] = int(value) if name == "top_k" else round(float(value), 4)
-        return out
+        return sampling_values(params, SERVER_SAMPLING) if isinstance(params, dict) else {}
 
     def stream_completion(
         self, prompt: str, *, abort: Cancellation, **params: Any

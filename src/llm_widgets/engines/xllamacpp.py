@@ -330,7 +330,7 @@ class XllamacppEngine:
         )
         client.extra_body = {"timings_per_token": True}  # the prompt's figures, even after a Stop
         self._client = client
-        client.open(None)
+        client.open(None, read_defaults=False)  # the engine has them from the GGUF
 
     def _require(self) -> tuple[ModelFacts, RemoteEngine]:
         if self._facts is None or self._client is None:
