@@ -473,7 +473,9 @@ class BatchJob(Job):
         try:
             import pandas
         except ImportError:
-            raise ImportError("to_pandas() needs pandas: pip install pandas") from None
+            raise ImportError(
+                'to_pandas() needs pandas: pip install "llm-widgets[pandas]"'
+            ) from None
         return pandas.DataFrame(
             {
                 "input": self.inputs,
@@ -623,7 +625,9 @@ class CompareJob(Job):
         try:
             import pandas
         except ImportError:
-            raise ImportError("to_pandas() needs pandas: pip install pandas") from None
+            raise ImportError(
+                'to_pandas() needs pandas: pip install "llm-widgets[pandas]"'
+            ) from None
         rows = []
         for i, row in enumerate(self.answers):
             for m, a in enumerate(row):

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .. import hub
+from .._http import httpx
 from .._names import check_base_url
 from .._types import GenerationStats, ModelFacts, Thinking, ToolCall
 from ..errors import LLMWidgetsError, RemoteServerError
@@ -166,8 +167,6 @@ class RemoteEngine:
     def _sampling_defaults(self, model: str) -> dict[str, float]:
         """What llama.cpp's server samples with when a request sets nothing (its `/props`: the
         GGUF's own settings, else the server's); empty from servers that do not say."""
-        import httpx  # the openai client's own HTTP library
-
         root = self.base_url.removesuffix("/v1")
         key = self.__api_key
         try:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
+from .._http import httpx
 from .._memory import DEFAULT_N_CTX, ModelShape
 from .._types import GenerationStats, ModelFacts, Thinking, ToolCall
 from ..errors import JobCancelledError, LLMWidgetsError, ModelFileError, RemoteServerError
@@ -312,8 +313,6 @@ class XllamacppEngine:
         return params
 
     def _connect(self, address: str, key: str) -> None:
-        import httpx  # the openai client's own HTTP library
-
         base = address.rstrip("/")
         self._http = httpx.Client(
             base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=LOCAL_TIMEOUT
