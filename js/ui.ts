@@ -233,15 +233,24 @@ export function connectionLine(root: HTMLElement, requests: Requests): HTMLEleme
     }
   };
   const model = requests.model;
-  // a comm marked dead with a kernel that looks alive: ask, rather than guess
-  requests.watch(watchKernel(model, () => requests.refuse(), () => (kernelAlive(model) ? requests.hello() : requests.refuse())));
+  requests.watch(
+    watchKernel(model, {
+      gone: () => requests.refuse(),
+      // a comm marked dead with a kernel that looks alive: ask, rather than guess
+      commDead: () => (kernelAlive(model) ? requests.hello() : requests.refuse()),
+      unsure: () => requests.onConnection(false),
+      back: () => requests.hello(),
+    }),
+  );
   requests.hello();
   return line;
 }
 
 export const OFFLINE_TEXT = "Not connected to a running kernel — run the cell again.";
 const KERNEL_GONE = new Set(["dead", "restarting", "autorestarting", "terminating"]);
+const KERNEL_RUNNING = new Set(["idle", "busy"]);
 const CLASSIC_GONE = "kernel_restarting.Kernel kernel_dead.Kernel kernel_killed.Kernel";
+const CLASSIC_RUNNING = "kernel_idle.Kernel kernel_busy.Kernel";
 
 function flash(node: HTMLElement): void {
   node.classList.remove("llmw-flash");
@@ -268,37 +277,145 @@ function kernelAlive(model: AnyModel<any>): boolean {
   return !(kernel.isDisposed || KERNEL_GONE.has(kernel.status));
 }
 
+/** What a view does when its kernel changes state (see `watchKernel`). */
+export interface KernelEvents {
+  /** The kernel this view spoke to is gone for good: restarted, replaced, shut down. */
+  gone: () => void;
+  /** ipywidgets marked the view's comm dead (`comm_live_update`). */
+  commDead: () => void;
+  /** The connection to the kernel dropped (the kernel may still be there: ask again on `back`). */
+  unsure: () => void;
+  /** The connection is back after `unsure`. */
+  back: () => void;
+}
+
 /**
- * Call `gone()` when the kernel behind the view restarts or goes away: ipywidgets 7 and 8 mark
- * every model's comm dead when the kernel restarts (`comm_live_update`, what anywidget passes
- * on); a JupyterLab kernel says "restarting"/"dead" and is disposed when shut down; the classic
- * Notebook's kernel announces restarts and deaths on the notebook's events. Returns a function
- * that stops watching.
+ * Watch the kernel behind a view. A kernel seen running (idle or busy) is gone when it:
+ * - says "restarting" / "autorestarting" / "terminating" / "dead" (a restart from this page's menu;
+ *   the server's "restarting" after it auto-restarted a crashed kernel; a shut-down kernel's
+ *   socket that cannot reconnect), or its connection is disposed or gives up ("disconnected");
+ * - answers a `shutdown_request` (its "idle" status with that parent: a shutdown or a restart
+ *   asked by any client — the server, for a REST shutdown or restart, sends one), or says
+ *   "starting", or a status message comes from another kernel session (`header.session`): a new
+ *   kernel process took its place — a restart through the server's REST API, from another tab or
+ *   window of the same notebook or a kernel manager, is seen by this page only so;
+ * - ipywidgets 7 and 8 mark every model's comm dead on a restart (`comm_live_update`, what
+ *   anywidget passes on): `commDead`;
+ * - the classic Notebook announces restarts, deaths and a new kernel's "starting" on its events;
+ *   its status messages (session, shutdown_request) are heard through its iopub status handler.
+ * A connection that drops ("unknown" in JupyterLab, `kernel_disconnected` in the classic
+ * Notebook) is `unsure` until it is back. A view rendered on a kernel that is still starting (a
+ * notebook opening on a kernel) starts watching for "starting" once the kernel is idle or busy.
+ * Returns a function that stops watching.
  */
-export function watchKernel(model: AnyModel<any>, gone: () => void, commDead: () => void = gone): () => void {
+export function watchKernel(model: AnyModel<any>, on: KernelEvents): () => void {
   const stops: (() => void)[] = [];
-  const onLive = () => commDead();
+  let stopped = false;
+  const stop = () => {
+    stopped = true;
+    stops.splice(0).forEach((s) => s());
+  };
+  const onLive = () => on.commDead();
   model.on("comm_live_update" as any, onLive);
   stops.push(() => model.off("comm_live_update" as any, onLive));
   const kernel = kernelOf(model);
   if (kernel && typeof kernel === "object") rendered.set(model, kernel);
-  const status = (_: unknown, value: string) => KERNEL_GONE.has(value) && gone();
-  const disposed = () => gone();
-  if (kernel?.statusChanged?.connect) {
-    kernel.statusChanged.connect(status);
-    stops.push(() => kernel.statusChanged.disconnect(status));
-  }
-  if (kernel?.disposed?.connect) {
-    kernel.disposed.connect(disposed);
-    stops.push(() => kernel.disposed.disconnect(disposed));
-  }
+  let running = KERNEL_RUNNING.has(kernel?.status);
+  let unsure = false;
+  let session = "";
+  const goneOnce = () => {
+    if (stopped) return;
+    stop();
+    on.gone();
+  };
+  const drop = () => {
+    if (!running || unsure) return;
+    unsure = true;
+    on.unsure();
+  };
+  const up = () => {
+    running = true;
+    if (!unsure) return;
+    unsure = false;
+    on.back();
+  };
+  const connect = (signal: any, slot: (...args: any[]) => void) => {
+    if (!signal?.connect || !signal?.disconnect) return;
+    signal.connect(slot);
+    stops.push(() => signal.disconnect(slot));
+  };
+  connect(kernel?.statusChanged, (_: unknown, value: string) => {
+    if (KERNEL_GONE.has(value)) goneOnce();
+    else if (KERNEL_RUNNING.has(value)) up();
+    else if (value === "starting" && running) goneOnce();
+    else if (value === "unknown") drop();
+  });
+  connect(kernel?.connectionStatusChanged, (_: unknown, value: string) => {
+    if (value === "disconnected") goneOnce();
+    else if (value === "connected" && unsure) {
+      unsure = false;
+      on.back();
+    }
+  });
+  const statusMessage = (msg: any) => {
+    const state = msg?.header?.msg_type === "status" ? msg.content?.execution_state : "";
+    // a kernel that answers a shutdown_request (a shutdown or restart, from any client) ends
+    if (state === "idle" && msg.parent_header?.msg_type === "shutdown_request") return goneOnce();
+    // the kernel's own status messages carry its session; the server's ("restarting", "dead") not
+    const id = msg?.header?.session;
+    if (!(KERNEL_RUNNING.has(state) || state === "starting") || typeof id !== "string" || !id) return;
+    if (!session) session = id;
+    else if (id !== session) goneOnce();
+  };
+  connect(kernel?.iopubMessage, (_: unknown, msg: any) => statusMessage(msg));
+  stops.push(tapClassicStatus(kernel, statusMessage));
+  connect(kernel?.disposed, goneOnce);
   const events = (model as any).widget_manager?.notebook?.events;
   if (events?.on && events?.off) {
-    const classic = () => gone();
-    events.on(CLASSIC_GONE, classic);
-    stops.push(() => events.off(CLASSIC_GONE, classic));
+    const handlers: [string, () => void][] = [
+      [CLASSIC_GONE, goneOnce],
+      [CLASSIC_RUNNING, up],
+      ["kernel_starting.Kernel", () => running && goneOnce()],
+      ["kernel_disconnected.Kernel", drop],
+      ["kernel_connected.Kernel", () => unsure && up()],
+    ];
+    for (const [names, handler] of handlers) {
+      events.on(names, handler);
+      stops.push(() => events.off(names, handler));
+    }
   }
-  return () => stops.forEach((stop) => stop());
+  return stop;
+}
+
+const classicTaps = new WeakMap<object, Set<(msg: unknown) => void>>();
+
+/** Hear the classic Notebook kernel's status messages (its events carry no message: a restart
+ * through the REST API shows only as a new kernel session, its "starting" status may come before
+ * the server listens). The kernel has one handler per message type: it is wrapped once. */
+function tapClassicStatus(kernel: any, listener: (msg: unknown) => void): () => void {
+  if (typeof kernel?.get_iopub_handler !== "function" || typeof kernel?.register_iopub_handler !== "function") {
+    return () => {};
+  }
+  let taps = classicTaps.get(kernel);
+  if (!taps) {
+    const original = kernel.get_iopub_handler("status");
+    if (typeof original !== "function") return () => {};
+    const listeners = new Set<(msg: unknown) => void>();
+    kernel.register_iopub_handler("status", (msg: unknown) => {
+      for (const tap of [...listeners]) {
+        try {
+          tap(msg);
+        } catch (error) {
+          console.error(error);
+        }
+      }
+      return original(msg);
+    });
+    classicTaps.set(kernel, (taps = listeners));
+  }
+  const set = taps;
+  set.add(listener);
+  return () => set.delete(listener);
 }
 
 /**
