@@ -75,6 +75,8 @@ export interface ToolCallView {
   seconds: number;
   status: "waiting" | "running" | "done" | "error" | "declined" | "stopped" | "not run";
   note: string;
+  /** What the function printed (stdout and stderr) while it ran. */
+  output: string;
 }
 
 export interface GenerationStats {

@@ -70,6 +70,7 @@ export class ToolCards {
         seconds: 0,
         status: result === undefined ? "stopped" : failed ? "error" : "done",
         note: "",
+        output: "",
       });
     }
   }
@@ -96,6 +97,7 @@ export class ToolCards {
       ),
       h("div", { class: "llmw-tool-ask" }, approve, deny),
       h("details", { class: "llmw-tool-result" }, h("summary", {}, "Result"), h("pre", {})),
+      h("details", { class: "llmw-tool-output" }, h("summary", {}, "Printed output"), h("pre", {})),
       h("div", { class: "llmw-tool-error", role: "alert" }),
       h("div", { class: "llmw-tool-note", role: "status" }),
     );
@@ -112,6 +114,9 @@ export class ToolCards {
     const result = part("result") as HTMLDetailsElement;
     result.hidden = !call.result || call.status === "error";
     result.querySelector("pre")!.textContent = call.result;
+    const output = part("output") as HTMLDetailsElement;
+    output.hidden = !call.output;
+    output.querySelector("pre")!.textContent = call.output ?? "";
     showText(part("error"), call.status === "declined" ? "Declined: the function did not run." : call.error ?? "");
     showText(part("note"), call.note);
   }

@@ -12,8 +12,10 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from ._printed import kept, printed_output
 from ._tools import Tool, ToolArgumentsError, ToolSettings, format_result, scrub
-from ._types import GenerationStats, ToolCall, ToolCallRecord
+from ._types import GenerationStats, Thinking, ToolCall, ToolCallRecord
+from .engines._tool_prompt import effective_choice, may_be_written_call, written_calls
 from .engines.base import Backend
 from .errors import JobCancelledError
 from .jobs import GenerationJob
@@ -53,11 +55,22 @@ class ToolTurn:
                 tool_choice=choice,
                 **params,
             )
-            for piece in pieces:
-                self.on_piece(piece)
+            # with "auto", an answer that may be a call written as JSON is held back until it
+            # ends; not after tool results (a small model writes its call again: SmolLM2 did)
+            written = effective_choice(history, choice) == "auto"
+            hold = _WrittenCallHold(self.on_piece) if written else None
+            try:
+                for piece in pieces:
+                    (hold.feed if hold is not None else self.on_piece)(piece)
+                calls = [] if job.cancel_requested else engine.last_tool_calls
+                if hold is not None and not calls and not job.cancel_requested:
+                    calls = written_calls(hold.text, [t.name for t in settings.tools])
+                    hold.text = "" if calls else hold.text
+            finally:
+                if hold is not None:
+                    hold.release()
             total = _added(total, engine.last_stats)
             job.stats = total
-            calls = [] if job.cancel_requested else engine.last_tool_calls
             text = job.text[start:]
             if not calls:
                 job.new_messages.append({"role": "assistant", "content": text})
@@ -141,12 +154,14 @@ class ToolTurn:
         done = threading.Event()
 
         def work() -> None:
-            try:
-                outcome["value"] = tool.call(record.arguments)
-            except BaseException as exc:
-                outcome["error"] = exc
-            finally:
-                done.set()
+            with printed_output() as printed:
+                try:
+                    outcome["value"] = tool.call(record.arguments)
+                except BaseException as exc:
+                    outcome["error"] = exc
+                finally:
+                    record.output = self._clean(kept(printed.getvalue()))
+            done.set()
 
         record.status = "running"
         self.on_call(record)
@@ -199,6 +214,31 @@ class ToolTurn:
         self.job.new_messages.append({"role": "assistant", "content": text + note})
         if self.job.stats is not None:
             self.job.stats.stop_reason = "max_tool_rounds"
+
+
+class _WrittenCallHold:
+    """Passes an answer's pieces on, except while the answer so far may still be a tool call
+    written as JSON (bare, fenced, tagged): that text waits in `text` for the end of the round."""
+
+    def __init__(self, push: Callable[[str], None]) -> None:
+        self.push = push
+        self.text = ""
+        self.passing = False
+
+    def feed(self, piece: str) -> None:
+        if self.passing or isinstance(piece, Thinking):
+            self.push(piece)
+            return
+        self.text += piece
+        if not may_be_written_call(self.text):
+            self.release()
+
+    def release(self) -> None:
+        """Pass on what is held (it was not a call), and everything after it."""
+        self.passing = True
+        held, self.text = self.text, ""
+        if held:
+            self.push(held)
 
 
 def _assistant(text: str, calls: list[ToolCall]) -> dict[str, Any]:

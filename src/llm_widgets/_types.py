@@ -29,6 +29,7 @@ class ModelFacts:
     engine: str = ""  # the engine that runs it: "xllamacpp", "llama-cpp-python", "openai"
     engine_version: str = ""  # e.g. "llama.cpp b11549", "0.3.36"
     can_think: bool = False  # the chat template has thinking (`think=` switches it)
+    embedding: bool = False  # an embedding model: it makes vectors, not text (no chat)
     sampling_defaults: dict[str, float] = field(default_factory=dict, compare=False)
     # the model's own sampling settings (GGUF `general.sampling.*`, or what a server reports):
     # used where a request sets nothing
@@ -92,6 +93,7 @@ class ToolCallRecord:
     seconds: float = 0.0  # how long the function ran
     status: CallStatus = "running"
     note: str = ""  # e.g. that Stop came while the function ran
+    output: str = ""  # what the function printed (stdout and stderr), secrets masked
 
     def to_dict(self) -> dict[str, Any]:
         """The record as plain JSON values (what a Chat view gets)."""

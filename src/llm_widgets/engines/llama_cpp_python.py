@@ -25,10 +25,18 @@ from .._memory import DEFAULT_N_CTX, ModelShape
 from .._types import GenerationStats, ModelFacts, Thinking, ToolCall
 from ..errors import JobCancelledError, LLMWidgetsError, ModelFileError
 from ..jobs import Cancellation
+from . import _tool_prompt
 from ._chunks import DeltaReader
 from ._history import answer_reserve, drop_oldest_turn
 from ._thinking import opens_thinking, template_kwargs, without_reasoning
-from .gguf import NO_TEMPLATE, check_fits, inspect_file, offloaded_layers, unknown_architecture
+from .gguf import (
+    EMBEDDING,
+    NO_TEMPLATE,
+    check_fits,
+    inspect_file,
+    offloaded_layers,
+    unknown_architecture,
+)
 
 NAME = "llama-cpp-python"
 
@@ -177,7 +185,9 @@ class LlamaCppPythonEngine:
                 f"llama.cpp could not load {os.path.basename(facts.path)}: {exc}"
             ) from None
         chat_format = (
-            "the GGUF's chat template"
+            EMBEDDING
+            if facts.embedding
+            else "the GGUF's chat template"
             if facts.has_chat_template
             else f"{NO_TEMPLATE} (the chat falls back to {llm.chat_format})"
         )
@@ -244,8 +254,15 @@ class LlamaCppPythonEngine:
     ) -> Iterator[str]:
         """Yield the assistant's answer to `messages`, using the model's chat template. With
         `trim_history`, the oldest turns (never the system message or the last message) are left
-        out until the prompt fits the context; `last_stats.trimmed_messages` says how many."""
+        out until the prompt fits the context; `last_stats.trimmed_messages` says how many.
+        "required" among several tools goes into the prompt, held to our JSON schema (see
+        `_tool_prompt`): llama-cpp-python forces only a named tool."""
         llm = self._require()
+        tools, choice = params.get("tools"), params.get("tool_choice")
+        if tools and len(tools) > 1 and choice == "required":
+            return _tool_prompt.stream_in_prompt(
+                self, messages, abort, {**params, "trim_history": trim_history}
+            )
         template = self._template
         think = params.pop("think", None)
         if template is not None:
@@ -490,7 +507,7 @@ def _tool_options(
     free answer (abetlen/llama-cpp-python#1338); it constrains the arguments of a named tool
     with a grammar: so a named tool_choice, or "required" with one tool, work, and after the
     results (`answering`) "auto" answers from them; other choices are refused, naming the
-    engines that can."""
+    engines that can. ("required" among several tools is held to our own schema instead.)"""
     if not tools or choice == "none" or (answering and choice == "auto"):
         return {}
     names = [t["function"]["name"] for t in tools]

@@ -22,14 +22,21 @@ from typing import Any
 
 from .._http import httpx
 from .._memory import DEFAULT_N_CTX, ModelShape
-from .._types import GenerationStats, ModelFacts, Thinking, ToolCall
+from .._types import GenerationStats, ModelFacts, ToolCall
 from ..errors import JobCancelledError, LLMWidgetsError, ModelFileError, RemoteServerError
 from ..jobs import Cancellation
 from . import _tool_prompt
 from ._history import answer_reserve, fit_history
 from ._native_log import LOGGER, NativeLog, stderr_to_logging, verbosity_for
 from .base import CHATML_TEMPLATE
-from .gguf import NO_TEMPLATE, check_fits, inspect_file, offloaded_layers, unknown_architecture
+from .gguf import (
+    EMBEDDING,
+    NO_TEMPLATE,
+    check_fits,
+    inspect_file,
+    offloaded_layers,
+    unknown_architecture,
+)
 from .openai_compat import RemoteEngine
 
 NAME = "xllamacpp"
@@ -168,7 +175,9 @@ class XllamacppEngine:
             facts,
             n_ctx=n_ctx,
             chat_format=(
-                "the GGUF's chat template"
+                EMBEDDING
+                if facts.embedding
+                else "the GGUF's chat template"
                 if facts.has_chat_template
                 else f"{NO_TEMPLATE} (the chat falls back to chatml)"
             ),
@@ -225,10 +234,15 @@ class XllamacppEngine:
         """Yield the assistant's answer to `messages` with the model's chat template. With
         `trim_history`, the oldest turns (never the system message or the last message) are left
         out until the prompt fits the context; `last_stats.trimmed_messages` says how many.
-        Tools the template cannot render go into the prompt (see `_tool_prompt`)."""
+        Tools go into the prompt, the answer held to our JSON schema (see `_tool_prompt`), when
+        the template cannot render them or the round must make a call."""
         facts, client = self._require()
-        if params.get("tools") and not self.supports_tools:
-            return self._tools_in_prompt(messages, abort, trim_history, params)
+        tools = params.get("tools")
+        if tools and (
+            not self.supports_tools or _tool_prompt.needs_call(params.get("tool_choice"))
+        ):
+            params["trim_history"] = trim_history
+            return _tool_prompt.stream_in_prompt(self, messages, abort, params)
         trimmed = 0
         if trim_history:
             budget = facts.n_ctx - answer_reserve(facts.n_ctx, params.get("max_tokens"))
@@ -240,37 +254,6 @@ class XllamacppEngine:
         return self._relay(stream, client, lambda: self._count_prompt(messages, 0), trimmed)
 
     # -- internals ----------------------------------------------------------------------------
-
-    def _tools_in_prompt(
-        self,
-        messages: list[dict[str, Any]],
-        abort: Cancellation,
-        trim_history: bool,
-        params: dict[str, Any],
-    ) -> Iterator[str]:
-        """A turn with tools the template cannot render: described in the system message, the
-        answer held to a JSON call (or `{"response": ...}`, yielded whole once it is finished)."""
-        tools, choice = params.pop("tools"), params.pop("tool_choice", None) or "auto"
-        choice = _tool_prompt.effective_choice(messages, choice)
-        sent = _tool_prompt.prompt_messages(messages, tools, choice)
-        if choice == "none":
-            yield from self.stream_chat(sent, abort=abort, trim_history=trim_history, **params)
-            return
-        params["json_schema"] = _tool_prompt.answer_schema(tools, choice)
-        stream = self.stream_chat(sent, abort=abort, trim_history=trim_history, **params)
-        parts: list[str] = []
-        for piece in stream:  # thinking streams live; the JSON answer is held back
-            if isinstance(piece, Thinking):
-                yield piece
-            else:
-                parts.append(piece)
-        text = "".join(parts)
-        if abort.is_set():
-            return
-        calls, answer = _tool_prompt.parse_answer(text)
-        self.last_tool_calls = calls
-        if answer:
-            yield answer
 
     def _params(
         self,
