@@ -283,7 +283,7 @@ class BatchRunner:
         try:
             messages = messages_for(row, self.prompt, self.system)
             with turn:
-                engine = self.models.require_engine()
+                engine = self.models.require_engine("chat")
                 if self.tools is not None:
                     text, stats = self._with_tools(index, engine, messages)
                 else:

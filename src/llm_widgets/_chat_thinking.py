@@ -66,8 +66,16 @@ def transcript_markdown(messages: list[dict[str, Any]]) -> str:
     return "\n\n---\n\n".join(turns) + ("\n" if turns else "")
 
 
+EMBEDDING_NOTE = (
+    "This is an embedding model: it turns text into vectors and cannot chat or complete text. "
+    "Load a chat (instruct) model to talk to."
+)
+
+
 def model_note(facts: ModelFacts | None) -> str:
     """What the Chat says about a model beyond its name ('' when nothing)."""
+    if facts is not None and facts.embedding:
+        return EMBEDDING_NOTE
     if facts is not None and facts.backend == "local" and not facts.has_chat_template:
         return NO_TEMPLATE_NOTE
     return ""

@@ -333,7 +333,7 @@ class CompareRunner:
                 if not self.models.is_loaded(path):
                     self._fail_model(m, [i], "Another model was loaded during the comparison.")
                     continue
-                self._answer(self.models.require_engine(), m, i, cache)
+                self._answer(self.models.require_engine("chat"), m, i, cache)
         return True
 
     def _server(self, m: int, spec: ServerModel) -> None:

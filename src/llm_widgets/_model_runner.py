@@ -19,6 +19,7 @@ from ._tool_loop import ToolTurn
 from ._types import ModelFacts, ToolCallRecord
 from .engines.base import Backend
 from .engines.choice import make_engine, resolve_engine
+from .engines.gguf import refuse_embedding_model
 from .engines.openai_compat import RemoteEngine
 from .errors import JobCancelledError, JobFailedError, LLMWidgetsError
 from .jobs import BatchJob, GenerationJob, Job, LoadJob
@@ -110,7 +111,8 @@ class ModelRunner:
                 while not load.join(0.05):
                     job.cancellation.raise_if_set()
             with self.turn(job):
-                engine = self.require_engine()
+                engine = self.require_engine("chat" if job.mode == "chat" else "complete text")
+                job.notes += think_notes(engine.facts, job.params.get("think"))
                 job.mark_running()
                 if job.tools is not None:
                     params = request_params(engine.facts, job.options, job.params)
@@ -119,6 +121,8 @@ class ModelRunner:
                     self._stream(engine, job)
                 if job.stats is not None:
                     job.stats.reasoning_seconds = round(job.reasoning_seconds(), 4)
+                if job.reasoning.strip() and not job.text.strip() and not job.tool_calls:
+                    job.notes.append(ALL_THINKING)
             job.close_stream()
             if job.cancel_requested:
                 job.finish("cancelled", result=job.text)
@@ -237,13 +241,16 @@ class ModelRunner:
         if engine is not None and engine.loaded:
             engine.unload()
 
-    def require_engine(self) -> Backend:
-        """The engine with a model in it, or a clear error."""
+    def require_engine(self, to: str | None = None) -> Backend:
+        """The engine with a model in it, or a clear error; `to` ("chat", "complete text"): what
+        it is asked to do (an embedding model can do neither)."""
         engine = self._engine
         if engine is None or not engine.loaded:
             raise LLMWidgetsError(
                 "No model is loaded: call load_model() first (or connect() to a server)."
             )
+        if to is not None:
+            refuse_embedding_model(engine.facts, to)
         return engine
 
     @contextmanager
@@ -326,6 +333,22 @@ class ModelRunner:
             return not job.cancel_requested
 
         return local.load(path, n_ctx=n_ctx, n_threads=n_threads, progress=progress, **options)
+
+
+ALL_THINKING = (
+    "The model used the whole answer to think and wrote no answer after it: raise max_tokens, "
+    "or ask with think=False."
+)
+
+
+def think_notes(facts: ModelFacts | None, think: object) -> list[str]:
+    """What to say when `think` asks for thinking a model in this kernel cannot do."""
+    if think in (None, False) or facts is None or facts.backend != "local" or facts.can_think:
+        return []
+    return [
+        f"{facts.name} cannot think (its chat template has no thinking), so think={think!r} "
+        "changed nothing."
+    ]
 
 
 def request_params(

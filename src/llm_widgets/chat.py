@@ -394,6 +394,8 @@ class Chat(ServiceWidget):
         if job.state == "failed":
             self.error = job.error or "The generation failed."
             self.notify("error", self.error)
+        for note in job.notes:
+            self.notify("info", note)
         trimmed = job.stats.trimmed_messages if job.stats is not None else 0
         if trimmed:
             self._window += trimmed

@@ -327,6 +327,9 @@ class GenerationJob(Job):
         # what this turn adds to a conversation, in the OpenAI shape: the assistant's
         # tool_calls, the tool results, the final answer (chat generations only)
         self.new_messages: list[dict[str, Any]] = []
+        # what to know about this answer, in words (a think= the model cannot follow, an answer
+        # that was all thinking): said, not failed
+        self.notes: list[str] = []
         self._chunks: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._iterating = threading.Lock()
         self._decisions: dict[str, bool] = {}

@@ -206,6 +206,8 @@ class LLMMagics(Magics):
             job.wait(0)  # raises the job's error
         if job.text or job.state == "done":  # a stop before the first token leaves no turn
             self._messages = request + [{"role": "assistant", "content": job.text}]
+        for note in job.notes:  # (e.g. --think on a model that cannot think)
+            print(f"({note})")
         self._store(job, options)
 
     def _request(self, text: str, options: MagicOptions) -> list[dict[str, str]]:

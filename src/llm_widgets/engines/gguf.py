@@ -66,6 +66,7 @@ def inspect_file(
         context_length=int(meta.get(f"{arch}.context_length") or 0),
         has_chat_template=bool(template),
         can_think=template_can_think(template),
+        embedding=is_embedding_model(arch, meta),
         sampling_defaults=sampling_defaults_of(meta),
         quantization=parse_quantization(path),
         n_layer=int(meta.get(f"{arch}.block_count") or 0),
@@ -74,6 +75,36 @@ def inspect_file(
 
 
 NO_TEMPLATE = "no chat template — a base model? use completion"  # what facts.chat_format says
+EMBEDDING = "an embedding model: it makes vectors, not text"  # (facts.chat_format)
+
+# encoders: they only embed (llama.cpp's names); any other architecture with a pooling type in its
+# GGUF (Qwen3-Embedding: qwen3 with `pooling_type` last) is an embedding model too
+ENCODER_ARCHITECTURES = {
+    "bert",
+    "nomic-bert",
+    "nomic-bert-moe",
+    "jina-bert-v2",
+    "jina-bert-v3",
+    "modern-bert",
+    "neo-bert",
+    "t5encoder",
+}
+
+
+def is_embedding_model(arch: str, meta: dict[str, Any]) -> bool:
+    """Whether a GGUF is an embedding model: an encoder, or a pooling type in its metadata."""
+    pooling = meta.get(f"{arch}.pooling_type")
+    return arch in ENCODER_ARCHITECTURES or (isinstance(pooling, int) and pooling > 0)
+
+
+def refuse_embedding_model(facts: ModelFacts | None, what: str) -> None:
+    """Raise the clear error for asking an embedding model to `what` ("chat", "complete")."""
+    if facts is not None and facts.embedding:
+        raise ModelFileError(
+            f"{facts.name} is an embedding model: it turns text into vectors and cannot {what}. "
+            "Load a chat (instruct) model for answers."
+        )
+
 
 # GGUF `general.sampling.*` keys (llama.cpp writes them from generation_config.json) -> our names
 SAMPLING_KEYS = {

@@ -54,7 +54,8 @@ def copy_gguf(
     name: str | None = None,
 ) -> Path:
     """Write `dest`: `source` with `chat_template` (None: without one) and `metadata` (key →
-    value; ints, floats, strs, bools) added or replaced; `name` sets `general.name`."""
+    value; ints, floats, strs, bools, numpy.uint32) added or replaced; `name` sets
+    `general.name`."""
     import gguf
 
     reader = gguf.GGUFReader(os.fspath(source))
@@ -95,9 +96,13 @@ def copy_gguf(
 
 
 def _value_type(gguf: Any, value: Any) -> Any:
+    import numpy
+
     kinds = gguf.GGUFValueType
     if isinstance(value, bool):
         return kinds.BOOL
+    if isinstance(value, numpy.uint32):  # what llama.cpp reads as uint32 (e.g. pooling_type)
+        return kinds.UINT32
     if isinstance(value, int):
         return kinds.INT32
     if isinstance(value, float):
