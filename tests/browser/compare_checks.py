@@ -4,8 +4,10 @@ blind round is picked row by row until the names and the tally show."""
 
 from __future__ import annotations
 
-import time
+import re
 from typing import Any
+
+from helpers import ENDLESS_GRAMMAR, FULL, expect, progress, wait_until
 
 SETUP = (
     "import tempfile\n"
@@ -17,9 +19,12 @@ SETUP = (
     "tiny = str(write_tiny_gguf(tempfile.mkdtemp() + '/tiny.gguf', n_ctx=4096,"
     " chat_template=CHATML_TEMPLATE))"
 )
+# every answer runs to its 96 tokens (a grammar that never lets it end): after a quarter of the
+# grid, seconds of work are left for Stop to interrupt on any machine
 GRID = (
     "grid = Compare(models=[smol, tiny], prompts=[f'List three facts about the number {n}.'"
-    " for n in range(6)], max_tokens=96, temperature=0.0, cache=tempfile.mkdtemp())\n"
+    f" for n in range(6)], max_tokens=96, temperature=0.0, grammar={ENDLESS_GRAMMAR!r},"
+    " cache=tempfile.mkdtemp())\n"
     "grid"
 )
 BLIND = (
@@ -33,24 +38,15 @@ REPORT = (
 )
 
 
-def _wait(predicate: Any, timeout: float, why: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, why
-        time.sleep(0.1)
-
-
-def _value(bar: Any) -> float:
-    return float(bar.get_attribute("aria-valuenow") or 0)
-
-
 def check_grid(panel: Any) -> None:
     """GRID's view: streaming, figures, Stop, Resume to the end."""
     grid = panel.get_by_role("table", name="Answers")
-    grid.wait_for(timeout=60_000)
-    headings = grid.locator("thead th").all_inner_texts()
-    assert headings[0] == "Prompt" and headings[2] == "tiny" and len(headings) == 3, headings
-    assert grid.locator("tbody tr").count() == 6
+    expect(grid, "the comparison's answer grid").to_be_visible(timeout=60_000)
+    headings = grid.locator("thead th")
+    expect(headings, "the grid's headings: Prompt and the two models").to_have_count(3)
+    expect(headings.first, "the grid's first heading").to_have_text("Prompt")
+    expect(headings.nth(2), "the second model's heading").to_have_text("tiny")
+    expect(grid.locator("tbody tr"), "a row per prompt").to_have_count(6)
     bar = panel.get_by_role("progressbar", name="Compare progress")
     streamed = [False]
 
@@ -58,54 +54,64 @@ def check_grid(panel: Any) -> None:
         running = grid.locator('td[data-state="running"] .llmw-compare-text')
         if running.count() and running.first.inner_text().strip():
             streamed[0] = True
-        return _value(bar) >= 25
+        return progress(bar) >= 25
 
-    _wait(some_done, 120, "no answer reached the page")
-    # SmolLM2's answers of up to 96 tokens leave seconds of work after 25%: time for Stop to
-    # arrive on a busy machine (at 32 tokens the run once ended first)
+    wait_until(some_done, "quarter of the grid done", 120, seen=lambda: progress(bar))
+    # every answer is 96 tokens long (GRID's grammar): 75% of the grid is seconds of work left
     panel.get_by_role("button", name="Stop", exact=True).click()
-    panel.get_by_text("Stopped — Resume goes on where it stopped").wait_for(timeout=15_000)
-    assert _value(bar) < 100, "the run ended before Stop: nothing to resume"
+    expect(
+        panel.get_by_text("Stopped — Resume goes on where it stopped"), "the grid's Stopped line"
+    ).to_be_visible()
+    assert progress(bar) < 100, "the run ended before Stop: nothing to resume"
     assert streamed[0], "no answer was seen while it was written"
     panel.get_by_role("button", name="Resume", exact=True).click()
-    _wait(lambda: _value(bar) == 100, 180, "the resumed run did not finish")
-    panel.get_by_text("Done", exact=True).wait_for(timeout=15_000)
-    assert "reused from an earlier run" in panel.get_by_label("Compare figures").inner_text()
+    expect(bar, "the resumed grid's full progress bar").to_have_attribute(
+        "aria-valuenow", FULL, timeout=240_000
+    )
+    expect(panel.get_by_text("Done", exact=True), "the grid's Done line").to_be_visible()
+    expect(panel.get_by_label("Compare figures"), "the reuse in the figures").to_contain_text(
+        "reused from an earlier run"
+    )
     done = grid.locator('td[data-state="done"]')
-    assert done.count() == 12
+    expect(done, "every cell of the grid done").to_have_count(12)
     first = done.first
-    assert first.locator(".llmw-compare-text p, .llmw-compare-text li").count() > 0  # Markdown
-    figures = first.locator(".llmw-figures").inner_text()
-    assert "tokens" in figures and "TTFT" in figures, figures
-    summary = grid.locator("tfoot td").all_inner_texts()
-    assert len(summary) == 2 and all("tokens/s" in s and "0 failed" in s for s in summary)
-    assert panel.get_by_role("button", name="Reveal").count() == 0  # not a blind round
-    assert grid.get_by_role("button", name="Pick A").count() == 0
+    expect(  # Markdown
+        first.locator(".llmw-compare-text p, .llmw-compare-text li").first,
+        "a cell's answer rendered as Markdown",
+    ).to_be_visible()
+    figures = first.locator(".llmw-figures")
+    expect(figures, "a cell's token count").to_contain_text("tokens")
+    expect(figures, "a cell's time to first token").to_contain_text("TTFT")
+    summary = grid.locator("tfoot td")
+    expect(summary, "a summary per model").to_have_count(2)
+    for i in range(2):
+        expect(summary.nth(i), "a model's speed in the summary").to_contain_text("tokens/s")
+        expect(summary.nth(i), "a model's failures in the summary").to_contain_text("0 failed")
+    expect(panel.get_by_role("button", name="Reveal"), "no Reveal: not blind").to_have_count(0)
+    expect(grid.get_by_role("button", name="Pick A"), "no picks: not blind").to_have_count(0)
 
 
 def check_blind(panel: Any) -> None:
     """BLIND's view: A and B, a pick per row, then the names and the tally."""
     grid = panel.get_by_role("table", name="Answers")
-    grid.wait_for(timeout=60_000)
-    assert grid.locator("thead th").all_inner_texts() == ["Prompt", "A", "B"]
-    panel.get_by_text("Done", exact=True).wait_for(timeout=120_000)
+    expect(grid, "the blind round's grid").to_be_visible(timeout=60_000)
+    headings = grid.locator("thead th")
+    expect(headings, "the blind round's hidden names").to_have_text(["Prompt", "A", "B"])
+    expect(panel.get_by_text("Done", exact=True), "the blind round's Done line").to_be_visible(
+        timeout=120_000
+    )
     rows = grid.locator("tbody tr")
-    assert panel.get_by_role("button", name="Reveal").is_enabled()
-    rows.nth(0).get_by_role("button", name="Pick A").click()
-    _wait(
-        lambda: (
-            rows.nth(0).get_by_role("button", name="Pick A").get_attribute("aria-pressed") == "true"
-        ),
-        15,
-        "the pick did not reach the page",
-    )
-    assert grid.locator("thead th").all_inner_texts() == ["Prompt", "A", "B"]  # still hidden
+    expect(panel.get_by_role("button", name="Reveal"), "Reveal once done").to_be_enabled()
+    pick_a = rows.nth(0).get_by_role("button", name="Pick A")
+    pick_a.click()
+    expect(pick_a, "the first row's pick on the page").to_have_attribute("aria-pressed", "true")
+    expect(headings, "names still hidden after one pick").to_have_text(["Prompt", "A", "B"])
     rows.nth(1).get_by_role("button", name="Pick B").click()
-    _wait(
-        lambda: "tiny" in grid.locator("thead th").all_inner_texts(),
-        15,
-        "the names were not revealed after every row was picked",
-    )
-    summary = " ".join(grid.locator("tfoot td").all_inner_texts())
-    assert summary.count("1 pick") == 2, summary
-    assert not rows.nth(0).get_by_role("button", name="Pick A").is_visible()
+    expect(
+        headings.filter(has_text=re.compile("^tiny$")),
+        "the names, revealed once every row is picked",
+    ).to_have_count(1)
+    summary = grid.locator("tfoot td")
+    for i in range(2):
+        expect(summary.nth(i), "a model's tally").to_contain_text("1 pick")
+    expect(pick_a, "the picks gone once revealed").to_be_hidden()

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import EXPECT_TIMEOUT_MS, expect
 
 from llm_widgets.testing.jupyter import (
     CHROMIUM,
@@ -18,6 +19,8 @@ from llm_widgets.testing.jupyter import (
     flavours_to_test,
     launch_chromium,
 )
+
+expect.set_options(timeout=EXPECT_TIMEOUT_MS)  # every expect retries this long unless told
 
 
 @pytest.fixture(scope="session", params=flavours_to_test())

@@ -3,10 +3,10 @@ downloads (their cards), cancel one, library, delete (the card follows), discard
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
+from helpers import expect
 
 pytestmark = pytest.mark.browser
 
@@ -34,44 +34,55 @@ def test_search_pick_download_two_cancel_one_delete(notebook_page: Any, screensh
     nb.run_cell(0)
     nb.run_cell(1)
     out = nb.output(1)
-    out.locator(".llmw-browser").wait_for(timeout=30_000)
+    expect(out.locator(".llmw-browser"), "the model browser").to_be_visible()
     out.get_by_role("searchbox", name="Search models").fill("phi")
     out.get_by_role("button", name="Search").click()
     results = out.get_by_role("list", name="Search results")
-    results.get_by_role("button").first.wait_for(timeout=30_000)
-    assert "gated" in results.inner_text()
+    expect(results.get_by_role("button").first, "a search result").to_be_visible()
+    expect(results, "the gated repo marked").to_contain_text("gated")
     results.get_by_role("button").filter(has_text="bartowski/Phi-3-mini-GGUF").click()
 
     files = out.get_by_role("table", name="Models in the repo")
-    files.locator("tr[data-filename]").nth(1).wait_for(timeout=30_000)
     rows = files.locator("tr[data-filename]")
-    assert rows.first.get_attribute("data-filename") == "Phi-3-mini-Q4_K_M.gguf"
-    assert "Recommended" in rows.first.inner_text() and "fits" in rows.first.inner_text()
-    assert "Recommended" not in rows.nth(1).inner_text()
+    expect(rows, "the repo's two files").to_have_count(2)
+    expect(rows.first, "the smaller file first").to_have_attribute(
+        "data-filename", "Phi-3-mini-Q4_K_M.gguf"
+    )
+    expect(rows.first, "the recommended pick").to_contain_text("Recommended")
+    expect(rows.first, "the pick fits").to_contain_text("fits")
+    expect(rows.nth(1), "one recommended pick").not_to_contain_text("Recommended")
     named = out.get_by_text("bartowski/Phi-3-mini-GGUF", exact=True)  # the result and a heading
-    assert named.count() == 2 and files.get_by_text("bartowski/Phi-3-mini-GGUF").count() == 0
+    expect(named, "the repo named by its result and a heading").to_have_count(2)
+    expect(
+        files.get_by_text("bartowski/Phi-3-mini-GGUF"), "the repo not repeated in its files"
+    ).to_have_count(0)
     cards = out.locator(".llmw-card")
-    assert cards.count() == 0  # a full card only for what is downloaded
+    expect(cards, "no card before a download").to_have_count(0)  # a full card: downloaded only
     rows.first.get_by_role("button", name="Download").click()
     rows.nth(1).get_by_role("button", name="Download").click()
     q4 = cards.filter(has_text="Phi-3-mini-Q4_K_M.gguf")
     q8 = cards.filter(has_text="Phi-3-mini-Q8_0.gguf")
-    q8.get_by_role("button", name="Cancel").wait_for(timeout=10_000)
+    expect(q8.get_by_role("button", name="Cancel"), "the Q8 download's Cancel").to_be_visible()
     screenshot(out, "browser-two-downloads")
     q8.get_by_role("button", name="Cancel").click()
-    q8.get_by_role("button", name="Download").wait_for(timeout=10_000)
+    expect(q8.get_by_role("button", name="Download"), "Q8's Download after Cancel").to_be_visible()
 
-    q4.get_by_role("button", name="Load", exact=True).wait_for(timeout=60_000)  # q4 finished
+    expect(  # q4 finished
+        q4.get_by_role("button", name="Load", exact=True), "Q4's Load once downloaded"
+    ).to_be_visible(timeout=60_000)
     library = out.get_by_role("table", name="Local models")
-    library.get_by_text("bartowski/Phi-3-mini-GGUF/Phi-3-mini-Q4_K_M.gguf").wait_for(timeout=10_000)
+    expect(
+        library.get_by_text("bartowski/Phi-3-mini-GGUF/Phi-3-mini-Q4_K_M.gguf"),
+        "the downloaded file in the library",
+    ).to_be_visible()
     q8_row = library.locator("tr").filter(has_text="Phi-3-mini-Q8_0.gguf")
-    assert "partial" in q8_row.inner_text()
+    expect(q8_row, "the cancelled file listed as partial").to_contain_text("partial")
     screenshot(out, "browser-library")
 
     row = library.locator("tr").filter(has_text="Phi-3-mini-Q4_K_M.gguf")
     row.get_by_role("button", name="Load").click()  # random bytes: the check refuses it
     alerts = out.locator(".llmw-library").get_by_role("alert").filter(has_text="GGUF")
-    alerts.first.wait_for(timeout=30_000)
+    expect(alerts.first, "the library's alert: not a GGUF").to_be_visible()
     row.get_by_role("button", name="Delete").click()
     confirm = row.get_by_role("button", name="Delete")  # destructive, in the theme's error colour
     colours = confirm.evaluate(
@@ -86,20 +97,22 @@ def test_search_pick_download_two_cancel_one_delete(notebook_page: Any, screensh
     )
     assert colours[0] == probe and colours[1].strip() != colours[2].strip(), colours
     confirm.click()
-    deadline = time.monotonic() + 10
-    while library.locator("tr").filter(has_text="Phi-3-mini-Q4_K_M.gguf").count():
-        assert time.monotonic() < deadline, "the deleted file is still listed"
-        time.sleep(0.1)
-    out.get_by_text("Deleted Phi-3-mini-Q4_K_M.gguf").first.wait_for(timeout=10_000)
+    expect(
+        library.locator("tr").filter(has_text="Phi-3-mini-Q4_K_M.gguf"), "the deleted file gone"
+    ).to_have_count(0)
+    expect(
+        out.get_by_text("Deleted Phi-3-mini-Q4_K_M.gguf").first, "the notice: deleted"
+    ).to_be_visible()
     # its card and its row in the list go back to "not downloaded", with Download
-    q4.get_by_text("Not downloaded").wait_for(timeout=10_000)
-    q4.get_by_role("button", name="Download").wait_for(timeout=10_000)
-    q4.get_by_role("button", name="Load", exact=True).wait_for(state="hidden", timeout=10_000)
-    rows.first.get_by_role("button", name="Download").wait_for(timeout=10_000)
+    expect(q4.get_by_text("Not downloaded"), "Q4's card: not downloaded").to_be_visible()
+    expect(q4.get_by_role("button", name="Download"), "Q4's Download again").to_be_visible()
+    expect(q4.get_by_role("button", name="Load", exact=True), "no Load for Q4").to_be_hidden()
+    expect(
+        rows.first.get_by_role("button", name="Download"), "Q4's row offers Download again"
+    ).to_be_visible()
 
     nb.run_cell(2)  # the partial discarded from Python: the library and the card follow
-    deadline = time.monotonic() + 10
-    while library.locator("tr").filter(has_text="Phi-3-mini-Q8_0.gguf").count():
-        assert time.monotonic() < deadline, "the library still lists the discarded partial"
-        time.sleep(0.1)
-    q8.get_by_text("Not downloaded").wait_for(timeout=10_000)
+    expect(
+        library.locator("tr").filter(has_text="Phi-3-mini-Q8_0.gguf"), "the discarded partial gone"
+    ).to_have_count(0)
+    expect(q8.get_by_text("Not downloaded"), "Q8's card: not downloaded").to_be_visible()

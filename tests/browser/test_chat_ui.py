@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import time
+import re
 from typing import Any
 
 import pytest
+from helpers import ENDLESS_GRAMMAR, expect, wait_each_frame, wait_idle_chat, wait_until
 from markdown_chat import ANSWER, SAVED, check_rendered
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+STREAMED = re.compile(r"\S[\s\S]{3,}\S")  # five characters or more, from first to last
 
 CELLS = [
     "import tempfile\n"
@@ -17,12 +20,19 @@ CELLS = [
     "service = LLMKernelService(cache_dir=tempfile.mkdtemp())\n"
     "LLMKernelService.set_instance(service)\n"
     "facts = service.load_model(packaged_model_path(), n_ctx=2048).wait(120)",
-    "chat = Chat()\nchat.max_tokens = 1500\nchat",
+    # an answer that cannot end by itself (the grammar never allows its end): Stop always finds
+    # it running, and later answers end at their max_tokens
+    f"chat = Chat(generation_params={{'grammar': {ENDLESS_GRAMMAR!r}}})\n"
+    "chat.max_tokens = 1500\nchat",
     "print('TURNS', [m['role'] for m in chat.messages], 'STOP', chat.job.stop_reason)",
     "print('SETTINGS', chat.temperature, chat.trim_history)",
     "chat.max_tokens = 60",
     "%load_ext llm_widgets\n"
     "import pandas as pd\n"
+    # the magic's answers cannot end by themselves either: the interrupt finds one running
+    "_generate = service.generate_chat_completion\n"
+    "service.generate_chat_completion = lambda messages, **kw: _generate(\n"
+    f"    messages, **{{'grammar': {ENDLESS_GRAMMAR!r}, **kw}})\n"
     "df = pd.DataFrame({'city': ['Paris', 'Lyon'], 'population': [2100000, 513000]})",
     "%%llm --max-tokens 1500\nWrite a very long, detailed story about the cities in @df.",
     "magic = get_ipython().magics_manager.registry['LLMMagics']\n"
@@ -35,19 +45,19 @@ def test_send_stream_stop_and_send_again(notebook_page: Any, screenshot: Any) ->
     nb.run_cell(0)
     nb.run_cell(1)
     chat = nb.output(1).locator(".llmw-chat")
-    chat.wait_for(timeout=30_000)
+    expect(chat, "the Chat").to_be_visible()
     message = chat.get_by_role("textbox", name="Message")
     send, stop = chat.get_by_role("button", name="Send"), chat.get_by_role("button", name="Stop")
-    assert stop.is_disabled()
+    expect(stop, "Stop before any answer").to_be_disabled()
 
     message.fill("Write a very long, detailed story about a lighthouse keeper and a storm.")
     send.click()
     answer = chat.locator(".llmw-msg-assistant .llmw-text").last
-    deadline = time.monotonic() + 30
-    while len(answer.inner_text().strip()) < 5:  # tokens appear as they stream
-        assert time.monotonic() < deadline, "no tokens streamed"
-        time.sleep(0.05)
-    assert stop.is_enabled() and send.is_disabled()
+    expect(answer, "five characters streamed").to_have_text(  # tokens appear as they stream
+        STREAMED, use_inner_text=True
+    )
+    expect(stop, "Stop while it streams").to_be_enabled()
+    expect(send, "Send disabled while it streams").to_be_disabled()
     # the page stays responsive while the answer streams: frames keep coming, typing works,
     # and the answer is Markdown (paragraphs), not raw text
     frames = nb.page.evaluate(
@@ -56,32 +66,41 @@ def test_send_stream_stop_and_send_again(notebook_page: Any, screenshot: Any) ->
     )
     assert frames == 30
     message.fill("typing while it streams")
-    assert message.input_value() == "typing while it streams"
+    expect(message, "typing while it streams").to_have_value("typing while it streams")
     message.fill("")
-    assert answer.locator("p").count() >= 1
+    expect(answer.locator("p").first, "the answer as Markdown paragraphs").to_be_attached()
     partial = answer.inner_text()
 
-    stop.click()
+    stop.click()  # the answer cannot have ended: its grammar never lets it
     # why it ended, in words, as a mark on the answer; the figures without jargon
     stopped = chat.locator(".llmw-msg-assistant").last
-    stopped.get_by_text("Stopped by you").wait_for(timeout=10_000)
-    assert stopped.get_attribute("data-stop") == "aborted"
-    assert send.is_enabled() and stop.is_disabled()
+    expect(stopped.get_by_text("Stopped by you"), "the answer's Stopped mark").to_be_visible()
+    expect(stopped, "the reason on the answer").to_have_attribute("data-stop", "aborted")
+    expect(send, "Send once stopped").to_be_enabled()
+    expect(stop, "Stop disabled once stopped").to_be_disabled()
     assert len(answer.inner_text()) >= len(partial)
     figures = chat.get_by_label("Answer statistics")
-    assert "tokens/s" in figures.inner_text() and "stopped" not in figures.inner_text()
-    assert "aborted" not in chat.inner_text()
+    expect(figures, "the answer's speed").to_contain_text("tokens/s")
+    expect(figures, "no jargon in the figures").not_to_contain_text("stopped", use_inner_text=True)
+    expect(chat, "no jargon in the Chat").not_to_contain_text("aborted", use_inner_text=True)
     # the answering model, named by its file where the user looks (the GGUF's name: a tooltip)
     head = chat.locator(".llmw-head")
-    assert "SmolLM2-135M-Instruct · Q4_1 · in this kernel" in head.inner_text()
-    assert "Smollm2 135M" not in head.inner_text()
-    assert "GGUF name: Smollm2 135M" in (head.locator(".llmw-model").get_attribute("title") or "")
-    assert stopped.locator(".llmw-role").inner_text() == "SmolLM2-135M-Instruct · Q4_1"
+    expect(head, "the model by its file").to_contain_text(
+        "SmolLM2-135M-Instruct · Q4_1 · in this kernel"
+    )
+    expect(head, "not the GGUF's name").not_to_contain_text("Smollm2 135M", use_inner_text=True)
+    expect(head.locator(".llmw-model"), "the GGUF's name as a tooltip").to_have_attribute(
+        "title", re.compile("GGUF name: Smollm2 135M")
+    )
+    expect(stopped.locator(".llmw-role"), "the answer's model").to_have_text(
+        "SmolLM2-135M-Instruct · Q4_1", use_inner_text=True
+    )
     screenshot(chat, "chat-stopped")
 
     nb.run_cell(2)
-    text = nb.output(2).inner_text()
-    assert "TURNS ['user', 'assistant'] STOP aborted" in text, text
+    expect(nb.output(2), "the kernel's transcript").to_contain_text(
+        "TURNS ['user', 'assistant'] STOP aborted"
+    )
 
     # while the next answer streams, the stopped one's figures are not shown; its mark stays
     nb.page.evaluate(
@@ -94,42 +113,46 @@ def test_send_stream_stop_and_send_again(notebook_page: Any, screenshot: Any) ->
     nb.run_cell(4)
     message.fill("Say hello.")
     message.press("Enter")
-    deadline = time.monotonic() + 60
-    while not (
-        send.is_enabled()
-        and chat.locator(".llmw-msg-assistant").count() == 2
-        and chat.locator(".llmw-streaming").count() == 0
-    ):
-        assert time.monotonic() < deadline, "the second answer did not finish"
-        time.sleep(0.1)
+    expect(chat.locator(".llmw-msg-assistant"), "the second answer").to_have_count(2)
+    wait_idle_chat(chat, "the second answer ended (max_tokens 60)")
     seen = nb.page.evaluate("() => window.__llmwSeen")
     assert seen and set(seen) == {""}, f"figures shown while the answer streamed: {set(seen)}"
-    assert chat.locator(".llmw-msg-assistant").first.get_by_text("Stopped by you").is_visible()
-    assert chat.get_by_label("Answer statistics").count() == 1  # on the last answer only
+    expect(
+        chat.locator(".llmw-msg-assistant").first.get_by_text("Stopped by you"),
+        "the first answer's Stopped mark",
+    ).to_be_visible()
+    expect(  # on the last answer only
+        chat.get_by_label("Answer statistics"), "one answer's figures"
+    ).to_have_count(1)
     last = chat.locator(".llmw-msg-assistant").last
-    assert "tokens/s" in last.get_by_label("Answer statistics").inner_text()
-    assert last.locator(".llmw-text").inner_text().strip()
+    expect(last.get_by_label("Answer statistics"), "the last answer's speed").to_contain_text(
+        "tokens/s"
+    )
+    expect(last.locator(".llmw-text"), "the last answer's text").to_have_text(re.compile(r"\S"))
 
     chat.get_by_role("button", name="Clear").click()
-    chat.get_by_text("No messages yet.").wait_for(timeout=10_000)
+    expect(chat.get_by_text("No messages yet."), "the cleared Chat").to_be_visible()
 
     # settings set in the page reach Python
     chat.get_by_text("Settings").click()
     trim = chat.get_by_role("checkbox", name="Leave out the oldest turns when the context is full")
-    assert trim.is_checked()
+    expect(trim, "trim_history on by default").to_be_checked()
     trim.uncheck()
     temperature = chat.get_by_role("spinbutton", name="Temperature")
     temperature.fill("0.3")
     temperature.press("Enter")
     screenshot(chat, "chat-settings")
-    deadline = time.monotonic() + 15
-    while True:
+
+    def settings_in_python() -> bool:  # the widget's state may follow its ack: ask again
         nb.run_cell(3)
-        text = nb.output(3).inner_text()
-        if "SETTINGS 0.3 False" in text:
-            break
-        assert time.monotonic() < deadline, text
-        time.sleep(0.2)
+        return "SETTINGS 0.3 False" in nb.output(3).inner_text()
+
+    wait_until(
+        settings_in_python,
+        "SETTINGS 0.3 False in Python",
+        timeout=30,
+        seen=lambda: nb.output(3).inner_text(),
+    )
 
     check_a_streamed_magic_cell_and_at_df_in_the_chat(nb, chat)
 
@@ -140,33 +163,42 @@ def check_a_streamed_magic_cell_and_at_df_in_the_chat(nb: Any, chat: Any) -> Non
     nb.run_cell(5)
     nb.run_cell(6, wait=False)
     output = nb.output(6)
-    output.locator("blockquote").get_by_text("Attached @df").wait_for(timeout=60_000)
+    expect(
+        output.locator("blockquote").get_by_text("Attached @df"), "the magic's attachment line"
+    ).to_be_visible(timeout=60_000)
     lengths: list[int] = []
-    deadline = time.monotonic() + 60
-    while len(set(lengths)) < 3:  # the text grows, update after update
-        assert time.monotonic() < deadline, f"the answer did not stream: {lengths}"
+
+    def grown() -> bool:  # the text grows, update after update
         lengths.append(len(output.inner_text()))
-        time.sleep(0.1)
-    assert output.locator("p").count() >= 1  # rendered as Markdown
-    nb.interrupt_kernel()
-    output.get_by_text("stopped — the answer so far is kept").wait_for(timeout=30_000)
+        return len(set(lengths)) >= 3
+
+    wait_until(grown, "three lengths of the streamed answer", 60, seen=lambda: lengths[-5:])
+    expect(output.locator("p").first, "the magic's answer as Markdown").to_be_attached()
+    nb.interrupt_kernel()  # the answer cannot have ended: its grammar never lets it
+    expect(
+        output.get_by_text("stopped — the answer so far is kept"), "the magic's Stopped line"
+    ).to_be_visible()
     nb.wait_idle()
-    assert "KeyboardInterrupt" not in output.inner_text()
-    assert output.locator("blockquote").count() == 1  # one output, updated in place
+    expect(output, "no traceback").not_to_contain_text("KeyboardInterrupt")
+    expect(  # one output, updated in place
+        output.locator("blockquote"), "one output for the magic"
+    ).to_have_count(1)
     nb.run_cell(7)
-    assert "MAGIC cancelled 2 True" in nb.output(7).inner_text()
+    expect(nb.output(7), "the magic's job, cancelled").to_contain_text("MAGIC cancelled 2 True")
 
     chat.get_by_role("button", name="Clear").click()
+    expect(chat.get_by_text("No messages yet."), "the cleared Chat").to_be_visible()
     chat.get_by_role("textbox", name="Message").fill("Which city in @df is larger?")
     chat.get_by_role("button", name="Send").click()
-    chat.get_by_text("Attached @df (pandas DataFrame, 2 rows × 2 columns").wait_for(timeout=30_000)
+    expect(
+        chat.get_by_text("Attached @df (pandas DataFrame, 2 rows × 2 columns"),
+        "the Chat's attachment line",
+    ).to_be_visible()
     transcript = chat.get_by_role("log", name="Transcript")
-    transcript.get_by_text("Context from the notebook").wait_for(timeout=30_000)
-    send = chat.get_by_role("button", name="Send")
-    deadline = time.monotonic() + 60
-    while not send.is_enabled():  # the answer ends (max_tokens 60)
-        assert time.monotonic() < deadline, "the Chat's answer did not end"
-        time.sleep(0.1)
+    expect(
+        transcript.get_by_text("Context from the notebook"), "the context in the transcript"
+    ).to_be_visible()
+    wait_idle_chat(chat, "the @df answer ended (max_tokens 60)")
 
 
 RESTORED_CELLS = [
@@ -198,14 +230,16 @@ def test_a_restored_conversation_renders_markdown_and_no_html(
                 "t => window.jupyterapp.commands.execute('apputils:change-theme', {theme: t})",
                 theme,
             )
-            deadline = time.monotonic() + 20
-            while True:
+
+            def shades() -> tuple[float, float]:
                 text = chat.evaluate(f"c => ({shade})([c, 'color'])")
-                back = bubble.evaluate(f"b => ({shade})([b, 'backgroundColor'])")
-                if (text > 128) == dark and (back < 128) == dark:
-                    break  # light text on dark bubbles, or the other way round
-                assert time.monotonic() < deadline, (theme, text, back)
-                time.sleep(0.2)
+                return text, bubble.evaluate(f"b => ({shade})([b, 'backgroundColor'])")
+
+            def themed(dark: bool = dark) -> bool:  # light text on dark bubbles, or the reverse
+                text, back = shades()
+                return (text > 128) == dark and (back < 128) == dark
+
+            wait_until(themed, f"Chat colours of {theme}", 20, seen=shades)
             if dark:
                 screenshot(chat, "chat-markdown-dark")
 
@@ -213,21 +247,26 @@ def test_a_restored_conversation_renders_markdown_and_no_html(
     message = chat.get_by_role("textbox", name="Message")
     message.fill("Are you there?")
     message.press("Enter")
-    chat.locator(".llmw-error", has_text="No model is loaded").wait_for(timeout=10_000)
-    alert = chat.locator(".llmw-error").inner_text()
-    assert "click Download, then Load" in alert and "ServerConnection" in alert, alert
-    assert "Click Load on the model card" not in alert
-    assert message.input_value() == "Are you there?"
-    assert chat.locator(".llmw-msg-user").count() == 1  # nothing sent, nothing lost
+    alert = chat.locator(".llmw-error")
+    expect(alert, "the hint: no model loaded").to_contain_text("No model is loaded")
+    expect(alert, "the hint's buttons").to_contain_text("click Download, then Load")
+    expect(alert, "the hint's server").to_contain_text("ServerConnection")
+    expect(alert, "not the old hint").not_to_contain_text("Click Load on the model card")
+    expect(message, "the text kept in the box").to_have_value("Are you there?")
+    expect(  # nothing sent, nothing lost
+        chat.locator(".llmw-msg-user"), "no message sent"
+    ).to_have_count(1)
+
+    def clipboard() -> str:
+        return str(nb.page.evaluate("() => navigator.clipboard.readText()"))
 
     chat.get_by_role("button", name="Copy code").click()
-    chat.get_by_text("Copied to the clipboard.").wait_for(timeout=5_000)
-    assert nb.page.evaluate("() => navigator.clipboard.readText()") == "print('hi')"
+    expect(chat.get_by_text("Copied to the clipboard."), "the Copied line").to_be_visible()
+    assert clipboard() == "print('hi')"  # written before the line showed
     chat.get_by_role("button", name="Copy", exact=True).click()
-    deadline = time.monotonic() + 5
-    while nb.page.evaluate("() => navigator.clipboard.readText()") != ANSWER:
-        assert time.monotonic() < deadline, "Copy did not put the Markdown source on the clipboard"
-        time.sleep(0.1)
+    wait_until(
+        lambda: clipboard() == ANSWER, "Markdown source on the clipboard", 10, seen=clipboard
+    )
 
     # a host that refuses the clipboard: the code is selected and the view says what to press
     nb.page.evaluate(
@@ -235,7 +274,7 @@ def test_a_restored_conversation_renders_markdown_and_no_html(
         " document.execCommand = () => false; }"
     )
     chat.get_by_role("button", name="Copy code").click()
-    chat.get_by_text("press Ctrl+C", exact=False).wait_for(timeout=5_000)
+    expect(chat.get_by_text("press Ctrl+C", exact=False), "the Ctrl+C hint").to_be_visible()
     assert nb.page.evaluate("() => window.getSelection().toString()").strip() == "print('hi')"
 
     # persist_transcript: the saved notebook shows the conversation rendered, without a kernel
@@ -244,8 +283,13 @@ def test_a_restored_conversation_renders_markdown_and_no_html(
     nb.open()
     chat = nb.output(1).locator(".llmw-chat")
     check_rendered(chat, nb.page)
-    chat.get_by_text("Not connected to a running kernel", exact=False).wait_for(timeout=20_000)
-    assert chat.get_by_role("button", name="Copy code").get_attribute("aria-disabled") is None
+    expect(
+        chat.get_by_text("Not connected to a running kernel", exact=False),
+        "the saved Chat's offline line",
+    ).to_be_visible()
+    expect(  # Copy needs no kernel
+        chat.get_by_role("button", name="Copy code"), "Copy code enabled without a kernel"
+    ).not_to_have_attribute("aria-disabled", re.compile(".*"))
 
 
 EDIT_CELLS = [
@@ -262,51 +306,59 @@ def test_regenerate_and_edit_from_the_page(notebook_page: Any) -> None:
     nb.run_cell(1)
     chat = nb.output(1).locator(".llmw-chat")
     message = chat.get_by_role("textbox", name="Message")
-    message.wait_for(timeout=30_000)
+    expect(message, "the Chat's text box").to_be_visible()
     send = chat.get_by_role("button", name="Send")
-
-    def answered() -> None:
-        deadline = time.monotonic() + 60
-        while not (send.is_enabled() and chat.locator(".llmw-streaming").count() == 0):
-            assert time.monotonic() < deadline, "the answer did not finish"
-            time.sleep(0.1)
 
     regenerate, edit = (
         chat.get_by_role("button", name=n, exact=True) for n in ("Regenerate", "Edit")
     )
-    assert regenerate.count() == 0 and edit.count() == 0  # nothing to regenerate yet
+    expect(regenerate, "no Regenerate before a turn").to_have_count(0)  # nothing to regenerate
+    expect(edit, "no Edit before a turn").to_have_count(0)
     message.fill("Say hello.")
     message.press("Enter")
     # the turn is open once the kernel's turn_start shows the message (Send's ack may come first)
-    chat.locator(".llmw-msg-user", has_text="Say hello.").wait_for(timeout=30_000)
-    answered()
+    expect(
+        chat.locator(".llmw-msg-user", has_text="Say hello."), "the first message"
+    ).to_be_visible()
+    wait_idle_chat(chat, "the first answer ended")
     cut = chat.locator(".llmw-msg-assistant").last
-    assert cut.get_by_text("Cut at the token limit (max_tokens)").is_visible()
-    assert cut.get_attribute("data-stop") == "length" and "length" not in chat.inner_text()
+    expect(cut.get_by_text("Cut at the token limit (max_tokens)"), "the cut mark").to_be_visible()
+    expect(cut, "the reason on the answer").to_have_attribute("data-stop", "length")
+    expect(chat, "no jargon in the Chat").not_to_contain_text("length", use_inner_text=True)
     old = chat.locator(".llmw-msg-assistant").last.element_handle()
     regenerate.click()
     # the answer is written again: the kernel's transcript replaces the turns (greedy, from the
     # cached prompt, it may be over in milliseconds: no streaming to catch)
-    deadline = time.monotonic() + 30
-    while old.evaluate("node => node.isConnected"):
-        assert time.monotonic() < deadline, "Regenerate did not replace the answer"
-        time.sleep(0.05)
-    answered()
-    assert chat.locator(".llmw-msg").count() == 2
-    assert chat.locator(".llmw-msg-assistant .llmw-text").inner_text().strip()
+    wait_until(
+        lambda: not old.evaluate("node => node.isConnected"),
+        "the first answer replaced after Regenerate",
+        30,
+    )
+    wait_idle_chat(chat, "the regenerated answer ended")
+    expect(chat.locator(".llmw-msg"), "one question and its answer").to_have_count(2)
+    expect(
+        chat.locator(".llmw-msg-assistant .llmw-text"), "the regenerated answer's text"
+    ).to_have_text(re.compile(r"\S"))
 
     edit.click()
-    assert message.input_value() == "Say hello."
-    assert chat.get_by_text("Editing your last message", exact=False).is_visible()
+    expect(message, "the last message back in the box").to_have_value("Say hello.")
+    expect(
+        chat.get_by_text("Editing your last message", exact=False), "the editing line"
+    ).to_be_visible()
     message.fill("Say goodbye.")
     send.click()
-    chat.locator(".llmw-msg-user", has_text="Say goodbye.").wait_for(timeout=10_000)
-    answered()
-    assert chat.locator(".llmw-msg-user .llmw-text").all_inner_texts() == ["Say goodbye."]
-    assert chat.locator(".llmw-msg-assistant").count() == 1
+    expect(
+        chat.locator(".llmw-msg-user", has_text="Say goodbye."), "the edited message"
+    ).to_be_visible()
+    wait_idle_chat(chat, "the edited turn's answer ended")
+    expect(chat.locator(".llmw-msg-user .llmw-text"), "only the edited message").to_have_text(
+        ["Say goodbye."], use_inner_text=True
+    )
+    expect(chat.locator(".llmw-msg-assistant"), "one answer after the edit").to_have_count(1)
     nb.run_cell(2)
-    text = nb.output(2).inner_text()
-    assert "TURNS Say goodbye. ['user', 'assistant']" in text, text
+    expect(nb.output(2), "the kernel's transcript").to_contain_text(
+        "TURNS Say goodbye. ['user', 'assistant']"
+    )
 
 
 # the model thinks for a while (a few dozen words the grammar lets it choose), then answers
@@ -336,56 +388,61 @@ def thinking_cells(path: Any) -> list[str]:
 def test_thinking_folds_live_and_restored_and_the_think_switch(
     notebook_page: Any, thinking_gguf: Any, screenshot: Any
 ) -> None:
-    import re
-
     nb = notebook_page("chat_thinking.ipynb", thinking_cells(thinking_gguf))
     nb.run_cell(0)
     nb.run_cell(1)
     chat = nb.output(1).locator(".llmw-chat")
-    chat.wait_for(timeout=30_000)
+    expect(chat, "the Chat").to_be_visible()
     # restored: the thinking of a saved turn is folded above its answer, HTML shown as text
     restored = chat.get_by_role("button", name="Thought", exact=True)
-    restored.wait_for(timeout=30_000)
-    assert restored.get_attribute("aria-expanded") == "false"
-    assert not chat.get_by_text("I recall", exact=False).is_visible()
+    expect(restored, "the restored turn's Thought").to_have_attribute("aria-expanded", "false")
+    expect(chat.get_by_text("I recall", exact=False), "the folded thinking").to_be_hidden()
     restored.click()
-    assert chat.get_by_text("I recall <b>it</b>.", exact=False).is_visible()
-    assert chat.locator(".llmw-thinking-body b").count() == 0
-    assert chat.locator(".llmw-msg-assistant .llmw-text").first.inner_text().strip() == "Paris."
+    expect(
+        chat.get_by_text("I recall <b>it</b>.", exact=False), "the unfolded thinking, as text"
+    ).to_be_visible()
+    expect(chat.locator(".llmw-thinking-body b"), "no element from the thinking").to_have_count(0)
+    expect(
+        chat.locator(".llmw-msg-assistant .llmw-text").first, "the restored answer"
+    ).to_have_text("Paris.", use_inner_text=True)
 
     switch = chat.get_by_role("switch", name="Think")
-    switch.wait_for(timeout=30_000)  # the model's template can think
-    assert switch.is_checked()
+    expect(switch, "the Think switch: the model's template can think").to_be_checked()
 
     chat.get_by_role("textbox", name="Message").fill("What is 3+3?")
     chat.get_by_role("button", name="Send").click()
-    live = chat.get_by_role("button", name=re.compile(r"^Thinking"))
-    live.wait_for(timeout=120_000)  # streaming, folded (a grammar is slow on a busy machine)
+    # streaming, folded (a grammar is slow on a busy machine): looked for on every frame, as
+    # the thinking may last only a second
+    wait_each_frame(
+        nb.page,
+        "chat => [...chat.querySelectorAll('.llmw-thinking-toggle')]"
+        ".some((b) => b.textContent.trim().startsWith('Thinking'))",
+        chat.element_handle(),
+        "live Thinking block",
+        timeout=120,
+    )
     # the same button by its place, not its name: the thinking may end (renaming it) any time now
     toggle = chat.locator(".llmw-thinking-toggle").last
-    assert toggle.get_attribute("aria-expanded") == "false"
+    expect(toggle, "the live thinking folded").to_have_attribute("aria-expanded", "false")
     toggle.click()
     body = chat.locator(".llmw-thinking-body").last
-    assert body.is_visible()
+    expect(body, "the live thinking unfolded").to_be_visible()
     screenshot(chat, "chat-thinking-live")
     done = chat.get_by_role("button", name=re.compile(r"^Thought for \d+ s$"))
-    done.wait_for(timeout=120_000)
-    assert len(body.inner_text().split()) >= 20  # the thinking streamed into the open block
+    expect(done, "the thinking's end: Thought for N s").to_be_visible(timeout=120_000)
+    words = body.inner_text().split()
+    assert len(words) >= 20, words  # the thinking streamed into the open block
     answer = chat.locator(".llmw-msg-assistant .llmw-text").last
-    deadline = time.monotonic() + 30
-    while answer.inner_text().strip() != "It is six.":
-        assert time.monotonic() < deadline, answer.inner_text()
-        time.sleep(0.1)
-    assert "<think>" not in answer.inner_text()
+    expect(answer, "the answer after the thinking").to_have_text("It is six.", use_inner_text=True)
+    expect(answer, "no think tag in the answer").not_to_contain_text("<think>")
     screenshot(chat, "chat-thinking-done")
 
     switch.uncheck()
-    deadline = time.monotonic() + 15
-    while True:
+
+    def think_off() -> bool:  # the widget's state may follow its ack: ask again
         nb.run_cell(2)
-        text = nb.output(2).inner_text()
-        if "THINK False" in text:
-            break
-        assert time.monotonic() < deadline, text
-        time.sleep(0.2)
+        return "THINK False" in nb.output(2).inner_text()
+
+    wait_until(think_off, "THINK False in Python", 30, seen=lambda: nb.output(2).inner_text())
+    text = nb.output(2).inner_text()
     assert "'It is six.'" in text and "None" not in text, text

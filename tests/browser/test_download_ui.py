@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
 import pytest
+from helpers import FULL, expect, progress, wait_progress
 
 pytestmark = pytest.mark.browser
 
@@ -34,55 +34,51 @@ CELLS = [
 ]
 
 
-def _value(bar: Any) -> float:
-    return float(bar.get_attribute("aria-valuenow") or 0)
-
-
-def _wait_value(bar: Any, predicate: Any, timeout: float = 30) -> float:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = _value(bar)
-        if predicate(value):
-            return value
-        assert time.monotonic() < deadline, f"progress stuck at {value}"
-        time.sleep(0.05)
-
-
 def test_download_cancel_resume_and_retry(notebook_page: Any, screenshot: Any) -> None:
     nb = notebook_page("download_ui.ipynb", CELLS)
     nb.run_cell(0)
     nb.run_cell(1)
     card = nb.output(1).locator(".llmw-card")
-    card.wait_for(timeout=30_000)
+    expect(card, "the model card").to_be_visible()
     bar = card.get_by_role("progressbar", name="Download progress")
-    assert _value(bar) == 0
+    expect(bar, "an empty progress bar before Download").to_have_attribute("aria-valuenow", "0")
 
     card.get_by_role("button", name="Download").click()
-    first = _wait_value(bar, lambda v: v > 0)
-    _wait_value(bar, lambda v: v > first)  # it moves
-    card.get_by_text(re.compile(r"MB/s")).wait_for(timeout=10_000)  # speed shown
+    first = wait_progress(bar, lambda v: v > 0, "download progress above 0%")
+    wait_progress(bar, lambda v: v > first, f"download progress past {first:g}%")  # it moves
+    expect(card.get_by_text(re.compile(r"MB/s")), "the download's speed").to_be_visible()
     screenshot(card, "card-downloading")
 
     card.get_by_role("button", name="Cancel").click()
-    card.get_by_role("button", name="Download").wait_for(timeout=10_000)
-    card.get_by_text(re.compile(r"Cancelled — .* of .* MB kept")).wait_for(timeout=10_000)
-    kept = _value(bar)
+    expect(card.get_by_role("button", name="Download"), "Download after Cancel").to_be_visible()
+    expect(
+        card.get_by_text(re.compile(r"Cancelled — .* of .* MB kept")), "the Cancelled line"
+    ).to_be_visible()
+    kept = progress(bar)
     assert kept > first  # the bar shows what is kept, not 0
-    card.get_by_text(re.compile("cancelled; .* kept for a resume")).first.wait_for(timeout=10_000)
+    expect(
+        card.get_by_text(re.compile("cancelled; .* kept for a resume")).first,
+        "the notice of what is kept",
+    ).to_be_visible()
     screenshot(card, "card-cancelled")
     nb.run_cell(2)
 
     card.get_by_role("button", name="Download").click()
-    card.get_by_text(re.compile(rf"Resuming download of .* from {kept:.0f}%")).first.wait_for(
-        timeout=10_000
+    expect(
+        card.get_by_text(re.compile(rf"Resuming download of .* from {kept:.0f}%")).first,
+        f"the notice of a resume from {kept:.0f}%",
+    ).to_be_visible()
+    expect(bar, "the resumed download's full bar").to_have_attribute(
+        "aria-valuenow", FULL, timeout=60_000
     )
-    _wait_value(bar, lambda v: v == 100, timeout=60)
-    card.get_by_text(re.compile("is ready")).first.wait_for(timeout=10_000)
-    assert card.get_by_role("button", name="Load").is_visible()
+    expect(card.get_by_text(re.compile("is ready")).first, "the notice: ready").to_be_visible()
+    expect(card.get_by_role("button", name="Load"), "Load once downloaded").to_be_visible()
     screenshot(card, "card-done")
 
     nb.run_cell(3)
-    text = nb.output(3).inner_text()
+    output = nb.output(3)
+    expect(output, "the kernel's account of the resume").to_contain_text("RESUMED_FROM")
+    text = output.inner_text()
     resumed = int(re.search(r"RESUMED_FROM (\d+)", text).group(1))
     assert resumed > 0, text
     # the resume asked only for what was missing (in parallel ranges): never the kept start
@@ -92,10 +88,13 @@ def test_download_cancel_resume_and_retry(notebook_page: Any, screenshot: Any) -
     nb.run_cell(4)
     failing = nb.output(4).locator(".llmw-card")
     failing.get_by_role("button", name="Download").click()
-    failing.get_by_role("button", name="Retry").wait_for(timeout=30_000)
-    assert "server error (500)" in failing.inner_text()
+    expect(failing.get_by_role("button", name="Retry"), "Retry after a 500").to_be_visible()
+    expect(failing, "the server error, in words").to_contain_text("server error (500)")
     screenshot(failing, "card-failed")
     nb.run_cell(5)
     failing.get_by_role("button", name="Retry").click()
-    _wait_value(failing.get_by_role("progressbar", name="Download progress"), lambda v: v == 100)
-    assert not failing.get_by_role("button", name="Retry").is_visible()
+    expect(
+        failing.get_by_role("progressbar", name="Download progress"),
+        "the retried download's full bar",
+    ).to_have_attribute("aria-valuenow", FULL)
+    expect(failing.get_by_role("button", name="Retry"), "no Retry once done").to_be_hidden()

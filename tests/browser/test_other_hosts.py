@@ -10,13 +10,12 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import FULL, expect, progress, server_up, wait_progress, wait_until
 from markdown_chat import SAVED, check_rendered
 
 from llm_widgets.testing.jupyter import free_port
@@ -81,15 +80,19 @@ def _serve(command: list[str], folder: Path, port: int) -> Iterator[str]:
         command, cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2).close()
-            break
-        except OSError:
-            assert process.poll() is None, (folder / "server.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.3)
+
+    def up() -> bool:
+        assert process.poll() is None, (folder / "server.log").read_text()[-3000:]
+        return server_up(url)
+
+    def seen() -> str:
+        return (folder / "server.log").read_text()[-3000:]
+
+    try:
+        wait_until(up, f"{command[0]} server answering on {url}", 60, seen=seen, every=0.3)
+    except AssertionError:
+        os.killpg(process.pid, signal.SIGTERM)
+        raise
     try:
         yield url
     finally:
@@ -128,39 +131,39 @@ def voila_app() -> Iterator[str]:
 
 def _download_cancel_resume(page: Any) -> None:
     download = page.get_by_role("button", name="Download")
-    download.wait_for(timeout=90_000)
+    expect(download, "the card's Download").to_be_visible(timeout=90_000)
     bar = page.get_by_role("progressbar", name="Download progress")
     download.click()
-    _wait(lambda: float(bar.get_attribute("aria-valuenow") or 0) > 0)  # updates from a thread
+    wait_progress(bar, lambda v: v > 0, "download progress from a thread")  # background updates
     page.get_by_role("button", name="Cancel").click()
-    page.get_by_role("button", name="Download").wait_for(timeout=10_000)
-    page.get_by_text(re.compile(r"Cancelled — .* of .* kept")).wait_for(timeout=10_000)
-    kept = float(bar.get_attribute("aria-valuenow") or 0)
+    expect(
+        page.get_by_role("button", name="Download"), "the card's Download after Cancel"
+    ).to_be_visible()
+    expect(
+        page.get_by_text(re.compile(r"Cancelled — .* of .* kept")), "the Cancelled line"
+    ).to_be_visible()
+    kept = progress(bar)
     assert kept > 0  # the bar shows what is kept
     page.get_by_role("button", name="Download").click()
-    page.get_by_text(re.compile(rf"Resuming download of .* from {kept:.0f}%")).wait_for(
-        timeout=10_000
+    expect(
+        page.get_by_text(re.compile(rf"Resuming download of .* from {kept:.0f}%")),
+        f"the notice of a resume from {kept:.0f}%",
+    ).to_be_visible()
+    expect(bar, "the resumed download's full bar").to_have_attribute(
+        "aria-valuenow", FULL, timeout=60_000
     )
-    _wait(lambda: float(bar.get_attribute("aria-valuenow") or 0) == 100, timeout=60)
-    page.get_by_role("button", name="Load").wait_for(timeout=10_000)
-
-
-def _wait(predicate: Any, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "the page did not get there"
-        time.sleep(0.05)
+    expect(page.get_by_role("button", name="Load"), "Load once downloaded").to_be_visible()
 
 
 def test_the_card_works_in_marimo(marimo_app: str, browser: Any) -> None:
     page = browser.new_page()
     page.goto(marimo_app)
     cards = page.locator(".llmw-card")
-    _wait(lambda: cards.count() == 2, timeout=90)
+    expect(cards, "marimo's two cards").to_have_count(2, timeout=90_000)
     _download_cancel_resume(cards.filter(has_text="tiny-model.Q4_K_M.gguf"))  # mo.ui.anywidget
     bare = cards.filter(has_text="small.Q8_0.gguf")
     bare.get_by_role("button", name="Download").click()
-    bare.get_by_role("button", name="Load").wait_for(timeout=30_000)
+    expect(bare.get_by_role("button", name="Load"), "the bare card's Load").to_be_visible()
     check_rendered(page.locator(".llmw-chat"), page)
     page.close()
 

@@ -13,8 +13,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,8 +22,17 @@ from compare_checks import BLIND as COMPARE_BLIND
 from compare_checks import GRID as COMPARE_GRID
 from compare_checks import SETUP as SETUP_COMPARE
 from compare_checks import check_blind, check_grid
+from helpers import (
+    ENDLESS_GRAMMAR,
+    FULL,
+    expect,
+    progress,
+    server_up,
+    wait_idle_chat,
+    wait_progress,
+    wait_until,
+)
 from markdown_chat import SAVED, check_rendered
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from tool_cards import check_tool_cards
 
 from llm_widgets.demo import packaged_model_path
@@ -95,7 +102,13 @@ def vscode_page(browser: Any) -> Iterator[Any]:
         start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
-    _wait(lambda: _up(f"{url}/api/status"), 60, lambda: (home / "server.log").read_text())
+    wait_until(
+        lambda: server_up(f"{url}/api/status"),
+        f"jupyter server answering on {url}",
+        60,
+        seen=lambda: (home / "server.log").read_text()[-3000:],
+        every=0.3,
+    )
     page = browser.new_page(viewport={"width": 1000, "height": 1400})
     try:
         page.goto(f"{url}/static/harness/index.html")
@@ -113,30 +126,11 @@ def vscode_page(browser: Any) -> Iterator[Any]:
         shutil.rmtree(home, ignore_errors=True)
 
 
-def _up(url: str) -> bool:
-    try:
-        urllib.request.urlopen(url, timeout=2).close()
-        return True
-    except OSError:
-        return False
-
-
-def _wait(predicate: Any, timeout: float, why: Any = lambda: "") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, why()
-        time.sleep(0.1)
-
-
 def _cell(page: Any, code: str) -> Any:
     """Run a cell through the page's kernel; the locator of its output."""
     reply = page.evaluate("code => window.runCell(code)", code)
     assert reply["status"] == "ok", f"{reply.get('ename')}: {reply.get('evalue')}"
     return page.locator(f'.cell-output[data-cell="{reply["cell"]}"]')
-
-
-def _value(bar: Any) -> float:
-    return float(bar.get_attribute("aria-valuenow") or 0)
 
 
 def test_the_whole_flow_in_vscodes_widget_renderer(vscode_page: Any) -> None:
@@ -145,21 +139,27 @@ def test_the_whole_flow_in_vscodes_widget_renderer(vscode_page: Any) -> None:
 
     card = _cell(page, 'ModelCard(REPO, "big.Q4_K_M.gguf")')
     download = card.get_by_role("button", name="Download", exact=True)
-    download.wait_for(timeout=60_000)
+    expect(download, "the card's Download").to_be_visible(timeout=60_000)
     assert any(line.startswith("loaded AnyModel") for line in page.evaluate("window.harnessLog"))
     bar = card.get_by_role("progressbar", name="Download progress")
     download.click()
-    _wait(lambda: 15 <= _value(bar) < 90, 30)  # background updates reach the view
+    # background updates reach the view
+    wait_progress(bar, lambda v: 15 <= v < 90, "download progress between 15% and 90%")
     card.get_by_role("button", name="Cancel", exact=True).click()
-    card.get_by_text(re.compile(r"Cancelled — .* MB of 12\.0 MB kept")).wait_for(timeout=15_000)
-    kept = _value(bar)
+    expect(
+        card.get_by_text(re.compile(r"Cancelled — .* MB of 12\.0 MB kept")), "the Cancelled line"
+    ).to_be_visible()
+    kept = progress(bar)
     assert kept >= 15  # the bar shows what is kept, not 0
     card.get_by_role("button", name="Download", exact=True).click()
-    card.get_by_text(re.compile(rf"Resuming download of .* from {kept:.0f}%")).wait_for(
-        timeout=15_000
+    expect(
+        card.get_by_text(re.compile(rf"Resuming download of .* from {kept:.0f}%")),
+        f"the notice of a resume from {kept:.0f}%",
+    ).to_be_visible()
+    expect(bar, "the resumed download's full bar").to_have_attribute(
+        "aria-valuenow", FULL, timeout=60_000
     )
-    _wait(lambda: _value(bar) == 100, 60)
-    card.get_by_text("Downloaded").first.wait_for(timeout=10_000)
+    expect(card.get_by_text("Downloaded").first, "the Downloaded line").to_be_visible()
 
     tiny = _cell(page, "card = ModelCard(REPO, FILE); card")
     # a Send before the model is there: the text stays, the hint names the card's buttons
@@ -167,69 +167,93 @@ def test_the_whole_flow_in_vscodes_widget_renderer(vscode_page: Any) -> None:
     early.get_by_role("textbox", name="Message").fill("Too early?")
     early.get_by_role("button", name="Send", exact=True).click(timeout=30_000)
     hint = "click Download on the model card, then Load"
-    early.locator(".llmw-error", has_text=hint).wait_for(timeout=15_000)
-    assert early.get_by_role("textbox", name="Message").input_value() == "Too early?"
+    expect(early.locator(".llmw-error", has_text=hint), "the hint: no model yet").to_be_visible()
+    expect(early.get_by_role("textbox", name="Message"), "the text kept in the box").to_have_value(
+        "Too early?"
+    )
     tiny.get_by_role("button", name="Download", exact=True).click(timeout=60_000)
     tiny.get_by_role("button", name="Load", exact=True).click(timeout=60_000)
-    tiny.get_by_text("Loaded").first.wait_for(timeout=60_000)
+    expect(tiny.get_by_text("Loaded").first, "the tiny model loaded").to_be_visible(timeout=60_000)
 
-    chat = _cell(page, "chat = Chat(card); chat.max_tokens = 2000; chat")
-    chat.get_by_text("tiny · F32 · in this kernel").wait_for(timeout=30_000)  # repo and file
+    # an answer that cannot end by itself (its grammar never allows the end): Stop finds it
+    # running, however fast the tiny model writes
+    chat = _cell(
+        page,
+        f"chat = Chat(card, generation_params={{'grammar': {ENDLESS_GRAMMAR!r}}})\n"
+        "chat.max_tokens = 3000; chat",
+    )
+    expect(  # repo and file
+        chat.get_by_text("tiny · F32 · in this kernel"), "the model in the Chat"
+    ).to_be_visible()
     chat.get_by_role("textbox", name="Message").fill("Hello there")
     chat.get_by_role("button", name="Send", exact=True).click(timeout=30_000)
     transcript = chat.get_by_role("log", name="Transcript")
-    transcript.get_by_text("Hello there").wait_for(timeout=30_000)
+    expect(transcript.get_by_text("Hello there"), "the message in the transcript").to_be_visible()
     answer = transcript.locator(".llmw-msg-assistant .llmw-text").last
-    _wait(lambda: len(answer.inner_text().strip()) > 0, 60)
+    expect(answer, "the answer's first words").to_have_text(re.compile(r"\S"), timeout=60_000)
     send, stop = (chat.get_by_role("button", name=n, exact=True) for n in ("Send", "Stop"))
-    if stop.is_enabled():
-        try:
-            stop.click(timeout=5_000)
-        except PlaywrightTimeoutError:  # the answer ended between the look and the click
-            assert stop.is_disabled()
-    _wait(lambda: send.is_enabled() and stop.is_disabled(), 60)
-    assert chat.locator(".llmw-error").inner_text() == ""
+    stop.click()
+    expect(chat.get_by_text("Stopped by you"), "the answer's Stopped mark").to_be_visible()
+    expect(send, "Send once stopped").to_be_enabled()
+    expect(stop, "Stop disabled once stopped").to_be_disabled()
+    expect(chat.locator(".llmw-error"), "no error in the Chat").to_have_text("")
     chat.get_by_role("button", name="Regenerate", exact=True).click()  # answered again, in place
-    _wait(lambda: send.is_enabled() and chat.locator(".llmw-streaming").count() == 0, 60)
-    assert chat.locator(".llmw-msg-assistant").count() == 1
-    assert chat.locator(".llmw-error").inner_text() == ""
+    expect(chat.get_by_text("Stopped by you"), "the stopped answer replaced").to_have_count(0)
+    stop.click()  # the regenerated answer cannot end by itself either
+    expect(chat.get_by_text("Stopped by you"), "the regenerated answer stopped").to_be_visible()
+    wait_idle_chat(chat, "the regenerated answer ended")
+    expect(chat.locator(".llmw-msg-assistant"), "one answer, regenerated").to_have_count(1)
+    expect(chat.locator(".llmw-error"), "no error after Regenerate").to_have_text("")
 
     # a model whose template thinks: the Think switch; a thinking turn streams into a folded
     # block, then "Thought for N s"
-    assert chat.get_by_role("switch", name="Think").is_hidden()  # chatml cannot think
+    expect(chat.get_by_role("switch", name="Think"), "no Think: chatml cannot").to_be_hidden()
     _cell(page, "LLMKernelService.instance().load_model(thinker).wait(60)")
     thinker = _cell(page, f"chat2 = Chat(generation_params={{'grammar': {GRAMMAR!r}}}); chat2")
     switch = thinker.get_by_role("switch", name="Think")
-    switch.wait_for(timeout=30_000)
-    assert switch.is_checked()
+    expect(switch, "the Think switch, on").to_be_checked()
     thinker.get_by_role("textbox", name="Message").fill("What is 3+3?")
     thinker.get_by_role("button", name="Send", exact=True).click(timeout=30_000)
     # the block by its place: the harness may deliver a short thinking late and at once, so it
     # can already be "Thought for N s" when first seen (the Lab and Notebook rows see it live)
     toggle = thinker.locator(".llmw-thinking-toggle").last
-    toggle.wait_for(timeout=120_000)
-    assert re.match(r"^(Thinking|Thought)", toggle.inner_text().strip()), toggle.inner_text()
-    assert toggle.get_attribute("aria-expanded") == "false"
-    thinker.get_by_role("button", name=re.compile(r"^Thought for \d+ s$")).wait_for(timeout=60_000)
+    expect(toggle, "the thinking's toggle").to_have_text(
+        re.compile(r"^\s*(Thinking|Thought)"), timeout=120_000
+    )
+    expect(toggle, "the thinking folded").to_have_attribute("aria-expanded", "false")
+    expect(
+        thinker.get_by_role("button", name=re.compile(r"^Thought for \d+ s$")),
+        "the thinking's end: Thought for N s",
+    ).to_be_visible(timeout=60_000)
     answer = thinker.locator(".llmw-msg-assistant .llmw-text").last
-    _wait(lambda: answer.inner_text().strip() == "It is six.", 30)
+    expect(answer, "the answer after the thinking").to_have_text("It is six.", use_inner_text=True)
     switch.uncheck()
-    _wait(lambda: "False" in _cell(page, "print(chat2.think)").inner_text(), 30)
+    wait_until(
+        lambda: "False" in _cell(page, "print(chat2.think)").inner_text(),
+        "chat2.think False in Python",
+        30,
+    )
 
     restored = _cell(page, f"Chat(messages={SAVED})")
     check_rendered(restored, page)
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     restored.get_by_role("button", name="Copy code").click()
-    _wait(lambda: page.evaluate("() => navigator.clipboard.readText()") == "print('hi')", 10)
+    wait_until(
+        lambda: page.evaluate("() => navigator.clipboard.readText()") == "print('hi')",
+        "the code on the clipboard",
+        10,
+        seen=lambda: page.evaluate("() => navigator.clipboard.readText()"),
+    )
 
     page.evaluate("() => window.harnessKernel.restart()")  # the views say their kernel is gone
-    for view in (card, tiny, chat):
-        view.get_by_text("Not connected to a running kernel — run the cell again.").wait_for(
-            timeout=15_000
-        )
+    for name, view in (("card", card), ("tiny card", tiny), ("Chat", chat)):
+        expect(
+            view.get_by_text("Not connected to a running kernel — run the cell again."),
+            f"the {name}'s offline line after the restart",
+        ).to_be_visible()
     # the thinking model above replaced tiny's: its card offers Load again, disabled now
     load = tiny.get_by_role("button", name=re.compile("^(Load|Unload)$"))
-    assert load.get_attribute("aria-disabled") == "true"
+    expect(load, "the tiny card's Load disabled").to_have_attribute("aria-disabled", "true")
 
 
 def test_a_model_on_a_server_in_vscodes_widget_renderer(vscode_page: Any) -> None:
@@ -240,16 +264,25 @@ def test_a_model_on_a_server_in_vscodes_widget_renderer(vscode_page: Any) -> Non
         _cell(page, "from llm_widgets import ServerConnection, Chat")
         panel = _cell(page, f"ServerConnection(base_url={server.base_url!r})")
         panel.get_by_role("button", name="Connect", exact=True).click(timeout=60_000)
-        panel.get_by_text("Connected", exact=True).wait_for(timeout=30_000)
-        chat = _cell(page, "chat = Chat(); chat.max_tokens = 1500; chat")
-        chat.get_by_text("smollm2-server · on 127.0.0.1").wait_for(timeout=30_000)
+        expect(panel.get_by_text("Connected", exact=True), "Connected").to_be_visible()
+        # an answer that cannot end by itself: Stop always finds it running
+        chat = _cell(
+            page,
+            f"chat = Chat(generation_params={{'grammar': {ENDLESS_GRAMMAR!r}}})\n"
+            "chat.max_tokens = 1500; chat",
+        )
+        expect(
+            chat.get_by_text("smollm2-server · on 127.0.0.1"), "the server in the Chat"
+        ).to_be_visible()
         chat.get_by_role("textbox", name="Message").fill("Write a long story about a storm.")
         chat.get_by_role("button", name="Send", exact=True).click()
         answer = chat.get_by_role("log", name="Transcript").locator(".llmw-msg-assistant").last
-        _wait(lambda: len(answer.inner_text().strip()) > 20, 60)
+        expect(answer, "20 characters streamed from the server").to_have_text(
+            re.compile(r"\S[\s\S]{19,}\S"), use_inner_text=True, timeout=60_000
+        )
         chat.get_by_role("button", name="Stop", exact=True).click()
-        chat.get_by_text("Stopped by you").wait_for(timeout=15_000)
-        assert chat.locator(".llmw-error").inner_text() == ""
+        expect(chat.get_by_text("Stopped by you"), "the answer's Stopped mark").to_be_visible()
+        expect(chat.locator(".llmw-error"), "no error in the Chat").to_have_text("")
         check_a_streamed_magic_cell(page)  # the magic on the same server
 
 
@@ -270,13 +303,17 @@ def test_a_batch_run_in_vscodes_widget_renderer(vscode_page: Any) -> None:
         " choices=['positive', 'negative'], temperature=0.0, cache=tempfile.mkdtemp())",
     )
     bar = panel.get_by_role("progressbar", name="Batch progress")
-    bar.wait_for(timeout=60_000)
-    _wait(lambda: _value(bar) >= 5, 60)
+    expect(bar, "the batch's progress bar").to_be_visible(timeout=60_000)
+    wait_progress(bar, lambda v: v >= 5, "batch progress of 5%", timeout=60)
     panel.get_by_role("button", name="Stop", exact=True).click()
-    panel.get_by_text("Stopped — Resume goes on where it stopped").wait_for(timeout=15_000)
+    expect(
+        panel.get_by_text("Stopped — Resume goes on where it stopped"), "the Stopped line"
+    ).to_be_visible()
     panel.get_by_role("button", name="Resume", exact=True).click()
-    _wait(lambda: _value(bar) == 100, 240)
-    panel.get_by_text("Done", exact=True).wait_for(timeout=15_000)
+    expect(bar, "the resumed run's full bar").to_have_attribute(
+        "aria-valuenow", FULL, timeout=240_000
+    )
+    expect(panel.get_by_text("Done", exact=True), "the Done line").to_be_visible()
 
 
 def test_tool_cards_in_vscodes_widget_renderer(vscode_page: Any) -> None:
@@ -287,7 +324,16 @@ def test_tool_cards_in_vscodes_widget_renderer(vscode_page: Any) -> None:
 def check_a_streamed_magic_cell(page: Any) -> None:
     """A `%%llm` answer streams into one output (display_data, then update_display_data under its
     display id, as VS Code renders them), and the kernel's interrupt keeps what came."""
-    _cell(page, "%load_ext llm_widgets\nimport pandas as pd\ndf = pd.DataFrame({'n': [1, 2]})")
+    _cell(
+        page,
+        "%load_ext llm_widgets\nimport pandas as pd\ndf = pd.DataFrame({'n': [1, 2]})\n"
+        # an answer that cannot end by itself: the interrupt always finds it running
+        "from llm_widgets import LLMKernelService\n"
+        "service = LLMKernelService.instance()\n"
+        "_generate = service.generate_chat_completion\n"
+        "service.generate_chat_completion = lambda messages, **kw: _generate(\n"
+        f"    messages, **{{'grammar': {ENDLESS_GRAMMAR!r}, **kw}})",
+    )
     index = page.evaluate(
         "code => { window.pendingCell = window.runCell(code);"
         " return document.querySelectorAll('.cell-output').length - 1; }",
@@ -295,17 +341,22 @@ def check_a_streamed_magic_cell(page: Any) -> None:
     )
     shown = page.locator(f'.cell-output[data-cell="{index}"] pre.display_data')
     lengths: list[int] = []
-    _wait(lambda: shown.count() == 1, 30)
-    while len(set(lengths)) < 3:  # updated in place as the answer grows
-        assert len(lengths) < 600, f"the answer did not stream: {lengths[-5:]}"
+    expect(shown, "the magic's one output").to_have_count(1)
+
+    def grown() -> bool:  # updated in place as the answer grows
         lengths.append(len(shown.inner_text()))
-        time.sleep(0.1)
-    assert shown.inner_text().startswith("> Attached @df (pandas DataFrame, 2 rows × 1 columns")
-    page.evaluate("() => window.harnessKernel.interrupt()")
+        return len(set(lengths)) >= 3
+
+    wait_until(grown, "three lengths of the streamed answer", 60, seen=lambda: lengths[-5:])
+    expect(shown, "the magic's attachment line").to_have_text(
+        re.compile(r"^> Attached @df \(pandas DataFrame, 2 rows × 1 columns"), use_inner_text=True
+    )
+    page.evaluate("() => window.harnessKernel.interrupt()")  # the answer cannot have ended
     reply = page.evaluate("() => window.pendingCell")
     assert reply["status"] == "ok", reply
-    assert shown.count() == 1 and shown.inner_text().endswith(
-        "*stopped — the answer so far is kept*"
+    expect(shown, "still one output").to_have_count(1)
+    expect(shown, "the magic's Stopped line").to_have_text(
+        re.compile(r"\*stopped — the answer so far is kept\*\s*$"), use_inner_text=True
     )
 
 

@@ -3,9 +3,11 @@ renderer): Approve, the result folded, Deny, Stop while a call waits, a restored
 
 from __future__ import annotations
 
-import time
+import re
 from collections.abc import Callable
 from typing import Any
+
+from helpers import expect, wait_idle_chat
 
 SETUP = (
     "from llm_widgets import Chat, LLMKernelService\n"
@@ -27,80 +29,88 @@ RESTORED = "Chat(messages=chat.messages)"
 CELLS = [SETUP, CHAT, CHECK, RESTORED]
 
 
-def _wait(predicate: Callable[[], Any], timeout: float, why: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, why
-        time.sleep(0.1)
-
-
 def check_tool_cards(run: Callable[[str], Any]) -> None:
     """`run(code)` runs a cell and returns the locator of its output."""
     run(SETUP)
     chat = run(CHAT).locator(".llmw-chat")
-    chat.wait_for(timeout=60_000)
+    expect(chat, "the Chat with tools").to_be_visible(timeout=60_000)
     message = chat.get_by_role("textbox", name="Message")
     send = chat.get_by_role("button", name="Send", exact=True)
     cards = chat.locator(".llmw-tool-card")
 
     def ask(text: str) -> Any:
+        card = cards.nth(cards.count())  # the card this turn brings (counted before Send)
         message.fill(text)
         send.click()
-        card = cards.nth(cards.count())  # the card this turn brings
-        card.get_by_role("button", name="Approve", exact=True).wait_for(timeout=180_000)
-        assert card.locator(".llmw-tool-name").inner_text() == "get_weather"
-        assert card.get_by_text("waits for your approval").is_visible()
+        expect(
+            card.get_by_role("button", name="Approve", exact=True),
+            f"the Approve of the call that {text!r} brings",
+        ).to_be_visible(timeout=180_000)
+        expect(card.locator(".llmw-tool-name"), "the called function's name").to_have_text(
+            "get_weather"
+        )
+        expect(card.get_by_text("waits for your approval"), "the waiting line").to_be_visible()
         return card
 
-    def idle() -> None:
-        _wait(
-            lambda: send.is_enabled() and chat.locator(".llmw-streaming").count() == 0,
-            180,
-            "the turn did not end",
-        )
+    def idle(what: str) -> None:
+        wait_idle_chat(chat, what, timeout=180)
 
     first = ask("What is the weather in Paris?")
-    assert "city" in first.locator(".llmw-tool-args").inner_text()
+    expect(first.locator(".llmw-tool-args"), "the call's arguments").to_contain_text("city")
     first.get_by_role("button", name="Approve", exact=True).click()
-    chat.locator('.llmw-tool-card[data-status="done"]').first.wait_for(timeout=60_000)
+    expect(
+        chat.locator('.llmw-tool-card[data-status="done"]').first, "the approved call done"
+    ).to_be_visible(timeout=60_000)
     result = first.locator(".llmw-tool-result")
-    assert result.get_attribute("open") is None  # folded
+    expect(result, "the call's result folded").to_have_js_property("open", False)
     result.locator("summary").click()
-    assert '"temperature": 21' in result.locator("pre").inner_text()
-    assert (
-        first.get_by_role("button", name="Approve").count() == 0
-        or not first.get_by_role("button", name="Approve").is_visible()
+    expect(result.locator("pre"), "the call's result, unfolded").to_contain_text(
+        '"temperature": 21'
     )
-    idle()
+    expect(
+        first.get_by_role("button", name="Approve"), "no Approve once the call ran"
+    ).to_be_hidden()
+    idle("the approved turn ended")
     answer = chat.locator(".llmw-msg-assistant").last
-    assert answer.locator(".llmw-tools .llmw-tool-card").count() == 1  # the card sits in its turn
-    assert answer.locator(".llmw-text").inner_text().strip()
+    expect(  # the card sits in its turn
+        answer.locator(".llmw-tools .llmw-tool-card"), "the card in its answer"
+    ).to_have_count(1)
+    expect(answer.locator(".llmw-text"), "the answer after the call").to_have_text(
+        re.compile(r"\S")
+    )
 
     second = ask("And in Rome?")
     second.get_by_role("button", name="Deny", exact=True).click()
-    second.get_by_text("Declined: the function did not run.").wait_for(timeout=30_000)
-    idle()
+    expect(
+        second.get_by_text("Declined: the function did not run."), "the denied call's line"
+    ).to_be_visible()
+    idle("the denied turn ended")
 
     third = ask("And in Oslo?")
-    chat.get_by_role("button", name="Stop", exact=True).click()
-    idle()
-    assert third.get_attribute("data-status") == "stopped"
-    assert not third.get_by_role("button", name="Approve", exact=True).is_visible()
-    assert chat.locator(".llmw-error").inner_text() == ""
+    chat.get_by_role("button", name="Stop", exact=True).click()  # the call waits: it cannot end
+    idle("the turn stopped while its call waited")
+    expect(third, "the waiting call stopped").to_have_attribute("data-status", "stopped")
+    expect(
+        third.get_by_role("button", name="Approve", exact=True), "no Approve once stopped"
+    ).to_be_hidden()
+    expect(chat.locator(".llmw-error"), "no error in the Chat").to_have_text("")
 
     out = run(CHECK)
-    out.get_by_text("ROLES").wait_for(timeout=30_000)
-    text = out.inner_text()
-    assert "'user', 'assistant', 'tool', 'assistant', 'user', 'assistant', 'tool'" in text, text
-    assert "CALLS 1" in text, text
+    roles = "'user', 'assistant', 'tool', 'assistant', 'user', 'assistant', 'tool'"
+    expect(out, "the kernel's list of roles").to_contain_text(roles)
+    expect(out, "one call run (the approved one)").to_contain_text("CALLS 1")
 
     restored = run(RESTORED).locator(".llmw-chat")
-    restored.wait_for(timeout=30_000)
+    expect(restored, "the restored Chat").to_be_visible()
     saved = restored.locator(".llmw-tool-card")
-    _wait(lambda: saved.count() == 3, 30, "the restored conversation lacks its cards")
-    assert saved.first.locator(".llmw-tool-name").inner_text() == "get_weather"
-    saved.first.locator(".llmw-tool-result summary").click()
-    assert '"temperature": 21' in saved.first.locator(".llmw-tool-result pre").inner_text()
-    assert restored.get_by_role("button", name="Approve").count() == 0 or not (
-        restored.get_by_role("button", name="Approve").first.is_visible()
+    expect(saved, "the restored conversation's three cards").to_have_count(3)
+    expect(saved.first.locator(".llmw-tool-name"), "a restored card's function").to_have_text(
+        "get_weather"
     )
+    saved.first.locator(".llmw-tool-result summary").click()
+    expect(
+        saved.first.locator(".llmw-tool-result pre"), "a restored card's result"
+    ).to_contain_text('"temperature": 21')
+    expect(
+        restored.get_by_role("button", name="Approve").first, "no Approve in a restored Chat"
+    ).to_be_hidden()

@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,31 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def wait_until(
+    check: Callable[[], object],
+    what: str,
+    timeout: float = 30,
+    seen: Callable[[], object] | None = None,
+    every: float = 0.1,
+) -> None:
+    """Wait until `check()` is true, for what Playwright's `expect` cannot express (a number that
+    must grow, a kernel's or a server's state). Raises AssertionError("no {what} within {timeout}
+    s; last seen: ...") at the deadline; `seen()` says what was there instead."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            last = "" if seen is None else f"; last seen: {_safe(seen)}"
+            raise AssertionError(f"no {what} within {timeout:g} s{last}")
+        time.sleep(every)
+
+
+def _safe(seen: Callable[[], object]) -> str:
+    try:
+        return repr(seen())
+    except Exception as exc:  # what was seen is for the message only: never hide the timeout
+        return f"<{type(exc).__name__}: {exc}>"
 
 
 FLAVOURS = ("lab", "notebook", "classic")
@@ -107,22 +133,26 @@ class JupyterServer:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        deadline = time.monotonic() + 90
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"jupyter {flavour} exited:\n{self.log.read_text()[-4000:]}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/api/status", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(
-                    f"jupyter {flavour} did not start:\n{self.log.read_text()[-4000:]}"
-                )
-            time.sleep(0.3)
+        try:
+            wait_until(
+                self._started,
+                f"jupyter {flavour} answering on {self.url}/api/status",
+                timeout=90,
+                seen=lambda: self.log.read_text()[-4000:],
+                every=0.3,
+            )
+        except AssertionError as exc:
+            self.stop()
+            raise RuntimeError(f"jupyter {flavour} did not start: {exc}") from None
+
+    def _started(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"jupyter {self.flavour} exited:\n{self.log.read_text()[-4000:]}")
+        try:
+            with urllib.request.urlopen(f"{self.url}/api/status", timeout=2) as r:
+                return bool(r.status == 200)
+        except OSError:
+            return False
 
     def api(self, path: str) -> Any:
         with urllib.request.urlopen(f"{self.url}{path}", timeout=5) as r:
@@ -201,11 +231,13 @@ class NotebookPage:
         return None
 
     def wait_idle(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while self.kernel_state() != "idle":
-            if time.monotonic() > deadline:
-                raise AssertionError(f"kernel not idle after {timeout} s ({self.kernel_state()})")
-            time.sleep(0.2)
+        wait_until(
+            lambda: self.kernel_state() == "idle",
+            f"idle kernel for {self.name}",
+            timeout=timeout,
+            seen=self.kernel_state,
+            every=0.2,
+        )
 
     def run_cell(self, index: int, wait: bool = True) -> None:
         if self.classic:  # the cell's prompt shows its number once it has run
@@ -238,8 +270,7 @@ class NotebookPage:
             }""",
             [self.name, index, wait],
         )
-        if wait:
-            time.sleep(0.3)
+        if wait:  # the cell has run: its outputs are on the page; the server hears the idle
             self.wait_idle()
 
     def save_with_widgets(self) -> None:
@@ -249,10 +280,12 @@ class NotebookPage:
             self.page.evaluate("() => window.Jupyter.actions.call('widgets:save-with-widgets')")
         else:
             self.page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
-        deadline = time.monotonic() + 30
-        while '"application/vnd.jupyter.widget-state+json"' not in self._saved_text():
-            assert time.monotonic() < deadline, "the widget state was not saved"
-            time.sleep(0.2)
+        wait_until(
+            lambda: '"application/vnd.jupyter.widget-state+json"' in self._saved_text(),
+            f"widget state saved in {self.name}",
+            timeout=30,
+            every=0.2,
+        )
 
     def _saved_text(self) -> str:
         return (self.server.root / self.name).read_text()
@@ -279,9 +312,12 @@ class NotebookPage:
     def restart_kernel(self) -> None:
         """Restart the notebook's kernel from the page, as its Restart menu item does (no dialog);
         returns once the new kernel is idle."""
-        if self.classic:
-            self.page.evaluate("() => window.Jupyter.notebook.kernel.restart()")
-        else:
+        if self.classic:  # the promise ends with the server's answer: the new kernel runs
+            self.page.evaluate(
+                """() => new Promise((done, fail) =>
+                    window.Jupyter.notebook.kernel.restart(done, fail))"""
+            )
+        else:  # the promise ends once the server restarted the kernel
             self.page.evaluate(
                 """async (name) => {
                     const panel = Array.from(window.jupyterapp.shell.widgets("main"))
@@ -290,7 +326,6 @@ class NotebookPage:
                 }""",
                 self.name,
             )
-        time.sleep(1.0)
         self.wait_idle()
 
     def output(self, index: int) -> Any:
