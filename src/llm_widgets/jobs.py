@@ -44,8 +44,8 @@ class Cancellation:
 
     def set(self) -> None:
         """Raise the flag and run the hooks (a hook that fails is ignored: the flag counts)."""
-        self._event.set()
-        with self._lock:
+        with self._lock:  # (with add_hook's check: every hook runs once, whenever it came)
+            self._event.set()
             hooks = list(self._hooks)
         for hook in hooks:
             try:
@@ -67,9 +67,17 @@ class Cancellation:
             raise JobCancelledError("cancelled")
 
     def add_hook(self, hook: Callable[[], Any]) -> Callable[[], None]:
-        """Call `hook()` on cancel (e.g. to close a socket); returns a function that removes it."""
+        """Call `hook()` on cancel (e.g. to close a socket), at once if the cancel came already;
+        returns a function that removes it."""
         with self._lock:
-            self._hooks.append(hook)
+            cancelled = self._event.is_set()
+            if not cancelled:
+                self._hooks.append(hook)
+        if cancelled:  # a Stop in the instant before a request began: not missed
+            try:
+                hook()
+            except Exception:
+                pass
 
         def remove() -> None:
             with self._lock:
