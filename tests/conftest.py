@@ -1,4 +1,7 @@
-"""Shared fixtures: an isolated HF cache, a real Hub-compatible server, a fresh service."""
+"""Shared fixtures, each defined once: an isolated HF cache, a real Hub-compatible server, a fresh
+service (with or without that Hub; SmolLM2 loaded once per module and engine), the tiny GGUF
+models, llama-cpp-python's OpenAI-compatible server (started once per pytest process), and the
+check that no thread outlives its job."""
 
 from __future__ import annotations
 
@@ -16,13 +19,25 @@ os.environ.pop("HF_HUB_OFFLINE", None)
 os.environ.pop("HF_ENDPOINT", None)
 
 from collections.abc import Iterator  # noqa: E402
+from contextlib import ExitStack  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
 
 import pytest  # noqa: E402
 
 from llm_widgets.hub import TransferOptions  # noqa: E402
 from llm_widgets.service import LLMKernelService  # noqa: E402
 from llm_widgets.testing import LocalHub  # noqa: E402
+from llm_widgets.testing.openai_server import OpenAIServer, ServerFactory  # noqa: E402
+from llm_widgets.testing.services import running_service  # noqa: E402
+from llm_widgets.testing.tiny_gguf import CHATML_TEMPLATE, write_tiny_gguf  # noqa: E402
+
+# -- the Hub, the cache, the service ---------------------------------------------------------------
+
+
+# tests/bare runs in its own row (scripts/test.sh: the wheel alone in a fresh venv, with
+# --confcutdir=tests/bare), never inside this full set-up
+collect_ignore = ["bare"]
 
 
 @pytest.fixture
@@ -43,19 +58,20 @@ def local_hub(tmp_path: Path) -> Iterator[LocalHub]:
 @pytest.fixture
 def service(local_hub: LocalHub, cache_dir: Path) -> Iterator[LLMKernelService]:
     """A service downloading from `local_hub` into `cache_dir`, shut down after the test."""
-    svc = LLMKernelService(
+    with running_service(
         endpoint=local_hub.url,
         cache_dir=cache_dir,
         transfer_options=TransferOptions(stall_timeout=1.0, max_retries=3, retry_backoff=0.05),
-    )
-    LLMKernelService.set_instance(svc)
-    yield svc
-    svc.shutdown()
-    LLMKernelService.set_instance(None)
-    leftover = [
-        t.name for t in __import__("threading").enumerate() if "llm-widgets-download" in t.name
-    ]
-    assert not leftover, f"download threads outlived their jobs: {leftover}"
+    ) as svc:
+        yield svc
+
+
+@pytest.fixture
+def svc(tmp_path: Path) -> Iterator[LLMKernelService]:
+    """A service with a cache of its own and no Hub (models from files, servers), shut down after
+    the test. A module whose tests run on each engine asks for `engine` beside it."""
+    with running_service(cache_dir=tmp_path / "cache") as service:
+        yield service
 
 
 def engines_under_test() -> list[str]:
@@ -98,3 +114,77 @@ def engine(request: pytest.FixtureRequest) -> Iterator[str]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("LLM_WIDGETS_ENGINE", request.param)
         yield request.param
+
+
+@pytest.fixture(scope="module")
+def smollm2_service(
+    engine: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LLMKernelService]:
+    """One service with the packaged SmolLM2 loaded (n_ctx 2048) on `engine`, shared by a
+    module's tests: loaded once per module and engine."""
+    from llm_widgets.demo import packaged_model_path
+
+    with running_service(cache_dir=tmp_path_factory.mktemp("hf-cache")) as loaded:
+        loaded.load_model(packaged_model_path(), n_ctx=2048).wait(120)
+        yield loaded
+
+
+# -- tiny GGUF models ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random-weights llama GGUF with a ChatML template, trained context 8192: it loads
+    in milliseconds and answers gibberish fast."""
+    folder = tmp_path_factory.mktemp("tiny-models")
+    return write_tiny_gguf(
+        folder / "tiny.gguf", n_ctx=8192, chat_template=CHATML_TEMPLATE, n_embd=128, n_layer=3
+    )
+
+
+@pytest.fixture(scope="session")
+def slow_tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A bigger tiny model without a template, whose long prompts take a while to evaluate."""
+    folder = tmp_path_factory.mktemp("tiny-models")
+    return write_tiny_gguf(folder / "slow.gguf", n_ctx=8192, n_embd=256, n_layer=4)
+
+
+# -- llama-cpp-python's OpenAI-compatible server --------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def llama_server() -> Iterator[ServerFactory]:
+    """`llama_server(model=None, *, api_key=None, n_ctx=2048, interrupt_requests=True)`: llama-cpp-
+    python's server (`python -m llama_cpp.server`) on `model` (the packaged SmolLM2 by default),
+    served as "smollm2". Each setting is started once per pytest process, on first use, and shared
+    by every module that asks for the same one; all stop when the session ends. A test that stops
+    or otherwise spoils its server starts one of its own (`OpenAIServer`) instead."""
+    from llm_widgets.demo import packaged_model_path
+
+    started: dict[tuple[Any, ...], OpenAIServer] = {}
+
+    def get(
+        model: str | os.PathLike[str] | None = None,
+        *,
+        api_key: str | None = None,
+        n_ctx: int = 2048,
+        interrupt_requests: bool = True,
+    ) -> OpenAIServer:
+        path = os.fspath(model if model is not None else packaged_model_path())
+        key = (path, api_key, n_ctx, interrupt_requests)
+        server = started.get(key)
+        if server is None or server.process is None or server.process.poll() is not None:
+            server = stack.enter_context(  # started here, stopped when the session ends
+                OpenAIServer(
+                    path,
+                    alias="smollm2",
+                    api_key=api_key,
+                    n_ctx=n_ctx,
+                    interrupt_requests=interrupt_requests,
+                )
+            )
+            started[key] = server
+        return server
+
+    with ExitStack() as stack:
+        yield get

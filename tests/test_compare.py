@@ -5,8 +5,6 @@ failing model or prompt is recorded, blind picks."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +15,8 @@ from llm_widgets import Compare, LLMKernelService, ServerModel
 from llm_widgets.demo import packaged_model_path
 from llm_widgets.engines.openai_compat import server_name
 from llm_widgets.testing import send_from_frontend, wait_until
-from llm_widgets.testing.openai_server import OpenAIServer, _free_port
-from llm_widgets.testing.tiny_gguf import CHATML_TEMPLATE, write_not_gguf, write_tiny_gguf
+from llm_widgets.testing.openai_server import ServerFactory, _free_port
+from llm_widgets.testing.tiny_gguf import write_not_gguf
 
 PROMPTS = ["What is the capital of France?", "Name a colour.", "Say hello."]
 COLUMNS = [
@@ -39,25 +37,8 @@ def smol() -> str:
     return str(packaged_model_path())
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> str:
-    folder = tmp_path_factory.mktemp("models")
-    return str(write_tiny_gguf(folder / "tiny.gguf", n_ctx=4096, chat_template=CHATML_TEMPLATE))
-
-
-@pytest.fixture
-def svc(tmp_path: Path) -> Iterator[LLMKernelService]:
-    service = LLMKernelService(cache_dir=tmp_path / "hf")
-    LLMKernelService.set_instance(service)
-    yield service
-    service.shutdown()
-    LLMKernelService.set_instance(None)
-    left = [t.name for t in threading.enumerate() if t.name.startswith("llm-widgets-")]
-    assert not [n for n in left if "events" not in n], f"threads outlived their jobs: {left}"
-
-
 def test_every_model_answers_every_prompt_and_the_model_before_comes_back(
-    svc: LLMKernelService, smol: str, tiny: str, tmp_path: Path
+    svc: LLMKernelService, smol: str, tiny: Path, tmp_path: Path
 ) -> None:
     svc.load_model(tiny, n_ctx=1024).wait(60)
     bad = write_not_gguf(tmp_path / "broken.gguf")
@@ -82,7 +63,7 @@ def test_every_model_answers_every_prompt_and_the_model_before_comes_back(
 
 
 def test_stop_then_the_same_call_goes_on_from_the_cache(
-    svc: LLMKernelService, smol: str, tiny: str, tmp_path: Path
+    svc: LLMKernelService, smol: str, tiny: Path, tmp_path: Path
 ) -> None:
     prompts = [f"Write a sentence about the number {n}." for n in range(6)]
     run: dict[str, Any] = dict(max_tokens=16, temperature=0.0, cache=tmp_path / "cache")
@@ -105,7 +86,7 @@ def test_stop_then_the_same_call_goes_on_from_the_cache(
 
 
 def test_choices_with_a_label_column_give_an_agreement(
-    svc: LLMKernelService, smol: str, tiny: str
+    svc: LLMKernelService, smol: str, tiny: Path
 ) -> None:
     frame = pandas.DataFrame(
         {
@@ -134,23 +115,23 @@ def test_choices_with_a_label_column_give_an_agreement(
 
 
 def test_server_models_answer_with_their_own_connection_and_a_dead_one_is_recorded(
-    svc: LLMKernelService, smol: str, tiny: str
+    svc: LLMKernelService, tiny: Path, llama_server: ServerFactory
 ) -> None:
     dead = f"http://127.0.0.1:{_free_port()}/v1"
-    with OpenAIServer(smol, alias="smollm2", api_key=KEY, interrupt_requests=False) as server:
-        job = svc.compare(
-            [
-                ServerModel(server.base_url, "smollm2", api_key=KEY),
-                {"base_url": dead, "model": "nothing"},
-                tiny,
-            ],
-            [PROMPTS[0], [{"role": "user", "content": "Say yes."}]],
-            max_tokens=8,
-            temperature=0.0,
-            concurrency=2,
-            cache=False,
-        )
-        results = job.wait(300)
+    server = llama_server(api_key=KEY, interrupt_requests=False)  # requests queue, none cut off
+    job = svc.compare(
+        [
+            ServerModel(server.base_url, "smollm2", api_key=KEY),
+            {"base_url": dead, "model": "nothing"},
+            tiny,
+        ],
+        [PROMPTS[0], [{"role": "user", "content": "Say yes."}]],
+        max_tokens=8,
+        temperature=0.0,
+        concurrency=2,
+        cache=False,
+    )
+    results = job.wait(300)
     assert job.state == "done"
     assert all(isinstance(row[0], str) and row[0] for row in results), job.errors
     assert set(job.errors) == {(0, 1), (1, 1)} and all(isinstance(row[2], str) for row in results)
@@ -160,27 +141,27 @@ def test_server_models_answer_with_their_own_connection_and_a_dead_one_is_record
 
 
 def test_local_models_while_connected_and_the_connection_comes_back(
-    svc: LLMKernelService, smol: str, tiny: str
+    svc: LLMKernelService, tiny: Path, llama_server: ServerFactory
 ) -> None:
-    with OpenAIServer(smol, alias="smollm2", api_key=KEY, interrupt_requests=False) as server:
-        svc.connect(server.base_url, api_key=KEY)
-        events: list[str] = []
-        svc.on_model_loaded(lambda facts: events.append(f"loaded {facts.backend}"))
-        svc.on_model_unloaded(lambda: events.append("unloaded"))
-        job = svc.compare([tiny], PROMPTS[:2], max_tokens=4, cache=False)
-        results = job.wait(120)
-        assert job.state == "done" and all(isinstance(row[0], str) for row in results)
-        svc.events.flush()
-        assert svc.server == server.base_url and svc.model is not None
-        assert svc.model.backend == "remote" and events[-1] == "loaded remote"
-        answer = svc.generate_chat_completion([{"role": "user", "content": "Hi"}], max_tokens=4)
-        assert answer.wait(60) and answer.state == "done"  # the same connection, still open
-        svc.disconnect()
+    server = llama_server(api_key=KEY, interrupt_requests=False)
+    svc.connect(server.base_url, api_key=KEY)
+    events: list[str] = []
+    svc.on_model_loaded(lambda facts: events.append(f"loaded {facts.backend}"))
+    svc.on_model_unloaded(lambda: events.append("unloaded"))
+    job = svc.compare([tiny], PROMPTS[:2], max_tokens=4, cache=False)
+    results = job.wait(120)
+    assert job.state == "done" and all(isinstance(row[0], str) for row in results)
+    svc.events.flush()
+    assert svc.server == server.base_url and svc.model is not None
+    assert svc.model.backend == "remote" and events[-1] == "loaded remote"
+    answer = svc.generate_chat_completion([{"role": "user", "content": "Hi"}], max_tokens=4)
+    assert answer.wait(60) and answer.state == "done"  # the same connection, still open
+    svc.disconnect()
     assert svc.model is None  # nothing local had answered before the connection
 
 
 def test_a_prompt_that_cannot_be_made_fails_for_every_model_and_the_rest_goes_on(
-    svc: LLMKernelService, tiny: str
+    svc: LLMKernelService, tiny: Path
 ) -> None:
     rows = [{"text": "fine"}, {"other": "no text"}]
     job = svc.compare([tiny], rows, prompt="Say: {text}", max_tokens=4, cache=False)
@@ -189,7 +170,7 @@ def test_a_prompt_that_cannot_be_made_fails_for_every_model_and_the_rest_goes_on
     assert "text" in job.errors[(1, 0)]
 
 
-def test_compare_checks_its_arguments(svc: LLMKernelService, tiny: str) -> None:
+def test_compare_checks_its_arguments(svc: LLMKernelService, tiny: Path) -> None:
     with pytest.raises(TypeError):
         svc.compare(tiny, PROMPTS)  # one model, not a list
     with pytest.raises(ValueError):
@@ -209,7 +190,7 @@ def test_compare_checks_its_arguments(svc: LLMKernelService, tiny: str) -> None:
 
 
 def test_blind_picks_then_the_names_and_the_tally(
-    svc: LLMKernelService, smol: str, tiny: str
+    svc: LLMKernelService, smol: str, tiny: Path
 ) -> None:
     widget = Compare(
         models=[smol, tiny], prompts=PROMPTS[:2], blind=True, max_tokens=4, cache=False
@@ -248,7 +229,7 @@ def test_blind_picks_then_the_names_and_the_tally(
     assert "revealed" in widget.error  # no picks once the names are out
 
 
-def test_the_widget_stops_and_resumes(svc: LLMKernelService, tiny: str, tmp_path: Path) -> None:
+def test_the_widget_stops_and_resumes(svc: LLMKernelService, tiny: Path, tmp_path: Path) -> None:
     prompts = [f"Count to {n}." for n in range(8)]
     widget = Compare(models=[tiny], prompts=prompts, max_tokens=64, cache=tmp_path)
     wait_until(lambda: widget.completed >= 1, timeout=60)
@@ -268,7 +249,7 @@ def test_the_widget_stops_and_resumes(svc: LLMKernelService, tiny: str, tmp_path
     assert "8/8" in repr(widget)
 
 
-def test_a_model_given_twice_gets_a_name_of_its_own(svc: LLMKernelService, tiny: str) -> None:
+def test_a_model_given_twice_gets_a_name_of_its_own(svc: LLMKernelService, tiny: Path) -> None:
     job = svc.compare([tiny, tiny], ["Say hi."], max_tokens=2, cache=False)
     assert job.models == ["tiny", "tiny #2"]
     job.wait(60)

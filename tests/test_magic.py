@@ -13,24 +13,13 @@ from IPython.core.interactiveshell import InteractiveShell
 from llm_widgets import Chat, LLMKernelService, LLMMagics
 from llm_widgets._requests import GENERATION_PARAMS
 from llm_widgets.context import MAX_CHARS, MAX_ROWS, attach, find_mentions
-from llm_widgets.demo import packaged_model_path
 from llm_widgets.testing import capture_messages
 
 
-@pytest.fixture(scope="module")
-def service(engine: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LLMKernelService]:
-    """One service with SmolLM2 loaded, per in-kernel engine (loaded once: the tests share it)."""
-    svc = LLMKernelService(cache_dir=tmp_path_factory.mktemp("hf-cache"))
-    LLMKernelService.set_instance(svc)
-    svc.load_model(packaged_model_path(), n_ctx=2048).wait(120)
-    yield svc
-    svc.shutdown()
-    LLMKernelService.set_instance(None)
-
-
 @pytest.fixture
-def shell(service: LLMKernelService) -> Iterator[InteractiveShell]:
-    """A real IPython shell with `%load_ext llm_widgets` done, on the loaded model."""
+def shell(smollm2_service: LLMKernelService) -> Iterator[InteractiveShell]:
+    """A real IPython shell with `%load_ext llm_widgets` done, on the loaded model (conftest's
+    `smollm2_service`, one per module and engine)."""
     ip = InteractiveShell.instance()
     ip.run_line_magic("load_ext", "llm_widgets")
     magics(ip).new_conversation()
@@ -69,12 +58,12 @@ def test_name_in_braces_is_formatted_from_the_user_namespace(shell: InteractiveS
 
 
 def test_an_unknown_name_is_a_clear_error_and_nothing_is_sent(
-    shell: InteractiveShell, service: LLMKernelService
+    shell: InteractiveShell, smollm2_service: LLMKernelService
 ) -> None:
-    before = len(service._jobs)
+    before = len(smollm2_service._jobs)
     with pytest.raises(UsageError, match=r"\{nowhere\} in the prompt is not a variable"):
         shell.run_cell_magic("llm", "--max-tokens 4", "Where is {nowhere}?")
-    assert len(service._jobs) == before and magics(shell).job is None
+    assert len(smollm2_service._jobs) == before and magics(shell).job is None
     with pytest.raises(UsageError, match="names no variable"):
         shell.run_line_magic("llm", "what is {}?")
 
@@ -140,7 +129,7 @@ def test_unknown_names_emails_and_code_are_left_as_text() -> None:
 
 
 def test_cells_are_one_conversation_until_new_and_history_is_a_chat_transcript(
-    shell: InteractiveShell, service: LLMKernelService
+    shell: InteractiveShell, smollm2_service: LLMKernelService
 ) -> None:
     shell.run_cell_magic("llm", "--max-tokens 4 --system 'Be brief.'", "First question")
     first = magics(shell).job
@@ -155,7 +144,7 @@ def test_cells_are_one_conversation_until_new_and_history_is_a_chat_transcript(
     history = shell.run_line_magic("llm", "--history")
     assert [m["role"] for m in history] == ["system", "user", "assistant", "user", "assistant"]
     assert "**User:**\n\nFirst question" in history._repr_markdown_()
-    chat = Chat(service, messages=history)
+    chat = Chat(smollm2_service, messages=history)
     assert chat.system_prompt == "Be brief." and len(chat.messages) == 4
     shell.run_line_magic("llm", "--new")
     assert list(shell.run_line_magic("llm", "--history")) == []
@@ -215,10 +204,10 @@ def test_think_flags_pass_think_through_or_say_it_cannot_yet(shell: InteractiveS
 
 
 def test_chat_send_resolves_at_name_in_the_kernel_namespace(
-    shell: InteractiveShell, service: LLMKernelService
+    shell: InteractiveShell, smollm2_service: LLMKernelService
 ) -> None:
     shell.user_ns["df"] = CITIES
-    chat = Chat(service)
+    chat = Chat(smollm2_service)
     posted = capture_messages(chat)
     chat.max_tokens = 4
     job = chat.send("Summarise @df for bob@example.com")

@@ -75,7 +75,7 @@ def test_cancel_from_the_front_end_keeps_what_is_done_and_says_so(
     job = card.start_download()
     wait_until(lambda: card.progress > 5)
     send_from_frontend(card, {"type": "cancel"})
-    assert job.join(2)
+    assert job.join(30)
     service.events.flush()
     assert (card.status, card.is_downloading) == ("cancelled", False)
     assert card.speed == 0.0 and card.eta == -1.0

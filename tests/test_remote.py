@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import threading
-import time
-from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,8 @@ from llm_widgets import (
 )
 from llm_widgets.demo import packaged_model_path
 from llm_widgets.testing import capture_messages, send_from_frontend, wait_until
-from llm_widgets.testing.openai_server import OpenAIServer, _free_port
+from llm_widgets.testing.holds import NEVER_ENDS
+from llm_widgets.testing.openai_server import OpenAIServer, ServerFactory, _free_port
 
 KEY = "sk-test-7f3a9c1e5b"  # a key that must appear nowhere but in the server's request headers
 QUESTION = [{"role": "user", "content": "What is the capital of France? Answer in one word."}]
@@ -34,30 +35,77 @@ def model_path() -> Path:
     return Path(packaged_model_path())
 
 
-@pytest.fixture(scope="module")
-def server(model_path: Path) -> Iterator[OpenAIServer]:
-    """An open server (no key), n_ctx 2048."""
-    with OpenAIServer(model_path, alias="smollm2") as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def keyed_server(model_path: Path) -> Iterator[OpenAIServer]:
-    """A server that wants KEY, with a small context (for the overflow case)."""
-    with OpenAIServer(model_path, alias="smollm2", api_key=KEY, n_ctx=512) as running:
-        yield running
+@pytest.fixture
+def server(llama_server: ServerFactory) -> OpenAIServer:
+    """The shared open server (no key), n_ctx 2048."""
+    return llama_server()
 
 
 @pytest.fixture
-def svc(tmp_path: Path) -> Iterator[LLMKernelService]:
-    service = LLMKernelService(cache_dir=tmp_path / "cache")
-    LLMKernelService.set_instance(service)
-    yield service
-    service.shutdown()
-    LLMKernelService.set_instance(None)
-    left = [t.name for t in threading.enumerate() if t.name.startswith("llm-widgets-")]
-    assert not [n for n in left if "events" not in n], f"threads outlived their jobs: {left}"
-    assert "llm-widgets-remote" not in left
+def keyed_server(llama_server: ServerFactory) -> OpenAIServer:
+    """The shared server that wants KEY, with a small context (for the overflow case)."""
+    return llama_server(api_key=KEY, n_ctx=512)
+
+
+class _HoldingServer(ThreadingHTTPServer):
+    """A stand-in for a server busy with a long prompt: it lists "smollm2" and holds the first
+    chat request, sending nothing at all, until `release` is set; then answers every request
+    with a short streamed answer."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _HoldingHandler)
+        self.held, self.release = threading.Event(), threading.Event()
+        self.requests = 0
+        self.base_url = f"http://127.0.0.1:{self.server_address[1]}/v1"
+
+    def __enter__(self) -> _HoldingServer:
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release.set()
+        self.shutdown()
+        self.server_close()
+
+
+class _HoldingHandler(BaseHTTPRequestHandler):
+    server: _HoldingServer
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        if not self.path.endswith("/models"):
+            self.send_error(404)
+            return
+        self._send("application/json", {"object": "list", "data": [{"id": "smollm2"}]})
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.server.requests += 1
+        if self.server.requests == 1:
+            self.server.held.set()
+            self.server.release.wait(60)
+        chunk = {
+            "id": "c",
+            "object": "chat.completion.chunk",
+            "created": 0,
+            "model": "smollm2",
+            "choices": [{"index": 0, "delta": {"content": "Paris."}, "finish_reason": "stop"}],
+        }
+        body = f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n"
+        try:
+            self._send("text/event-stream", body)
+        except OSError:
+            pass  # the client has gone (Stop, a timeout)
+
+    def _send(self, kind: str, value: Any) -> None:
+        data = (value if isinstance(value, str) else json.dumps(value)).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
 
 def _error(call: Any) -> RemoteServerError:
@@ -159,10 +207,12 @@ def test_stop_mid_answer_ends_the_turn_at_once_and_the_next_send_is_served(
 ) -> None:
     svc.connect(server.base_url)
     chat = Chat(svc)
+    chat.generation_params = {"grammar": NEVER_ENDS}  # only Stop ends this answer
     job = chat.send("Write a long story about a dragon and a knight.")
-    wait_until(lambda: len(job.text) > 20, timeout=60)
+    wait_until(lambda: len(job.text) > 20, timeout=60, what="the answer streaming")
+    chat.generation_params = {}
     chat.stop()
-    assert job.join(1.0), "the turn did not end at once"
+    assert job.join(60), "Stop did not end the turn"
     assert job.state == "cancelled" and job.stats is not None
     assert job.stats.stop_reason == "aborted" and job.text
     svc.events.flush()
@@ -171,28 +221,31 @@ def test_stop_mid_answer_ends_the_turn_at_once_and_the_next_send_is_served(
     assert answer.strip()
 
 
-def test_stop_while_the_server_evaluates_a_long_prompt(
-    svc: LLMKernelService, server: OpenAIServer
-) -> None:
+def test_stop_while_the_server_evaluates_a_long_prompt(svc: LLMKernelService) -> None:
     """No token has come yet, so the reader is blocked on the socket: Stop still ends the turn
-    at once (the server goes on evaluating the prompt; the next answer waits for it)."""
-    svc.connect(server.base_url)
-    long_prompt = [{"role": "user", "content": "Summarise: " + "the cat sat on the mat. " * 250}]
-    job = svc.generate_chat_completion(long_prompt, max_tokens=50)
-    wait_until(lambda: job.state == "running", timeout=10)
-    time.sleep(0.2)
-    assert job.text == ""
-    job.cancel()
-    assert job.join(1.0), "Stop did not end a turn waiting for its first token"
-    assert job.state == "cancelled"
-    assert svc.generate_chat_completion(QUESTION, max_tokens=4).wait(60)
+    (the server, held here while it "evaluates", has sent nothing); the next answer is served."""
+    with _HoldingServer() as busy:
+        svc.connect(busy.base_url)
+        long_prompt = [
+            {"role": "user", "content": "Summarise: " + "the cat sat on the mat. " * 250}
+        ]
+        job = svc.generate_chat_completion(long_prompt, max_tokens=50)
+        assert busy.held.wait(30), "the request did not reach the server"
+        assert job.state == "running" and job.text == ""
+        job.cancel()
+        assert job.join(30), "Stop did not end a turn waiting for its first token"
+        assert job.state == "cancelled" and job.text == "" and not busy.release.is_set()
+        busy.release.set()
+        assert svc.generate_chat_completion(QUESTION, max_tokens=4).wait(60) == "Paris."
+        svc.disconnect()
 
 
 def test_a_second_client_interrupting_says_interrupted(
     svc: LLMKernelService, server: OpenAIServer
 ) -> None:
     svc.connect(server.base_url)
-    job = svc.generate_chat_completion(STORY, max_tokens=400, temperature=0.0)
+    # an answer that runs until something ends it: here, the other client's request
+    job = svc.generate_chat_completion(STORY, max_tokens=1500, grammar=NEVER_ENDS)
     wait_until(lambda: len(job.text) > 20, timeout=60)
     other = openai.OpenAI(base_url=server.base_url, api_key="x", max_retries=0)
     other.chat.completions.create(model="smollm2", messages=QUESTION, max_tokens=4)
@@ -206,11 +259,25 @@ def test_a_second_client_interrupting_says_interrupted(
 # -- errors a user can act on --------------------------------------------------------------------
 
 
-def test_nothing_listening_fails_at_once_without_silent_retries(svc: LLMKernelService) -> None:
-    started = time.monotonic()
-    error = _error(lambda: svc.connect(f"http://127.0.0.1:{_free_port()}/v1"))
+def test_nothing_listening_fails_at_once_without_silent_retries(
+    svc: LLMKernelService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import openai._base_client as openai_http
+
+    # the HTTP library under the openai client: httpx2 (openai >= 3) or httpx
+    http: Any = getattr(openai_http, "httpx2", None) or openai_http.httpx
+    tries: list[str] = []
+    send = http.AsyncHTTPTransport.handle_async_request
+
+    async def counted(transport: Any, request: Any) -> Any:
+        tries.append(str(request.url))
+        return await send(transport, request)
+
+    monkeypatch.setattr(http.AsyncHTTPTransport, "handle_async_request", counted)
+    url = f"http://127.0.0.1:{_free_port()}/v1"
+    error = _error(lambda: svc.connect(url))
     assert error.kind == "unreachable" and "Check that it is running" in str(error)
-    assert time.monotonic() - started < 5  # one try, not the client's retries with back-off
+    assert tries == [f"{url}/models"]  # one try, not the client's retries with back-off
     assert svc.model is None and svc.server is None
 
 
@@ -398,16 +465,18 @@ def test_stop_before_the_request_leaves_it_unsent(
     assert job.stats is None or job.stats.stop_reason == "aborted"
 
 
-def test_a_server_silent_past_the_timeout_is_reported(
-    svc: LLMKernelService, keyed_server: OpenAIServer
-) -> None:
-    """A prompt the server takes longer to evaluate than `timeout` allows: a read timeout,
-    explained, and the connection usable again after it."""
-    svc.connect(keyed_server.base_url, api_key=KEY, timeout=0.2)
-    prompt = [{"role": "user", "content": "Summarise: " + "a cat sat on a mat. " * 60}]
-    job = svc.generate_chat_completion(prompt, max_tokens=4)
-    with pytest.raises(RemoteServerError) as info:
-        job.wait(60)
-    assert info.value.kind == "timeout" and "did not answer within 0.2 s" in str(info.value)
-    svc.connect(keyed_server.base_url, api_key=KEY)  # a longer timeout
-    assert svc.generate_chat_completion(QUESTION, max_tokens=4).wait(60)
+def test_a_server_silent_past_the_timeout_is_reported(svc: LLMKernelService) -> None:
+    """A prompt the server takes longer to evaluate than `timeout` allows (held here: it sends
+    nothing until released): a read timeout, explained, and the connection usable again."""
+    with _HoldingServer() as busy:
+        svc.connect(busy.base_url, api_key=KEY, timeout=0.2)
+        prompt = [{"role": "user", "content": "Summarise: " + "a cat sat on a mat. " * 60}]
+        job = svc.generate_chat_completion(prompt, max_tokens=4)
+        with pytest.raises(RemoteServerError) as info:
+            job.wait(60)
+        assert info.value.kind == "timeout" and "did not answer within 0.2 s" in str(info.value)
+        assert busy.held.is_set() and not busy.release.is_set()  # it timed out while held
+        busy.release.set()
+        svc.connect(busy.base_url, api_key=KEY)  # a longer timeout
+        assert svc.generate_chat_completion(QUESTION, max_tokens=4).wait(60) == "Paris."
+        svc.disconnect()

@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +16,8 @@ from llm_widgets import (
     LLMKernelService,
     OutputParseError,
 )
-from llm_widgets.demo import packaged_model_path
 from llm_widgets.testing import capture_messages, send_from_frontend, wait_until
-from llm_widgets.testing.openai_server import OpenAIServer
+from llm_widgets.testing.openai_server import ServerFactory
 
 PERSON = {
     "type": "object",
@@ -65,6 +62,7 @@ REVIEWS = [
         "keyboard",
     )
 ]
+KEY = "sk-compare-5d1e9a"  # the queueing server test_compare.py uses: one server for both
 CLASSIFY = "Is this review positive or negative? Review: {input}"
 
 
@@ -73,22 +71,14 @@ class Person(pydantic.BaseModel):
     age: int
 
 
-@pytest.fixture(scope="module")
-def svc(engine: str) -> Iterator[LLMKernelService]:
-    service = LLMKernelService()
-    service.load_model(packaged_model_path(), n_ctx=2048).wait(60)
-    yield service
-    service.shutdown()
-    left = [t.name for t in threading.enumerate() if t.name.startswith("llm-widgets-")]
-    assert not [n for n in left if "events" not in n], f"threads outlived their jobs: {left}"
-
-
 # -- structured output -------------------------------------------------------------------------
 
 
-def test_schema_constrained_answers_parse_for_varied_inputs(svc: LLMKernelService) -> None:
+def test_schema_constrained_answers_parse_for_varied_inputs(
+    smollm2_service: LLMKernelService,
+) -> None:
     for text in PEOPLE:
-        job = svc.generate_chat_completion(
+        job = smollm2_service.generate_chat_completion(
             [{"role": "user", "content": f"Extract the person's name and age: {text}"}],
             response_format=PERSON,
             temperature=0.0,
@@ -99,8 +89,8 @@ def test_schema_constrained_answers_parse_for_varied_inputs(svc: LLMKernelServic
         assert isinstance(job.value["name"], str) and isinstance(job.value["age"], int), text
 
 
-def test_a_pydantic_model_gives_an_instance(svc: LLMKernelService) -> None:
-    job = svc.generate_chat_completion(
+def test_a_pydantic_model_gives_an_instance(smollm2_service: LLMKernelService) -> None:
+    job = smollm2_service.generate_chat_completion(
         [{"role": "user", "content": "Extract: Mary is 25."}],
         response_format=Person,
         temperature=0.0,
@@ -110,26 +100,28 @@ def test_a_pydantic_model_gives_an_instance(svc: LLMKernelService) -> None:
     assert isinstance(job.value, Person) and job.value.age == 25
 
 
-def test_completion_takes_a_schema_too(svc: LLMKernelService) -> None:
-    job = svc.generate_completion(
+def test_completion_takes_a_schema_too(smollm2_service: LLMKernelService) -> None:
+    job = smollm2_service.generate_completion(
         "A JSON object describing a person:", response_format=PERSON, max_tokens=80
     )
     job.wait(60)
     assert set(job.value) >= {"name", "age"}
 
 
-def test_choices_return_only_the_labels(svc: LLMKernelService) -> None:
+def test_choices_return_only_the_labels(smollm2_service: LLMKernelService) -> None:
     labels = ["spam", "ham", "unsure"]
     for text in ("WIN A FREE IPHONE NOW!!!", "Lunch at noon?", "Click here for cheap pills"):
-        job = svc.generate_chat_completion(
+        job = smollm2_service.generate_chat_completion(
             [{"role": "user", "content": f"Spam or ham? {text}"}], choices=labels, temperature=1.0
         )
         job.wait(60)
         assert job.value in labels and job.text == job.value
 
 
-def test_an_answer_cut_short_fails_with_the_text_kept(svc: LLMKernelService, engine: str) -> None:
-    job = svc.generate_chat_completion(
+def test_an_answer_cut_short_fails_with_the_text_kept(
+    smollm2_service: LLMKernelService, engine: str
+) -> None:
+    job = smollm2_service.generate_chat_completion(
         [{"role": "user", "content": "Extract: John is 31."}],
         response_format=PERSON,
         max_tokens=3,
@@ -155,24 +147,24 @@ def test_an_answer_cut_short_fails_with_the_text_kept(svc: LLMKernelService, eng
     ],
 )
 def test_bad_formats_are_refused_at_the_call(
-    svc: LLMKernelService, kwargs: dict[str, Any], error: type[Exception]
+    smollm2_service: LLMKernelService, kwargs: dict[str, Any], error: type[Exception]
 ) -> None:
     with pytest.raises(error):
-        svc.generate_chat_completion([{"role": "user", "content": "hi"}], **kwargs)
+        smollm2_service.generate_chat_completion([{"role": "user", "content": "hi"}], **kwargs)
 
 
 # -- batch runs --------------------------------------------------------------------------------
 
 
 def test_a_batch_stopped_then_resumed_runs_only_the_rest_and_matches_a_full_run(
-    svc: LLMKernelService, tmp_path: Path
+    smollm2_service: LLMKernelService, tmp_path: Path
 ) -> None:
     assert len(REVIEWS) == 50
     run = dict(prompt=CLASSIFY, choices=["positive", "negative"], temperature=0.0)
-    full = svc.map(REVIEWS, cache=tmp_path / "full", **run).wait(300)
+    full = smollm2_service.map(REVIEWS, cache=tmp_path / "full", **run).wait(300)
     assert all(r in ("positive", "negative") for r in full)
 
-    first = svc.map(REVIEWS, cache=tmp_path / "resumed", **run)
+    first = smollm2_service.map(REVIEWS, cache=tmp_path / "resumed", **run)
     wait_until(lambda: first.completed >= 20, timeout=120)
     first.cancel()
     partial = first.wait(30)
@@ -180,24 +172,24 @@ def test_a_batch_stopped_then_resumed_runs_only_the_rest_and_matches_a_full_run(
     done = first.completed
     assert 20 <= done < 50 and sum(r is not None for r in partial) == done
 
-    second = svc.map(REVIEWS, cache=tmp_path / "resumed", **run)
+    second = smollm2_service.map(REVIEWS, cache=tmp_path / "resumed", **run)
     results = second.wait(300)
     assert second.reused == done and second.completed == 50 and not second.errors
     assert results == full
 
 
-def test_a_failing_item_does_not_stop_the_run(svc: LLMKernelService) -> None:
+def test_a_failing_item_does_not_stop_the_run(smollm2_service: LLMKernelService) -> None:
     rows = [{"text": "good"}, {"oops": "no text key"}, {"text": "bad"}]
-    job = svc.map(rows, prompt="Say one word about: {text}", max_tokens=4, cache=False)
+    job = smollm2_service.map(rows, prompt="Say one word about: {text}", max_tokens=4, cache=False)
     results = job.wait(120)
     assert job.state == "done" and list(job.errors) == [1] and "text" in job.errors[1]
     assert results[0] and results[1] is None and results[2]
     assert job.progress == 100.0
 
 
-def test_inputs_from_pandas_and_results_to_pandas(svc: LLMKernelService) -> None:
+def test_inputs_from_pandas_and_results_to_pandas(smollm2_service: LLMKernelService) -> None:
     frame = pandas.DataFrame({"name": ["Ann", "Ben"], "age": [30, 40]})
-    job = svc.map(
+    job = smollm2_service.map(
         frame,
         prompt="Write a JSON person: {name} is {age}.",
         response_format=Person,
@@ -209,30 +201,32 @@ def test_inputs_from_pandas_and_results_to_pandas(svc: LLMKernelService) -> None
     assert all(isinstance(p, Person) for p in results)
     table = job.to_pandas()
     assert list(table.columns) == ["input", "output", "error"] and len(table) == 2
-    series = svc.map(pandas.Series(["hi", "yo"]), max_tokens=2, cache=False)
+    series = smollm2_service.map(pandas.Series(["hi", "yo"]), max_tokens=2, cache=False)
     assert len(series.wait(60)) == 2
 
 
-def test_map_checks_its_arguments(svc: LLMKernelService) -> None:
+def test_map_checks_its_arguments(smollm2_service: LLMKernelService) -> None:
     with pytest.raises(TypeError):
-        svc.map("one string")
+        smollm2_service.map("one string")
     with pytest.raises(TypeError):
-        svc.map([1, 2])
+        smollm2_service.map([1, 2])
     with pytest.raises(ValueError):
-        svc.map(["a"], temperature=9)
+        smollm2_service.map(["a"], temperature=9)
     with pytest.raises(ValueError):
-        svc.map(["a"], concurrency=0)
-    job = svc.map(["a"], concurrency=2, cache=False)  # the kernel's model: one at a time
+        smollm2_service.map(["a"], concurrency=0)
+    job = smollm2_service.map(
+        ["a"], concurrency=2, cache=False
+    )  # the kernel's model: one at a time
     with pytest.raises(ValueError, match="server"):
         job.wait(30)
 
 
 def test_the_widget_shows_progress_and_stop_and_resume_work(
-    svc: LLMKernelService, tmp_path: Path
+    smollm2_service: LLMKernelService, tmp_path: Path
 ) -> None:
     widget = BatchRun.map(
         REVIEWS,
-        service=svc,
+        service=smollm2_service,
         prompt=CLASSIFY,
         choices=["positive", "negative"],
         temperature=0.0,
@@ -260,7 +254,7 @@ def test_the_widget_shows_progress_and_stop_and_resume_work(
 
 
 def test_the_widget_marks_answers_against_a_true_label_kept_beside_the_input(
-    svc: LLMKernelService,
+    smollm2_service: LLMKernelService,
 ) -> None:
     rows = [
         {"text": "I love it, works perfectly.", "label": "positive"},
@@ -269,7 +263,7 @@ def test_the_widget_marks_answers_against_a_true_label_kept_beside_the_input(
     ]
     widget = BatchRun.map(
         rows,
-        service=svc,
+        service=smollm2_service,
         prompt="Is this review positive or negative? Review: {text}",
         choices=["positive", "negative"],
         temperature=0.0,
@@ -289,27 +283,29 @@ def test_the_widget_marks_answers_against_a_true_label_kept_beside_the_input(
         BatchRun(widget.job, expected=3)  # type: ignore[arg-type]
 
 
-def test_batch_on_a_server(svc: LLMKernelService, tmp_path: Path) -> None:
+def test_batch_on_a_server(
+    smollm2_service: LLMKernelService, tmp_path: Path, llama_server: ServerFactory
+) -> None:
     """The same run through a server (grammar sent in the request: llama.cpp's servers honour
     it), one request at a time; then the local model again."""
-    with OpenAIServer(packaged_model_path(), interrupt_requests=False) as server:
-        remote = LLMKernelService()
-        try:
-            remote.connect(server.base_url)
-            job = remote.map(
-                REVIEWS[:6], prompt=CLASSIFY, choices=["positive", "negative"], cache=tmp_path
-            )
-            results = job.wait(120)
-            assert all(r in ("positive", "negative") for r in results), job.errors
-            people = remote.map(
-                PEOPLE[:3],
-                prompt="Extract the person: {input}",
-                response_format=Person,
-                temperature=0.0,
-                max_tokens=60,
-                concurrency=2,
-                cache=False,
-            )
-            assert all(isinstance(p, Person) for p in people.wait(120)), people.errors
-        finally:
-            remote.shutdown()
+    server = llama_server(api_key=KEY, interrupt_requests=False)  # requests queue, none cut off
+    remote = LLMKernelService()  # beside the module's service: its engine's threads stay
+    try:
+        remote.connect(server.base_url, api_key=KEY)
+        job = remote.map(
+            REVIEWS[:6], prompt=CLASSIFY, choices=["positive", "negative"], cache=tmp_path
+        )
+        results = job.wait(120)
+        assert all(r in ("positive", "negative") for r in results), job.errors
+        people = remote.map(
+            PEOPLE[:3],
+            prompt="Extract the person: {input}",
+            response_format=Person,
+            temperature=0.0,
+            max_tokens=60,
+            concurrency=2,
+            cache=False,
+        )
+        assert all(isinstance(p, Person) for p in people.wait(120)), people.errors
+    finally:
+        remote.shutdown()

@@ -25,10 +25,13 @@ def capture_messages(widget: Widget) -> list[tuple[float, dict[str, Any]]]:
     return sent
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.01) -> None:
-    """Poll `predicate` until it is true; AssertionError after `timeout` seconds."""
+def wait_until(
+    predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.01, what: str = ""
+) -> None:
+    """Poll `predicate` until it is true; AssertionError after `timeout` seconds, naming `what`
+    was waited for when given."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
-            raise AssertionError(f"condition not reached in {timeout} s")
+            raise AssertionError(f"{what or 'condition'} not reached in {timeout} s")
         time.sleep(interval)
