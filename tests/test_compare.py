@@ -15,6 +15,7 @@ from llm_widgets import Compare, LLMKernelService, ServerModel
 from llm_widgets.demo import packaged_model_path
 from llm_widgets.engines.openai_compat import server_name
 from llm_widgets.testing import send_from_frontend, wait_until
+from llm_widgets.testing.holds import NEVER_ENDS
 from llm_widgets.testing.openai_server import ServerFactory, _free_port
 from llm_widgets.testing.tiny_gguf import write_not_gguf
 
@@ -231,7 +232,11 @@ def test_blind_picks_then_the_names_and_the_tally(
 
 def test_the_widget_stops_and_resumes(svc: LLMKernelService, tiny: Path, tmp_path: Path) -> None:
     prompts = [f"Count to {n}." for n in range(8)]
-    widget = Compare(models=[tiny], prompts=prompts, max_tokens=64, cache=tmp_path)
+    # every answer runs its whole max_tokens (a grammar that cannot end): the widget's count,
+    # which follows the job through the event thread, is seen long before the run could end
+    widget = Compare(
+        models=[tiny], prompts=prompts, max_tokens=1500, grammar=NEVER_ENDS, cache=tmp_path
+    )
     wait_until(lambda: widget.completed >= 1, timeout=60)
     send_from_frontend(widget, {"type": "stop", "request_id": "s"})
     first = widget.job
