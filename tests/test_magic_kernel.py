@@ -5,7 +5,6 @@ while the cell waits behind a running Chat turn."""
 from __future__ import annotations
 
 import os
-import queue
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -14,6 +13,7 @@ import pytest
 from jupyter_client.manager import KernelManager
 
 from llm_widgets.demo import packaged_model_path
+from llm_widgets.testing.kernel import run_cell
 
 SETUP = f"""
 from llm_widgets import Chat, LLMKernelService
@@ -33,7 +33,7 @@ def kernel() -> Iterator[tuple[KernelManager, Any]]:
     kc.start_channels()
     kc.wait_for_ready(timeout=60)
     try:
-        reply, _ = run(kc, SETUP, timeout=180)
+        reply, _ = run_cell(kc, SETUP, timeout=180)
         assert reply["status"] == "ok", reply
         yield km, kc
     finally:
@@ -41,43 +41,12 @@ def kernel() -> Iterator[tuple[KernelManager, Any]]:
         km.shutdown_kernel(now=True)
 
 
-def run(
-    kc: Any, code: str, *, timeout: float = 60, interrupt_when: Any = None, km: Any = None
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Execute `code`; its reply content and its output messages. `interrupt_when(outputs)`
-    true: the kernel is interrupted (once)."""
-    msg_id = kc.execute(code)
-    outputs: list[dict[str, Any]] = []
-    interrupted = False
-    deadline = time.monotonic() + timeout
-    while True:
-        assert time.monotonic() < deadline, f"no end in {timeout} s: {outputs[-3:]}"
-        try:
-            msg = kc.get_iopub_msg(timeout=1)
-        except queue.Empty:
-            continue
-        if msg["parent_header"].get("msg_id") != msg_id:
-            continue
-        kind = msg["msg_type"]
-        if kind == "status" and msg["content"]["execution_state"] == "idle":
-            break
-        if kind in ("display_data", "update_display_data", "stream", "error", "execute_result"):
-            outputs.append({"type": kind, **msg["content"]})
-            if interrupt_when is not None and not interrupted and interrupt_when(outputs):
-                km.interrupt_kernel()
-                interrupted = True
-    reply = kc.get_shell_msg(timeout=30)
-    while reply["parent_header"].get("msg_id") != msg_id:  # a late kernel_info reply, say
-        reply = kc.get_shell_msg(timeout=30)
-    return reply["content"], outputs
-
-
 def markdown(outputs: list[dict[str, Any]]) -> list[str]:
     return [o["data"]["text/markdown"] for o in outputs if "text/markdown" in o.get("data", {})]
 
 
 def printed(kc: Any, km: Any, expression: str) -> str:
-    reply, outputs = run(kc, f"print({expression})")
+    reply, outputs = run_cell(kc, f"print({expression})")
     assert reply["status"] == "ok", reply
     return "".join(o["text"] for o in outputs if o["type"] == "stream").strip()
 
@@ -92,7 +61,7 @@ def test_the_answer_streams_as_display_updates_and_an_interrupt_keeps_what_came(
         updates = [o for o in outputs if o["type"] == "update_display_data"]
         return len(updates) >= 3
 
-    reply, outputs = run(kc, STORY, interrupt_when=streaming, km=km)
+    reply, outputs = run_cell(kc, STORY, interrupt_when=streaming, km=km)
     took = time.monotonic() - started
     assert reply["status"] == "ok", reply  # the cell ends normally: no traceback
     kinds = [o["type"] for o in outputs]
@@ -117,13 +86,13 @@ def test_a_cell_waiting_behind_a_chat_turn_says_so_and_an_interrupt_still_works(
         "chat = Chat(service); chat.max_tokens = 1500\n"
         "turn = chat.send('Write a very long story about a storm at sea.')"
     )
-    reply, _ = run(kc, start_chat)
+    reply, _ = run_cell(kc, start_chat)
     assert reply["status"] == "ok", reply
 
     def waiting(outputs: list[dict[str, Any]]) -> bool:
         return any("waiting for the running answer" in m for m in markdown(outputs))
 
-    reply, outputs = run(
+    reply, outputs = run_cell(
         kc, "%%llm --max-tokens 5\nhello", interrupt_when=waiting, km=km, timeout=60
     )
     assert reply["status"] == "ok", reply
@@ -131,5 +100,5 @@ def test_a_cell_waiting_behind_a_chat_turn_says_so_and_an_interrupt_still_works(
     assert any("waiting for the running answer" in m for m in shown)
     assert shown[-1].endswith("*stopped — the answer so far is kept*")
     assert printed(kc, km, "magic.job.state, turn.state") == "cancelled running"
-    reply, _ = run(kc, "turn.cancel(); turn.join(30)")  # the Chat's turn went on untouched
+    reply, _ = run_cell(kc, "turn.cancel(); turn.join(30)")  # the Chat's turn went on untouched
     assert reply["status"] == "ok", reply

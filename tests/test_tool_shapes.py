@@ -202,18 +202,11 @@ PROSE_AROUND = (
 )
 
 
-@pytest.mark.parametrize(
-    "grammar", [FENCED_CALL, BARE_CALL, TAGGED_CALL], ids=["fenced", "bare", "tagged"]
-)
-def test_a_call_a_server_left_as_text_is_run(llama_server: Any, grammar: str) -> None:
-    """llama-cpp-python's server parses no call out of a free answer: the model (steered by a
-    grammar into the shape) writes the call as text; it runs, with a record, and the answer of
-    the next round is held to the one round allowed."""
-    server = llama_server()
+def _ask_server(llama_server: Any, grammar: str, **params: Any) -> Any:
+    """Ask llama-cpp-python's server about the weather, its answer steered by `grammar`."""
     CALLED.clear()
-    service = LLMKernelService()  # (beside the module's loaded one: no global thread check)
-    try:
-        service.connect(server.base_url)
+    with running_service() as service:
+        service.connect(llama_server().base_url)
         job = service.generate_chat_completion(
             WEATHER,
             tools=[get_weather],
@@ -221,17 +214,25 @@ def test_a_call_a_server_left_as_text_is_run(llama_server: Any, grammar: str) ->
             temperature=0.0,
             max_tokens=64,
             grammar=grammar,
-            max_tool_rounds=1,
+            **params,
         )
         job.wait(120)
-    finally:
-        service.shutdown()
+    return job
+
+
+@pytest.mark.parametrize(
+    "grammar", [FENCED_CALL, BARE_CALL, TAGGED_CALL], ids=["fenced", "bare", "tagged"]
+)
+def test_a_call_a_server_left_as_text_is_run(llama_server: Any, grammar: str) -> None:
+    """llama-cpp-python's server parses no call out of a free answer: the model (steered by a
+    grammar into the shape) writes the call as text; it runs, with a record, and the answer of
+    the next round is held to the one round allowed."""
+    job = _ask_server(llama_server, grammar, max_tool_rounds=1)
     assert job.state == "done", job.error
     record = job.tool_calls[0]
     assert record.name == "get_weather" and record.status == "done"
-    assert record.arguments == {"city": "Paris"} and CALLED == [
-        {"city": "Paris", "unit": "celsius"}
-    ]
+    assert record.arguments == {"city": "Paris"}
+    assert CALLED == [{"city": "Paris", "unit": "celsius"}]
     assert record.output.startswith("looking up Paris")
     asked = job.new_messages[0]
     assert asked["role"] == "assistant" and asked["tool_calls"][0]["id"] == record.id
@@ -244,21 +245,6 @@ def test_a_call_a_server_left_as_text_is_run(llama_server: Any, grammar: str) ->
 
 
 def test_prose_around_a_call_stays_text(llama_server: Any) -> None:
-    server = llama_server()
-    CALLED.clear()
-    service = LLMKernelService()  # (beside the module's loaded one: no global thread check)
-    try:
-        service.connect(server.base_url)
-        job = service.generate_chat_completion(
-            WEATHER,
-            tools=[get_weather],
-            tool_choice="auto",
-            temperature=0.0,
-            max_tokens=64,
-            grammar=PROSE_AROUND,
-        )
-        job.wait(120)
-    finally:
-        service.shutdown()
+    job = _ask_server(llama_server, PROSE_AROUND)
     assert job.state == "done" and job.tool_calls == [] and not CALLED
     assert job.text.startswith("Here: {") and job.new_messages[0]["content"] == job.text

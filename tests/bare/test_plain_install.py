@@ -8,12 +8,9 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import queue
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -21,6 +18,7 @@ import llm_widgets
 from llm_widgets import LLMKernelService
 from llm_widgets.demo import DEMO_REPO, PACKAGED_FILE
 from llm_widgets.testing import LocalHub
+from llm_widgets.testing.kernel import run_cell
 
 # what a full set-up brings and a plain install does not (JupyterLab brought httpx, which hid an
 # undeclared import; pandas is an extra; pydantic comes with openai, so it is there)
@@ -37,15 +35,6 @@ def get_weather(city: str) -> str:
     """
     CALLED.append(city)
     return f"21 °C and sunny in {city}"
-
-
-def wait_for(what: str, predicate: Any, timeout: float = 120) -> None:
-    """Wait until `predicate()` is true; fail naming `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no {what} within {timeout} s")
-        time.sleep(0.02)
 
 
 def test_only_the_wheel_and_its_dependencies_are_installed() -> None:
@@ -172,36 +161,6 @@ def test_a_batch_runs_and_pandas_is_asked_for_only_where_it_is_needed(
 # -- the magic, in a real IPython kernel ----------------------------------------------------------
 
 
-def _run(kc: Any, code: str, timeout: float = 300) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Execute `code` in the kernel; its reply and its output messages."""
-    msg_id = kc.execute(code)
-    outputs: list[dict[str, Any]] = []
-    deadline = time.monotonic() + timeout
-    while True:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the cell did not end within {timeout} s: {outputs[-3:]}")
-        try:
-            msg = kc.get_iopub_msg(timeout=1)
-        except queue.Empty:
-            continue
-        if msg["parent_header"].get("msg_id") != msg_id:
-            continue
-        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-            break
-        if msg["msg_type"] in (
-            "display_data",
-            "update_display_data",
-            "stream",
-            "error",
-            "execute_result",
-        ):
-            outputs.append({"type": msg["msg_type"], **msg["content"]})
-    reply = kc.get_shell_msg(timeout=60)
-    while reply["parent_header"].get("msg_id") != msg_id:
-        reply = kc.get_shell_msg(timeout=60)
-    return reply["content"], outputs
-
-
 def test_the_magic_answers_in_a_real_kernel(hub: LocalHub, tmp_path: Path) -> None:
     from jupyter_client.manager import KernelManager
 
@@ -222,15 +181,18 @@ def test_the_magic_answers_in_a_real_kernel(hub: LocalHub, tmp_path: Path) -> No
             "%load_ext llm_widgets\n"
             "print(sys.executable, service.model.engine)\n"
         )
-        reply, outputs = _run(kc, setup)
+        reply, outputs = run_cell(kc, setup, timeout=300)
         assert reply["status"] == "ok", (reply, outputs)
         printed = "".join(o.get("text", "") for o in outputs if o["type"] == "stream")
         assert sys.executable.split("/bin/")[0] in printed and "xllamacpp" in printed, printed
-        reply, outputs = _run(kc, "%%llm --max-tokens 12 --temperature 0\nSay hello.")
+        magic = "%%llm --max-tokens 12 --temperature 0\nSay hello."
+        reply, outputs = run_cell(kc, magic, timeout=120)
         assert reply["status"] == "ok", (reply, outputs)
         shown = [o["data"].get("text/markdown", "") for o in outputs if "data" in o]
         assert any(text.strip() for text in shown), outputs
-        reply, outputs = _run(kc, f"ModelCard(repo_id={DEMO_REPO!r}, filename={PACKAGED_FILE!r})")
+        reply, outputs = run_cell(
+            kc, f"ModelCard(repo_id={DEMO_REPO!r}, filename={PACKAGED_FILE!r})"
+        )
         assert reply["status"] == "ok", (reply, outputs)
     finally:
         kc.stop_channels()
