@@ -45,13 +45,12 @@ function render(model: Model, el: HTMLElement): () => void {
     h("div", { class: "llmw-actions" }, stop, resume),
     notices.el,
   );
-  root.append(connectionLine(root, requests));
+  connectionLine(root, requests);
   el.append(root);
 
   const running = () => model.get("status") === "running" || model.get("status") === "queued";
   const watch = resyncWhenQuiet(requests, running, 3000);
 
-  const answered = () => model.get("completed") || 0;
   const reusedText = () => {
     const reused = model.get("reused");
     if (!reused) return "";
@@ -93,7 +92,7 @@ function render(model: Model, el: HTMLElement): () => void {
       `${model.get("completed")} of ${model.get("total")} done`,
       model.get("failed") ? `${model.get("failed")} failed` : "",
       reusedText(),
-      model.get("expected") && answered() ? `${model.get("correct")} of ${answered()} right (${Math.round((100 * model.get("correct")) / answered())}%)` : "",
+      model.get("expected") ? model.get("accuracy_text") : "",
       // a one-token label's tokens/s says nothing the items/s does not
       model.get("tokens_per_second") && model.get("tokens_per_item") >= SHORT_ANSWER ? `${model.get("tokens_per_second").toFixed(1)} tokens/s` : "",
       model.get("items_per_second") ? `${model.get("items_per_second").toFixed(2)} items/s` : "",
@@ -122,6 +121,7 @@ function render(model: Model, el: HTMLElement): () => void {
     "change:eta": update,
     "change:error": update,
     "change:correct": update,
+    "change:accuracy_text": update,
     "change:resumed": update,
   });
   update();

@@ -146,7 +146,7 @@ function render(model: Model, el: HTMLElement): () => void {
     h("div", { class: "llmw-actions" }, clearButton, stopRunningButton, think.el, h("span", { class: "llmw-spacer" }), stopButton, sendButton),
   );
   const root = h("div", { class: "llmw llmw-chat" }, header, hints.note, transcript, waiting, errorLine, editLine, composer, settings, notices.el);
-  root.append(connectionLine(root, requests));
+  connectionLine(root, requests);
   el.append(root);
   // an answer whose chunks stop arriving (a host that drops background messages): ask again
   const watch = resyncWhenQuiet(requests, () => model.get("status") === "generating" && !model.get("detail"), 2500);

@@ -23,13 +23,14 @@ class AnswerView {
   private readonly body = h("div", { class: "llmw-md llmw-compare-text" });
   private readonly figures = h("div", { class: "llmw-figures llmw-num" });
   private readonly error = h("div", { class: "llmw-error" });
+  private readonly cut = h("span", { class: "llmw-stop-mark", title: "The answer stopped at the token limit: raise max_tokens for the rest" }, "cut at max_tokens");
   readonly pick: HTMLButtonElement;
   private stream: StreamingMarkdown | null = null;
   private shown = ""; // state + text rendered now
 
   constructor(pick: HTMLButtonElement) {
     this.pick = pick;
-    this.el = h("td", { class: "llmw-compare-cell" }, this.body, this.figures, this.error, pick);
+    this.el = h("td", { class: "llmw-compare-cell" }, this.body, this.cut, this.figures, this.error, pick);
   }
 
   update(cell: CompareCell): void {
@@ -56,6 +57,8 @@ class AnswerView {
         : [cell.state === "running" ? "writing…" : cell.state === "pending" ? (cell.completion_tokens < 0 ? "hidden until the round ends" : "waiting") : ""];
     this.figures.textContent = parts.filter(Boolean).join(" · ");
     showText(this.error, cell.error);
+    this.cut.hidden = !cell.cut;
+    this.el.dataset.cut = String(Boolean(cell.cut));
   }
 }
 
@@ -99,7 +102,7 @@ function render(model: Model, el: HTMLElement): () => void {
     h("div", { class: "llmw-actions" }, stop, resume, reveal),
     notices.el,
   );
-  root.append(connectionLine(root, requests));
+  connectionLine(root, requests);
   el.append(root);
 
   let answers: AnswerView[][] = [];
@@ -112,6 +115,7 @@ function render(model: Model, el: HTMLElement): () => void {
     const now = JSON.stringify([names, prompts]);
     if (now === shape) return;
     shape = now;
+    table.style.minWidth = `${10 + 16 * names.length}em`; // narrower scrolls sideways: no squeezed columns
     head.replaceChildren(h("th", { scope: "col" }, "Prompt"), ...names.map((n) => h("th", { scope: "col" }, n)));
     answers = prompts.map((_, row) =>
       names.map((_, column) => new AnswerView(requests.button(`Pick ${String.fromCharCode(65 + column)}`, () => ({ type: "pick", row, column })))),

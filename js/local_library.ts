@@ -22,7 +22,7 @@ function render(model: Model, el: HTMLElement): () => void {
     h("div", { class: "llmw-actions" }, action("Refresh", { type: "refresh" })),
     notices.el,
   );
-  root.append(connectionLine(root, requests));
+  connectionLine(root, requests);
   el.append(root);
 
   const confirmRow = (row: HTMLTableRowElement, m: LocalModel) => {
@@ -45,10 +45,23 @@ function render(model: Model, el: HTMLElement): () => void {
         {},
         h("td", {}, `${m.repo_id}/${m.filename}`),
         h("td", {}, m.quant || ""),
-        h("td", { class: "llmw-num" }, m.stale ? `${formatBytes(m.bytes_done)} (stale partial)` : m.partial ? `${formatBytes(m.bytes_done)} of ${formatBytes(m.size)} (partial)` : formatBytes(m.size)),
+        h(
+          "td",
+          { class: "llmw-num" },
+          m.downloading
+            ? `${formatBytes(m.bytes_done)} of ${formatBytes(m.size)}`
+            : m.stale
+              ? `${formatBytes(m.bytes_done)} (stale partial)`
+              : m.partial
+                ? `${formatBytes(m.bytes_done)} of ${formatBytes(m.size)} (partial)`
+                : formatBytes(m.size),
+        ),
         actions,
       );
-      if (m.stale) {
+      if (m.downloading) {
+        // its card or browser row has Cancel; nothing to resume or discard while it grows
+        actions.append(h("span", { class: "llmw-badge llmw-badge-running" }, "Downloading"));
+      } else if (m.stale) {
         row.title = "A partial download nothing can resume (the file changed, or its download was killed)";
         actions.append(action("Discard", { type: "discard", repo_id: m.repo_id, filename: m.filename }));
       } else if (m.partial) {

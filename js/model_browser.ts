@@ -35,7 +35,7 @@ function render(model: Model, el: HTMLElement): () => void {
     files,
     notices.el,
   );
-  root.append(connectionLine(root, requests));
+  connectionLine(root, requests);
   el.append(root);
 
   const renderResults = () => {

@@ -38,6 +38,8 @@ export function renderCard(model: Model, el: HTMLElement): () => void {
   const loadBar = progressBar("Load progress", loadFill);
   const errorLine = h("div", { class: "llmw-error", role: "alert" });
   const info = h("div", { class: "llmw-info" });
+  // a GPU asked for (n_gpu_layers) that this llama.cpp build does not have
+  const gpuNote = h("div", { class: "llmw-info llmw-gpu-note", role: "note" });
   const buttons = {
     download: action("Download", "download", "llmw-primary"),
     cancel: action("Cancel", "cancel"),
@@ -59,10 +61,11 @@ export function renderCard(model: Model, el: HTMLElement): () => void {
     loadBar,
     errorLine,
     info,
+    gpuNote,
     h("div", { class: "llmw-actions" }, ...Object.values(buttons), contextField),
     notices.el,
   );
-  root.append(connectionLine(root, requests));
+  connectionLine(root, requests);
   el.append(root);
   const watch = resyncWhenQuiet(requests, () => ["queued", "running"].includes(model.get("status")), 1200);
 
@@ -121,6 +124,7 @@ export function renderCard(model: Model, el: HTMLElement): () => void {
             .filter(Boolean)
             .join(" · ")
         : loadDetail ? `Load ${loadDetail}` : "";
+    showText(gpuNote, load === "loaded" ? String(facts.gpu_note || "") : "");
 
     show(buttons.download, status === "idle" || status === "cancelled");
     show(buttons.cancel, active);

@@ -118,6 +118,8 @@ export interface LocalModel {
   quant: string;
   partial: boolean;
   stale: boolean;
+  /** A download of it is running (its partial grows: no Resume or Discard). */
+  downloading: boolean;
   bytes_done: number;
   revision: string;
   loaded: boolean;
@@ -201,6 +203,7 @@ export interface BatchRunState {
   recent: { index: number; input: string; output: string; expected?: string; correct?: boolean }[];
   expected: string;
   correct: number;
+  accuracy_text: string; // "33 of 40 right (82%)": Python rounds it, as a notebook's print does
   tokens_per_item: number;
   resumed: boolean;
 }
@@ -215,6 +218,7 @@ export interface CompareCell {
   tokens_per_second: number;
   error: string;
   reused: boolean;
+  cut: boolean; // the answer stopped at max_tokens
 }
 
 export interface CompareSummary {

@@ -72,7 +72,7 @@ function render(model: Model, el: HTMLElement): () => void {
     errorLine,
     notices.el,
   );
-  root.append(connectionLine(root, requests));
+  connectionLine(root, requests);
   el.append(root);
 
   const update = () => {

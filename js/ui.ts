@@ -215,12 +215,16 @@ export function numberField(model: AnyModel<any>, name: string, label: string, s
 }
 
 /**
- * The line a view shows when no kernel answers (and its controls are disabled), until one does.
- * Returns the line; put it in the view's root.
+ * The line a view shows when no kernel answers, until one does: first in the view's root (a tall
+ * widget's bottom is often off-screen), where it stays in sight while the widget scrolls. Then
+ * the root is `llmw-disconnected`: its controls are disabled and every badge and pill greyed
+ * (styles.css): a "Loaded" or "in this kernel" says nothing of a kernel that is gone.
+ * Returns the line.
  */
 export function connectionLine(root: HTMLElement, requests: Requests): HTMLElement {
   const line = h("div", { class: "llmw-offline", role: "status" }, OFFLINE_TEXT);
   line.hidden = true;
+  root.prepend(line);
   requests.onConnection = (answered) => {
     const connected = answered && !requests.gone;
     if (!connected && !line.hidden) flash(line); // a click that could not be delivered

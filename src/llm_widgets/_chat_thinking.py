@@ -4,6 +4,7 @@ Markdown export with thinking folded, and the model's notes (no chat template)."
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ._requests import THINK_LEVELS, check_think
@@ -58,12 +59,32 @@ def transcript_markdown(messages: list[dict[str, Any]]) -> str:
         for call in m.get("tool_calls", ()):
             function = call["function"]
             body += f"\n\nCalls `{function['name']}({function['arguments']})`"
-        body = body.strip()
-        thought = m.get("reasoning_content", "").strip()
+        body = close_fences(body.strip())
+        thought = close_fences(m.get("reasoning_content", "").strip())
         if thought:
             body = f"<details><summary>Thought</summary>\n\n{thought}\n\n</details>\n\n{body}"
         turns.append(f"**{names[m['role']]}:**\n\n{body}")
     return "\n\n---\n\n".join(turns) + ("\n" if turns else "")
+
+
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
+
+
+def close_fences(text: str) -> str:
+    """`text` with a code fence it leaves open closed (an answer cut inside a code block):
+    otherwise everything after it in a document would render as code."""
+    opened = ""
+    for line in text.split("\n"):
+        found = _FENCE.match(line)
+        if found is None:
+            continue
+        fence, rest = found.groups()
+        if not opened:
+            if not (fence[0] == "`" and "`" in rest):  # a backtick fence's info has none
+                opened = fence
+        elif fence[0] == opened[0] and len(fence) >= len(opened) and not rest.strip():
+            opened = ""
+    return f"{text}\n{opened}" if opened else text
 
 
 EMBEDDING_NOTE = (

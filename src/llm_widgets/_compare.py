@@ -392,6 +392,7 @@ class CompareRunner:
                 stats.prompt_tokens,
             )
             answer.ttft, answer.tokens_per_second = stats.ttft, stats.tokens_per_second
+            answer.stop_reason = stats.stop_reason
         answer.state = "done"
         if cache is not None:
             cache.add(digest(self.requests[i]), answer.text, _figures(answer))
@@ -479,7 +480,7 @@ class CompareRunner:
             self.job.report_progress()
 
 
-_FIGURES = ("completion_tokens", "prompt_tokens", "ttft", "tokens_per_second")
+_FIGURES = ("completion_tokens", "prompt_tokens", "ttft", "tokens_per_second", "stop_reason")
 
 
 def _figures(answer: CompareAnswer) -> dict[str, Any]:

@@ -13,6 +13,12 @@ def format_bytes(n: float) -> str:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def format_share(part: int, whole: int) -> str:
+    """33 of 40 -> '82%': Python's own `{:.0%}` of part / whole, so the widgets say what a
+    notebook that prints `f"{right / total:.0%}"` prints (one rounding rule everywhere)."""
+    return f"{part / whole:.0%}" if whole else ""
+
+
 def shorten(text: str, limit: int = 200) -> str:
     """`text`, cut at `limit` characters with an ellipsis."""
     return text if len(text) <= limit else text[:limit] + "…"

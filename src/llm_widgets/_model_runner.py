@@ -90,6 +90,8 @@ class ModelRunner:
                 facts = self._load_file(job, path, n_ctx, n_threads, llama_options)
             self._local = (path, facts.n_ctx, n_threads, dict(llama_options))
             job.facts = facts
+            if facts.gpu_note:
+                job.notes.append(f"{facts.gpu_note}.")
             job.load_progress = 100.0
             job.finish("done", result=facts)
         except JobCancelledError:
@@ -319,7 +321,13 @@ class ModelRunner:
             and self.is_loaded(path)
         ):
             return current if current.n_ctx == n_ctx else engine.create_context(n_ctx=n_ctx)
+        if engine is not None and engine.loaded and current is not None:
+            job.replaced = _model_name(current)
+            _say(job, f"unloading {job.replaced} first")
+            job.notes.append(f"Unloaded {job.replaced} to load {os.path.basename(path)}.")
         self._drop_engine()  # one model per kernel, and a local one replaces a server
+        if job.replaced:
+            _say(job, "")
         local = make_engine(name)
         self._engine = local
         last = [0.0]
@@ -373,6 +381,13 @@ def _waiting_for(holder: Job | None) -> str:
     if isinstance(holder, BatchJob):
         return "waiting for the batch run's current item"
     return "queued"
+
+
+def _model_name(facts: ModelFacts) -> str:
+    """A loaded model in a few words: its file, or its name on its server."""
+    if facts.backend == "remote":
+        return f"{facts.name} on {facts.server}" if facts.server else facts.name
+    return os.path.basename(facts.path) or facts.name
 
 
 def _say(job: Job, detail: str) -> None:

@@ -24,6 +24,7 @@ class ModelFacts:
     n_layer: int = 0
     load_seconds: float = 0.0
     gpu_layers: int = 0  # layers offloaded to a GPU; 0: the model runs on the CPU
+    gpu_note: str = ""  # a GPU asked for (n_gpu_layers) that this build cannot use, in words
     backend: str = "local"  # "local": an engine in this kernel; "remote": a server
     server: str = ""  # the answering server's host[:port] (remote models only)
     engine: str = ""  # the engine that runs it: "xllamacpp", "llama-cpp-python", "openai"

@@ -8,6 +8,7 @@ from typing import Any
 import traitlets
 
 from . import _protocol
+from ._format import format_share
 from ._protocol import Message
 from ._widget import ServiceWidget, bundled
 from .errors import LLMWidgetsError
@@ -52,6 +53,9 @@ class BatchRun(ServiceWidget):
         "", help="The input field that holds the true label ('' = none): results are marked."
     ).tag(sync=True)
     correct = traitlets.Int(0, help="Results that match their true label so far.").tag(sync=True)
+    accuracy_text = traitlets.Unicode(
+        "", help="'33 of 40 right (82%)': `correct` of the answered, rounded as Python's {:.0%}."
+    ).tag(sync=True)
     tokens_per_item = traitlets.Float(0.0, help="Answer tokens per answered input.").tag(sync=True)
     resumed = traitlets.Bool(
         False, help="This run is a Resume of the one shown before (`reused` were done then)."
@@ -90,9 +94,17 @@ class BatchRun(ServiceWidget):
 
     def __repr__(self) -> str:
         """What a host without a live view shows."""
+        right = f" · {self.accuracy_text}" if self.accuracy_text else ""
         return (
-            f"BatchRun({self.completed}/{self.total} done · {self.failed} failed · {self.status})"
+            f"BatchRun({self.completed}/{self.total} done · {self.failed} failed · {self.status}"
+            f"{right})"
         )
+
+    @property
+    def accuracy(self) -> float | None:
+        """Right answers of those answered so far, 0 to 1 (None without `expected` or before
+        the first answer); the view shows it as `accuracy_text`."""
+        return self.correct / self.completed if self.expected and self.completed else None
 
     @property
     def job(self) -> BatchJob:
@@ -137,6 +149,12 @@ class BatchRun(ServiceWidget):
             self.tokens_per_item = round(job.completion_tokens / ran, 2) if ran else 0.0
             self.recent = [self._marked(r, job) for r in job.recent]
             self.correct = self._count_correct(job)
+            answered = job.completed if self.expected else 0
+            self.accuracy_text = (
+                f"{self.correct} of {answered} right ({format_share(self.correct, answered)})"
+                if answered
+                else ""
+            )
             if job.state == "failed":
                 self.error = job.error or "The run failed."
 

@@ -341,6 +341,8 @@ class Chat(ServiceWidget):
             self.model_engine = f"{local.engine} {local.engine_version}".strip() if local else ""
             self.can_think = facts is not None and facts.can_think
             self.model_note = model_note(facts)
+            if facts is not None and self.error.startswith(NO_MODEL):
+                self.error = ""  # said before a model was there: no longer true
             defaults = dict(facts.sampling_defaults) if facts is not None else {}
             self.model_defaults = defaults
             self._applying = True
@@ -469,6 +471,9 @@ class Chat(ServiceWidget):
         if job is not None and running and job.tool_calls:  # the open turn's cards
             message["calls"] = [c.to_dict() for c in job.tool_calls]
         self._post(message)
+
+
+NO_MODEL = "No model is loaded"
 
 
 def _no_model_hint(card: ModelCard | None) -> str:

@@ -53,7 +53,7 @@ class Compare(ServiceWidget):
     )
     cells: traitlets.List[list[dict[str, Any]]] = traitlets.List(
         help="Per prompt, per column: {state, text, completion_tokens, ttft, tokens_per_second, "
-        "error, reused}."
+        "error, reused, cut (the answer stopped at max_tokens)}."
     ).tag(sync=True)
     summary: traitlets.List[dict[str, Any]] = traitlets.List(
         help="Per column: {done, failed, tokens_per_second, ttft, agreement} (-1: none)."
@@ -204,7 +204,7 @@ def _cell(answer: CompareAnswer, hidden: bool = False, veiled: bool = False) -> 
     if veiled:
         return {
             "state": "pending", "text": "", "completion_tokens": -1, "ttft": -1.0,
-            "tokens_per_second": 0.0, "error": "", "reused": False,
+            "tokens_per_second": 0.0, "error": "", "reused": False, "cut": False,
         }  # fmt: skip
     failed = answer.state == "failed"
     return {
@@ -215,6 +215,8 @@ def _cell(answer: CompareAnswer, hidden: bool = False, veiled: bool = False) -> 
         "tokens_per_second": 0.0 if hidden else round(answer.tokens_per_second or 0.0, 2),
         "error": (_HIDDEN_FAILURE if failed else "") if hidden else answer.error or "",
         "reused": answer.reused and not hidden,
+        # cut at max_tokens: said in blind mode too (the text shows it anyway)
+        "cut": answer.state == "done" and answer.stop_reason == "length",
     }
 
 

@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from . import _events
 from ._events import EventBus
+from ._format import format_bytes, shorten
 from ._names import DEFAULT_REVISION, split_parts
 from ._types import GenerationStats, ModelFacts, Thinking, ToolCallRecord
 from .errors import JobCancelledError, JobFailedError
@@ -229,7 +230,16 @@ class Job:
                 logger.exception("llm_widgets: a done-callback of %r raised", self)
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.id} {self._state}>"
+        """The job in a line, as a cell shows it: its state, how far it got (per kind), what
+        went wrong, and its id: `BatchJob(running, 12/240 items, 5%, 2 errors, id=…)`."""
+        parts = [self._state, *self._describe()]
+        if self._state == "failed" and self.error:
+            parts.append(f"error: {shorten(self.error.splitlines()[0], 120)}")
+        return f"{type(self).__name__}({', '.join(parts + [f'id={self.id}'])})"
+
+    def _describe(self) -> list[str]:
+        """What a kind of job adds to its repr (how far it got)."""
+        return []
 
 
 def download_key(repo_id: str, filename: str, revision: str | None) -> tuple[str, str, str]:
@@ -276,6 +286,15 @@ class DownloadJob(Job):
             return 0.0
         return min(100.0, 100.0 * self.bytes_done / self.bytes_total)
 
+    def _describe(self) -> list[str]:
+        parts = [f"{self.repo_id}/{self.filename}"]
+        if self.bytes_total and self.state != "done":
+            done, total = format_bytes(self.bytes_done), format_bytes(self.bytes_total)
+            parts += [f"{done} of {total}", f"{int(self.progress)}%"]
+        elif self.bytes_total:
+            parts.append(format_bytes(self.bytes_total))
+        return parts
+
     def wait(self, timeout: float | None = None) -> str:
         """Block until the file is in the cache and return its path; raise on failure or cancel."""
         return str(super().wait(timeout))
@@ -296,11 +315,22 @@ class LoadJob(Job):
         self.path: str | None = None
         self.load_progress: float = 0.0
         self.facts: ModelFacts | None = None
+        self.replaced: str = ""  # the model this load unloaded to make room ("" if none)
+        # what to know about this load, in words (the model it unloaded, a GPU asked for that
+        # the build does not have)
+        self.notes: list[str] = []
 
     @property
     def progress(self) -> float:
         """Percent loaded, 0 to 100 (includes waiting for the download)."""
         return 100.0 if self.state == "done" else self.load_progress
+
+    def _describe(self) -> list[str]:
+        name = (self.path or self.source).replace("\\", "/").rsplit("/", 1)[-1]
+        parts = [name] if name else []
+        if self.state in ("queued", "running"):
+            parts.append(f"{int(self.progress)}%")
+        return parts + self.notes
 
     def _end_events(self) -> list[tuple[str, tuple[Any, ...]]]:
         loaded = [("model_loaded", (self.facts,))] if self.state == "done" else []
@@ -364,6 +394,19 @@ class GenerationJob(Job):
     def stop_reason(self) -> str | None:
         """Why generation stopped: "stop", "length", "aborted", "error" (None while running)."""
         return self.stats.stop_reason if self.stats is not None else None
+
+    def _describe(self) -> list[str]:
+        parts = [self.mode, f"{len(self.text)} characters"]
+        stats = self.stats
+        if stats is not None and self.finished:
+            parts.append(f"{stats.completion_tokens} tokens")
+            if stats.tokens_per_second:
+                parts.append(f"{stats.tokens_per_second:.1f} tokens/s")
+            if stats.stop_reason == "length":
+                parts.append("cut at max_tokens")
+        if self.tool_calls:
+            parts.append(f"{len(self.tool_calls)} tool call{'s' * (len(self.tool_calls) != 1)}")
+        return parts
 
     def wait(self, timeout: float | None = None) -> str:
         """Block until the generation ends and return the whole text (partial if aborted)."""
@@ -475,6 +518,16 @@ class BatchJob(Job):
             return 100.0
         return 100.0 * (self.completed + len(self.errors)) / len(self.inputs)
 
+    def _describe(self) -> list[str]:
+        parts = [f"{self.completed}/{self.total} items", f"{int(self.progress)}%"]
+        if self.errors:
+            parts.append(f"{len(self.errors)} error{'s' * (len(self.errors) != 1)}")
+        if self.reused:
+            parts.append(f"{self.reused} reused")
+        if self.items_per_second and self.state == "running":
+            parts.append(f"{self.items_per_second:.2f} items/s")
+        return parts
+
     def to_list(self) -> list[Any]:
         """The results, aligned with the inputs (None where not done)."""
         return list(self.results)
@@ -525,6 +578,7 @@ class CompareAnswer:
     ttft: float | None = None
     tokens_per_second: float | None = None
     reused: bool = False  # taken from an earlier run's cache
+    stop_reason: str = ""  # why it ended: "stop", "length" (cut at max_tokens), ...
 
 
 class CompareJob(Job):
@@ -574,6 +628,16 @@ class CompareJob(Job):
         """Percent of the answers finished (done or failed), 0 to 100."""
         ended = sum(a.state in ("done", "failed") for row in self.answers for a in row)
         return 100.0 * ended / self.total if self.total else 100.0
+
+    def _describe(self) -> list[str]:
+        ended = sum(a.state in ("done", "failed") for row in self.answers for a in row)
+        failed = len(self.errors)
+        parts = [
+            f"{len(self.prompts)} prompts x {len(self.models)} models",
+            f"{ended}/{self.total} answers",
+            f"{int(self.progress)}%",
+        ]
+        return parts + ([f"{failed} error{'s' * (failed != 1)}"] if failed else [])
 
     def vote(self, prompt: int, model: int | None) -> None:
         """Record the answer picked for one prompt (a model index; None takes the pick back)."""

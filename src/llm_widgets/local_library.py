@@ -40,6 +40,7 @@ class LocalLibrary(ServiceWidget):
         super().__init__(service=service, **kwargs)
         self._rows: list[dict[str, Any]] = []  # what `local` shows, with each local path
         self._loading: dict[str, str] = {}  # load job id -> file name, for the load's notices
+        self._downloading: set[str] = set()  # ids of the running downloads the rows show
         self._subscribe(self.service.on_download_done(lambda _: self._rescan()))
         self._subscribe(self.service.on_progress(self._on_progress))
         self._subscribe(self.service.on_model_loaded(lambda _: self._rescan()))
@@ -54,8 +55,8 @@ class LocalLibrary(ServiceWidget):
 
     @property
     def models(self) -> list[dict[str, Any]]:
-        """The listed models (repo_id, filename, size, quant, partial, stale, bytes_done, path,
-        loaded)."""
+        """The listed models (repo_id, filename, size, quant, partial, stale, downloading,
+        bytes_done, path, loaded)."""
         return [dict(m) for m in self._rows]
 
     def refresh(self) -> None:
@@ -68,18 +69,31 @@ class LocalLibrary(ServiceWidget):
         except Exception as exc:  # an unreadable cache is a message, not a traceback
             self.error = hub.redact(f"Cannot read the cache: {exc}")
             return
+        running = {
+            (j.repo_id, j.filename): j
+            for j in self.service.downloads
+            if j.state not in FINAL_STATES  # (an ending one is not: its end is being told)
+        }
+        self._downloading = {j.id for j in running.values()}
+        rows = []
+        for m in models:
+            row = {k: v for k, v in asdict(m).items() if k != "extra"} | {
+                "quant": m.quant or "",
+                "loaded": not m.partial and self.service.is_loaded(m.path),
+                "downloading": False,
+            }
+            job = running.get((m.repo_id, m.filename)) if m.partial else None
+            if job is not None:  # its partial grows: neither stale nor for Resume / Discard
+                row |= _downloading_row(job, row)
+            rows.append(row)
+        self._show(rows)
+
+    def _show(self, rows: list[dict[str, Any]]) -> None:
         with self.hold_sync():
-            self._rows = [
-                {k: v for k, v in asdict(m).items() if k != "extra"}
-                | {
-                    "quant": m.quant or "",
-                    "loaded": not m.partial and self.service.is_loaded(m.path),
-                }
-                for m in models
-            ]
+            self._rows = rows
             # the view needs no local path (it names the user's home, and is saved in notebooks)
-            self.local = [{k: v for k, v in row.items() if k != "path"} for row in self._rows]
-            self.local_total = sum(m.bytes_done if m.partial else m.size for m in models)
+            self.local = [{k: v for k, v in row.items() if k != "path"} for row in rows]
+            self.local_total = sum(r["bytes_done"] if r["partial"] else r["size"] for r in rows)
 
     def delete(self, repo_id: str, filename: str) -> int:
         """Delete a downloaded model from the cache; returns the bytes freed."""
@@ -142,8 +156,27 @@ class LocalLibrary(ServiceWidget):
     def _on_progress(self, job: Job) -> None:
         if isinstance(job, DownloadJob) and job.state in ("cancelled", "failed"):
             self._rescan()  # a partial appeared
+        elif isinstance(job, DownloadJob) and job.state == "running":
+            if job.id not in self._downloading:
+                self._rescan()  # a download began: its partial is no longer for Resume
+            else:  # its row follows the transfer without a scan of the cache
+                key = (job.repo_id, job.filename)
+                self._show(
+                    [
+                        row | _downloading_row(job, row)
+                        if row["downloading"] and (row["repo_id"], row["filename"]) == key
+                        else row
+                        for row in self._rows
+                    ]
+                )
         elif job.id in self._loading and job.state in FINAL_STATES:
             self._load_ended(job, self._loading.pop(job.id))
+
+    def _fail(self, text: str, request_id: str | None) -> None:
+        """A refused click is said once: on the error line (no notice repeating it)."""
+        self.error = text
+        if request_id is not None and len(request_id) <= 64:
+            self._post({"type": "ack", "request_id": request_id, "ok": False, "error": text})
 
     # -- front-end messages -------------------------------------------------------------------
 
@@ -165,3 +198,13 @@ class LocalLibrary(ServiceWidget):
     def _on_refresh(self, message: Message) -> None:
         self.error = ""
         self.refresh()
+
+
+def _downloading_row(job: DownloadJob, row: dict[str, Any]) -> dict[str, Any]:
+    """A row's fields while its file downloads: the job's bytes, never stale."""
+    return {
+        "downloading": True,
+        "stale": False,
+        "bytes_done": job.bytes_done or row["bytes_done"],
+        "size": job.bytes_total or row["size"],
+    }

@@ -98,6 +98,7 @@ class ModelCard(ServiceWidget):
         self._load_job: LoadJob | None = None
         self._shown: tuple[str, str] | None = None  # (job id, state) of the download shown
         self._resume_from: float | None = None  # percent kept that the shown job resumes from
+        self._kept: tuple[int, float] | None = None  # (bytes, percent) kept, until it counts them
         self._load_shown: tuple[str, str] | None = None  # (job id, state) of the load shown
         self._shape: tuple[str, ModelShape | None] | None = None  # (path, its shape)
         self._subscribe(self.service.on_progress(self._on_job_event))
@@ -236,7 +237,12 @@ class ModelCard(ServiceWidget):
     def _on_unloaded(self) -> None:
         if self.load_status == "loaded":
             self._show_unloaded()
-            self.notify("info", f"{self.filename} was unloaded")
+            loading = self.service.loading  # a load replaces it: say which
+            path = loading.path if loading is not None else None
+            if path and not (self.path and same_file(path, self.path)):
+                self.notify("info", f"{self.filename} was unloaded to load {Path(path).name}")
+            else:
+                self.notify("info", f"{self.filename} was unloaded")
 
     def _on_deleted(self, repo_id: str, filename: str) -> None:
         """The file (or its partial download) was removed: the card shows it as not downloaded,
@@ -284,6 +290,8 @@ class ModelCard(ServiceWidget):
                 self.load_status, self.load_progress = "unloaded", 0.0
         if entered and state == "done":
             self.notify("success", f"{self.filename} is loaded")
+            for note in job.notes:  # the model it replaced, a GPU the build does not have
+                self.notify("info", note)
         elif entered and state == "failed":
             self.notify("error", job.error or "Loading the model failed.")
 
@@ -291,6 +299,7 @@ class ModelCard(ServiceWidget):
         if self._shown is None or job.id != self._shown[0]:  # a new job: does it resume ours?
             kept = self.status in ("cancelled", "failed") and self.bytes_done > 0
             self._resume_from = self.progress if kept else None
+            self._kept = (self.bytes_done, self.progress) if kept else None
         self._job = job
         state = job.state
         entered = (job.id, state) != self._shown
@@ -299,11 +308,15 @@ class ModelCard(ServiceWidget):
             self.status = state
             self.is_downloading = state in ("queued", "running")
             self.size = job.bytes_total or self.size
-            self.bytes_done = job.bytes_done
+            shown = (job.bytes_done, round(job.progress, 2))  # a cancelled one: the part kept
+            if self._kept is not None and state in ("queued", "running") and not job.bytes_done:
+                shown = self._kept  # a resume before its transfer counts what is on disk
+            else:
+                self._kept = None
+            self.bytes_done, self.progress = shown
             self.speed = float(job.speed) if state == "running" else 0.0
             self.eta = float(job.eta) if job.eta is not None and state == "running" else -1.0
             self.detail = job.detail if state == "running" else ""
-            self.progress = round(job.progress, 2)  # a cancelled one: the part kept
             self.path = job.path or ""
             if state == "failed":
                 self.error = job.error or "The download failed."

@@ -26,6 +26,16 @@ def offloaded_layers(requested: int | None, gpu: bool, facts: ModelFacts) -> int
     return min(requested, layers)
 
 
+def gpu_note(requested: int | None, gpu: bool) -> str:
+    """What to say when `n_gpu_layers` asks for a GPU this llama.cpp build does not have ("":
+    nothing asked, 0 asked, or a GPU there)."""
+    if gpu or requested is None or requested == 0:
+        return ""
+    return (
+        f"n_gpu_layers={requested} asked, but this llama.cpp build has no GPU: running on the CPU"
+    )
+
+
 def inspect_gguf(
     path: str | os.PathLike[str], supports: Callable[[str], bool] | None = None
 ) -> ModelFacts:

@@ -33,6 +33,7 @@ from .gguf import (
     EMBEDDING,
     NO_TEMPLATE,
     check_fits,
+    gpu_note,
     inspect_file,
     offloaded_layers,
     unknown_architecture,
@@ -172,9 +173,11 @@ class LlamaCppPythonEngine:
         if not facts.has_chat_template and "chat_format" not in llama_options:
             options["chat_format"] = "chatml"  # a clear fallback; llama-cpp-python's is llama-2
         options.update(llama_options)
-        options["n_gpu_layers"] = offloaded_layers(
-            options.get("n_gpu_layers"), bool(_llama_cpp().llama_supports_gpu_offload()), facts
+        requested, gpu = (
+            options.get("n_gpu_layers"),
+            bool(_llama_cpp().llama_supports_gpu_offload()),
         )
+        options["n_gpu_layers"] = offloaded_layers(requested, gpu, facts)
         started = time.perf_counter()
         _route_llama_logs()
         _recent_lines.clear()
@@ -193,13 +196,15 @@ class LlamaCppPythonEngine:
         )
         self._count_evaluations(llm)
         self._template = _TemplateCall.install(llm)
-        self._llm, self._options = llm, options
+        # what was asked, not what it came to: a new context asks the same (and says so again)
+        self._llm, self._options = llm, {**options, "n_gpu_layers": requested}
         self._facts = replace(
             facts,
             n_ctx=llm.n_ctx(),
             chat_format=chat_format,
             load_seconds=round(time.perf_counter() - started, 4),
             gpu_layers=options["n_gpu_layers"],
+            gpu_note=gpu_note(requested, gpu),
             engine=NAME,
             engine_version=version(),
         )

@@ -33,6 +33,7 @@ from .gguf import (
     EMBEDDING,
     NO_TEMPLATE,
     check_fits,
+    gpu_note,
     inspect_file,
     offloaded_layers,
     unknown_architecture,
@@ -146,7 +147,8 @@ class XllamacppEngine:
         xllamacpp = _xllamacpp()
         self._native = NativeLog(getattr(xllamacpp.xllamacpp, "__file__", None))
         key = secrets.token_urlsafe(24)
-        gpu_layers = offloaded_layers(options.pop("n_gpu_layers", None), can_offload(), facts)
+        requested, gpu = options.pop("n_gpu_layers", None), can_offload()
+        gpu_layers = offloaded_layers(requested, gpu, facts)
         params = self._params(facts, n_ctx, n_threads, seed, gpu_layers, key, options)
         started = time.perf_counter()
         lines: list[str] = []
@@ -170,7 +172,7 @@ class XllamacppEngine:
         template = str(meta.get("tokenizer.chat_template") or "")
         if self._client is not None:  # the template decides what an earlier turn's thinking is
             self._client.pass_reasoning = "reasoning_content" in template
-        self._load_args = dict(n_threads=n_threads, seed=seed, n_gpu_layers=gpu_layers, **options)
+        self._load_args = dict(n_threads=n_threads, seed=seed, n_gpu_layers=requested, **options)
         self._facts = replace(
             facts,
             n_ctx=n_ctx,
@@ -183,6 +185,7 @@ class XllamacppEngine:
             ),
             load_seconds=round(time.perf_counter() - started, 4),
             gpu_layers=gpu_layers,
+            gpu_note=gpu_note(requested, gpu),
             engine=NAME,
             engine_version=version(),
         )
