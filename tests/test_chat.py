@@ -83,7 +83,7 @@ def test_chunks_reach_the_front_end_at_most_30_times_a_second(smollm2: LLMKernel
     smollm2.events.flush()
     stamps = [t for t, m in sent if m["type"] == "chunk"]
     tokens = job.stats.completion_tokens
-    assert tokens >= 100 and job.stats.tokens_per_second > 0 and stamps
+    assert tokens >= 100 and stamps  # the whole answer came, in chunks
     # the cap, whatever the speed here: tokens that come faster than it are sent together
     for i, start in enumerate(stamps):  # any one-second window holds at most ~30 messages
         assert sum(1 for t in stamps[i:] if t < start + 1.0) <= 32
