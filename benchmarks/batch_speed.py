@@ -17,8 +17,8 @@ from collections.abc import Callable
 from typing import Any
 
 from llm_widgets import LLMKernelService
-from llm_widgets._structured import output_format
 from llm_widgets.demo import packaged_model_path, sample_reviews
+from llm_widgets.request.structured import output_format
 
 PROMPT = "Classify the sentiment of this product review as positive or negative.\n\nReview: {text}"
 LABELS = ["positive", "negative"]

@@ -6,11 +6,14 @@ Run: .venv/bin/python benchmarks/browser_render.py   (needs Chromium at /usr/bin
 from __future__ import annotations
 
 import statistics
+import sys  # noqa: E402
 import time
+from pathlib import Path as _Path  # noqa: E402
 
 from playwright.sync_api import sync_playwright
 
-from llm_widgets.testing.jupyter import JupyterServer, NotebookPage, launch_chromium
+sys.path.insert(0, str(_Path(__file__).resolve().parents[1] / "tests"))  # the CI harness
+from harness.jupyter import JupyterServer, NotebookPage, launch_chromium  # noqa: E402
 
 CELLS = [
     "import os, tempfile\n"

@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys  # noqa: E402
 import tempfile
 from pathlib import Path
+from pathlib import Path as _Path  # noqa: E402
 from typing import Any
 
 from _common import percentile
 from playwright.sync_api import sync_playwright
 
-from llm_widgets.testing.jupyter import JupyterServer, NotebookPage, launch_chromium
+sys.path.insert(0, str(_Path(__file__).resolve().parents[1] / "tests"))  # the CI harness
+from harness.jupyter import JupyterServer, NotebookPage, launch_chromium  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CHUNK = 24  # characters per chunk message: ~6 tokens, a fast model's batch at 30 messages/s

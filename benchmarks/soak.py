@@ -11,10 +11,12 @@ Run: .venv/bin/python benchmarks/soak.py [runs] [rounds]
 from __future__ import annotations
 
 import sys
+from pathlib import Path as _Path  # noqa: E402
 
 import _common  # noqa: F401  (an isolated HF cache, no telemetry)
 
-from llm_widgets.testing.soak import run_soak
+sys.path.insert(0, str(_Path(__file__).resolve().parents[1] / "tests"))  # the CI harness
+from harness.soak import run_soak  # noqa: E402
 
 
 def main() -> int:

@@ -10,11 +10,13 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from pathlib import Path as _Path  # noqa: E402
 from typing import Any
 
 from playwright.sync_api import sync_playwright
 
-from llm_widgets.testing.jupyter import JupyterServer, NotebookPage, launch_chromium
+sys.path.insert(0, str(_Path(__file__).resolve().parents[1] / "tests"))  # the CI harness
+from harness.jupyter import JupyterServer, NotebookPage, launch_chromium  # noqa: E402
 
 SAVED = [
     {"role": "user", "content": "How do I read a CSV file with pandas?"},

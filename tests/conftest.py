@@ -24,12 +24,12 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import pytest  # noqa: E402
+from harness.services import running_service  # noqa: E402
 
 from llm_widgets.hub import TransferOptions  # noqa: E402
 from llm_widgets.service import LLMKernelService  # noqa: E402
 from llm_widgets.testing import LocalHub  # noqa: E402
 from llm_widgets.testing.openai_server import OpenAIServer, ServerFactory  # noqa: E402
-from llm_widgets.testing.services import running_service  # noqa: E402
 from llm_widgets.testing.tiny_gguf import CHATML_TEMPLATE, write_tiny_gguf  # noqa: E402
 
 # -- the Hub, the cache, the service ---------------------------------------------------------------

@@ -220,9 +220,9 @@ def test_the_chat_names_the_model_by_repo_and_file(
     ],
 )  # fmt: skip
 def test_a_model_label_comes_from_the_repo_or_the_file(path: str, name: str, label: str) -> None:
-    from llm_widgets._model_label import describe_model
     from llm_widgets._names import parse_quantization
     from llm_widgets._types import ModelFacts
+    from llm_widgets.widgets._model_label import describe_model
 
     facts = ModelFacts(path, 1, "llama", name, 2048, quantization=parse_quantization(path))
     shown, detail = describe_model(facts)
@@ -231,8 +231,8 @@ def test_a_model_label_comes_from_the_repo_or_the_file(path: str, name: str, lab
 
 
 def test_a_server_model_is_named_by_its_id() -> None:
-    from llm_widgets._model_label import describe_model
     from llm_widgets._types import ModelFacts
+    from llm_widgets.widgets._model_label import describe_model
 
     facts = ModelFacts("", 0, "", "qwen3:8b", 0, backend="remote", server="127.0.0.1:8080")
     assert describe_model(facts) == ("qwen3:8b", "qwen3:8b on 127.0.0.1:8080")

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy
 import pytest
+from harness.services import running_service
 
 from llm_widgets import Chat, LLMKernelService
 from llm_widgets.demo import packaged_model_path
 from llm_widgets.errors import ModelFileError
 from llm_widgets.testing import capture_messages
 from llm_widgets.testing.gguf_copy import copy_gguf
-from llm_widgets.testing.services import running_service
 
 
 @pytest.fixture(scope="module")

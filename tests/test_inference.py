@@ -75,7 +75,7 @@ def test_bad_files_fail_to_load_with_a_clear_error(
 def test_a_model_that_does_not_fit_is_refused_with_numbers(
     svc: LLMKernelService, tiny: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("llm_widgets._memory.available_memory_bytes", lambda: 1_000_000)
+    monkeypatch.setattr("llm_widgets.engines.memory.available_memory_bytes", lambda: 1_000_000)
     job = svc.load_model(tiny, n_ctx=8192)
     with pytest.raises(ModelTooLargeError) as info:
         job.wait(30)

@@ -11,8 +11,8 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
 from llm_widgets import Chat, LLMKernelService, LLMMagics
-from llm_widgets._requests import GENERATION_PARAMS
 from llm_widgets.context import MAX_CHARS, MAX_ROWS, attach, find_mentions
+from llm_widgets.request.messages import GENERATION_PARAMS
 from llm_widgets.testing import capture_messages
 
 

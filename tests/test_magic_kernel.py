@@ -10,10 +10,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from harness.kernel import run_cell
 from jupyter_client.manager import KernelManager
 
 from llm_widgets.demo import packaged_model_path
-from llm_widgets.testing.kernel import run_cell
 
 SETUP = f"""
 from llm_widgets import Chat, LLMKernelService

@@ -13,10 +13,10 @@ import pytest
 from llm_widgets import HubSearch, LLMKernelService, LocalLibrary
 from llm_widgets._names import parse_quantization
 from llm_widgets.errors import DownloadError, JobCancelledError, LLMWidgetsError
-from llm_widgets.library import fit_hint
-from llm_widgets.model_browser import ModelBrowser
+from llm_widgets.hub.library import fit_hint
 from llm_widgets.testing import LocalHub, capture_messages, send_from_frontend, wait_until
 from llm_widgets.testing.tiny_gguf import write_tiny_gguf
+from llm_widgets.widgets.model_browser import ModelBrowser
 
 MB = 1_000_000
 

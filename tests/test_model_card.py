@@ -264,7 +264,8 @@ def test_an_error_shown_while_downloading_is_not_wiped_by_the_next_progress_even
 def test_the_card_says_does_not_fit_exactly_when_load_refuses(
     service: LLMKernelService, local_hub: LocalHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from llm_widgets import ModelTooLargeError, _memory
+    from llm_widgets import ModelTooLargeError
+    from llm_widgets.engines import memory as _memory
     from llm_widgets.testing.tiny_gguf import write_tiny_gguf
 
     model = write_tiny_gguf(tmp_path / "tiny.gguf")

@@ -15,8 +15,8 @@ import pytest
 
 from llm_widgets import DownloadError, LLMKernelService
 from llm_widgets.hub import TransferOptions
-from llm_widgets.local_library import LocalLibrary
 from llm_widgets.testing import LocalHub, wait_until
+from llm_widgets.widgets.local_library import LocalLibrary
 
 REPO = "acme/tiny-GGUF"
 FILE = "tiny.Q4_K_M.gguf"

@@ -16,10 +16,10 @@ from llm_widgets import (
     LocalLibrary,
     ModelCard,
     ServerConnection,
-    _protocol,
 )
-from llm_widgets.model_browser import ModelBrowserPanel
 from llm_widgets.testing import capture_messages, send_from_frontend
+from llm_widgets.widgets import _protocol
+from llm_widgets.widgets.model_browser import ModelBrowserPanel
 
 PROTOCOL_TS = (Path(__file__).parent.parent / "js" / "protocol.ts").read_text()
 

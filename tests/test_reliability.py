@@ -130,7 +130,7 @@ def test_a_download_does_not_start_into_space_a_running_one_still_needs(
     local_hub.faults.throttle_bps = 8 * mb
     real = shutil.disk_usage
     monkeypatch.setattr(
-        "llm_widgets._transfer.shutil.disk_usage", lambda p: real(p)._replace(free=30 * mb)
+        "llm_widgets.hub._transfer.shutil.disk_usage", lambda p: real(p)._replace(free=30 * mb)
     )
     first = service.start_download(REPO, "a.gguf")
     wait_until(lambda: first.bytes_done > 0)
@@ -203,7 +203,7 @@ def test_library_errors_clear_on_success_and_a_file_already_gone_is_said_so(
 
 @pytest.mark.slow
 def test_a_short_soak_keeps_every_invariant() -> None:
-    from llm_widgets.testing.soak import run_soak
+    from harness.soak import run_soak
 
     report = run_soak(rounds=2, cards=4, round_seconds=3.0, seed=7)
     assert report.ok, report.summary()

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from harness.services import running_service
 
 from llm_widgets import Chat, LLMKernelService
 from llm_widgets._types import Thinking
@@ -27,7 +28,6 @@ from llm_widgets.testing.gguf_copy import (
     copy_gguf,
 )
 from llm_widgets.testing.openai_server import ServerFactory, _free_port
-from llm_widgets.testing.services import running_service
 
 THOUGHT = "Three plus three is six."
 # SmolLM2 made to think first: the grammar writes the think block, then a short answer

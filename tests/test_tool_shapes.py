@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from harness.services import running_service
 
 from llm_widgets import LLMKernelService
 from llm_widgets.demo import packaged_model_path
 from llm_widgets.engines import _tool_prompt
 from llm_widgets.testing.gguf_copy import QWEN3_STYLE_TEMPLATE, copy_gguf
-from llm_widgets.testing.services import running_service
 
 WEATHER = [{"role": "user", "content": "What is the weather in Paris?"}]
 CALLED: list[dict[str, Any]] = []

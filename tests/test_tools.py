@@ -14,18 +14,24 @@ from typing import Any, Literal, Optional
 
 import pydantic
 import pytest
+from harness.services import running_service
 
 from llm_widgets import Chat, LLMKernelService, LLMWidgetsError, ToolCallRecord
-from llm_widgets._tool_loop import DECLINED
-from llm_widgets._tools import ToolArgumentsError, as_tool, format_result, scrub, tool_settings
 from llm_widgets.demo import packaged_model_path
 from llm_widgets.engines import _tool_prompt
 from llm_widgets.engines.openai_compat import RemoteEngine
 from llm_widgets.engines.xllamacpp import XllamacppEngine
 from llm_widgets.jobs import Cancellation
+from llm_widgets.request.tools import (
+    ToolArgumentsError,
+    as_tool,
+    format_result,
+    scrub,
+    tool_settings,
+)
+from llm_widgets.runners.tool_loop import DECLINED
 from llm_widgets.testing import capture_messages, send_from_frontend, wait_until
 from llm_widgets.testing.openai_server import OpenAIServer, ServerFactory
-from llm_widgets.testing.services import running_service
 
 WEATHER = [{"role": "user", "content": "What is the weather in Paris?"}]
 KERNEL_ENGINE = "llama-cpp-python"

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from ._compare import ServerModel
 from ._types import GenerationStats, ModelFacts, Thinking, ToolCall, ToolCallRecord
-from .batch_run import BatchRun
-from .chat import Chat
-from .compare import Compare
+from ._version import __version__
 from .errors import (
     DownloadError,
     DownloadErrorKind,
@@ -24,18 +21,22 @@ from .errors import (
     RemoteServerError,
 )
 from .hub import TransferOptions
-from .hub_search import HubSearch
+from .hub.library import LocalModel
+from .hub.search import ModelFile, ModelSummary
 from .jobs import BatchJob, CompareJob, DownloadJob, GenerationJob, Job, JobState, LoadJob
-from .library import LocalModel
-from .local_library import LocalLibrary
-from .magic import LLMMagics, load_ipython_extension, unload_ipython_extension
-from .model_browser import ModelBrowser
-from .model_card import ModelCard
-from .search import ModelFile, ModelSummary
-from .server_connection import ServerConnection
+from .notebook.magic import LLMMagics, load_ipython_extension, unload_ipython_extension
+from .runners.compare import ServerModel
 from .service import LLMKernelService
-
-__version__ = "0.1.0"
+from .service.hub_search import HubSearch
+from .widgets import (
+    BatchRun,
+    Chat,
+    Compare,
+    LocalLibrary,
+    ModelBrowser,
+    ModelCard,
+    ServerConnection,
+)
 
 # A library logs, it does not print: nothing reaches a notebook unless the user configures logging.
 logging.getLogger("llm_widgets").addHandler(logging.NullHandler())

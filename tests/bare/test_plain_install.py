@@ -13,12 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from harness.kernel import run_cell
 
 import llm_widgets
 from llm_widgets import LLMKernelService
 from llm_widgets.demo import DEMO_REPO, PACKAGED_FILE
 from llm_widgets.testing import LocalHub
-from llm_widgets.testing.kernel import run_cell
 
 # what a full set-up brings and a plain install does not (JupyterLab brought httpx, which hid an
 # undeclared import; pandas is an extra; pydantic comes with openai, so it is there)

@@ -10,15 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import EXPECT_TIMEOUT_MS, expect
-
-from llm_widgets.testing.jupyter import (
+from harness.jupyter import (
     CHROMIUM,
     JupyterServer,
     NotebookPage,
     flavours_to_test,
     launch_chromium,
 )
+from helpers import EXPECT_TIMEOUT_MS, expect
 
 expect.set_options(timeout=EXPECT_TIMEOUT_MS)  # every expect retries this long unless told
 

@@ -12,10 +12,9 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
+from harness.jupyter import wait_until
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
-
-from llm_widgets.testing.jupyter import wait_until
 
 __all__ = [
     "EXPECT_TIMEOUT_MS",

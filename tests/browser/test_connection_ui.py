@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from harness.jupyter import NotebookPage
 from helpers import expect
-
-from llm_widgets.testing.jupyter import NotebookPage
 
 pytestmark = pytest.mark.browser
 

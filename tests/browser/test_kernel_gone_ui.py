@@ -16,9 +16,8 @@ import urllib.request
 from typing import Any
 
 import pytest
+from harness.jupyter import NotebookPage
 from playwright.sync_api import expect
-
-from llm_widgets.testing.jupyter import NotebookPage
 
 pytestmark = pytest.mark.browser
 

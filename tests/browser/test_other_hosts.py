@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from harness.jupyter import free_port
 from helpers import FULL, expect, progress, server_up, wait_progress, wait_until
 from markdown_chat import SAVED, check_rendered
-
-from llm_widgets.testing.jupyter import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.extra_host]
 

@@ -22,6 +22,7 @@ from compare_checks import BLIND as COMPARE_BLIND
 from compare_checks import GRID as COMPARE_GRID
 from compare_checks import SETUP as SETUP_COMPARE
 from compare_checks import check_blind, check_grid
+from harness.jupyter import free_port
 from helpers import (
     ENDLESS_GRAMMAR,
     FULL,
@@ -36,7 +37,6 @@ from markdown_chat import SAVED, check_rendered
 from tool_cards import check_tool_cards
 
 from llm_widgets.demo import packaged_model_path
-from llm_widgets.testing.jupyter import free_port
 from llm_widgets.testing.openai_server import OpenAIServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.extra_host]

@@ -7,11 +7,11 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from .._memory import ModelShape, fit_hint
 from .._names import parse_quantization
 from .._types import ModelFacts
 from ..errors import GGUFFormatError, ModelFileError, ModelTooLargeError
 from ._gguf_header import read_header
+from .memory import ModelShape, fit_hint
 
 
 def offloaded_layers(requested: int | None, gpu: bool, facts: ModelFacts) -> int:

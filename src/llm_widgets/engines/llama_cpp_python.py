@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
-from .._memory import DEFAULT_N_CTX, ModelShape
 from .._types import GenerationStats, ModelFacts, Thinking, ToolCall
 from ..errors import JobCancelledError, LLMWidgetsError, ModelFileError
 from ..jobs import Cancellation
@@ -38,6 +37,7 @@ from .gguf import (
     offloaded_layers,
     unknown_architecture,
 )
+from .memory import DEFAULT_N_CTX, ModelShape
 
 NAME = "llama-cpp-python"
 

@@ -19,11 +19,11 @@ from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from .. import hub
 from .._http import httpx
 from .._names import check_base_url
 from .._types import GenerationStats, ModelFacts, Thinking, ToolCall
 from ..errors import LLMWidgetsError, RemoteServerError
+from ..hub import files as hub
 from ..jobs import Cancellation
 from ._chunks import DeltaReader
 from ._thinking import template_kwargs, without_reasoning

@@ -21,7 +21,6 @@ from dataclasses import replace
 from typing import Any
 
 from .._http import httpx
-from .._memory import DEFAULT_N_CTX, ModelShape
 from .._types import GenerationStats, ModelFacts, ToolCall
 from ..errors import JobCancelledError, LLMWidgetsError, ModelFileError, RemoteServerError
 from ..jobs import Cancellation
@@ -38,6 +37,7 @@ from .gguf import (
     offloaded_layers,
     unknown_architecture,
 )
+from .memory import DEFAULT_N_CTX, ModelShape
 from .openai_compat import RemoteEngine
 
 NAME = "xllamacpp"
