@@ -4,18 +4,11 @@
 import type { AnyModel, RenderProps } from "@anywidget/types";
 import { StreamingMarkdown, renderMarkdown } from "./markdown";
 import type { CompareCell, CompareState, CompareSummary } from "./protocol";
-import { Notices, Requests, connectionLine, customMessages, h, listen, resyncWhenQuiet, showText, teardown } from "./ui";
+import { RunView } from "./run_view";
+import { type Requests, h, showText } from "./ui";
 import "./styles.css";
 
 type Model = AnyModel<CompareState>;
-
-const STATUS_TEXT: Record<CompareState["status"], string> = {
-  queued: "Queued",
-  running: "Running",
-  done: "Done",
-  cancelled: "Stopped — Resume goes on where it stopped",
-  failed: "Failed",
-};
 
 /** One answer in the grid: its Markdown (streamed or whole), its figures, its pick button. */
 class AnswerView {
@@ -73,115 +66,77 @@ function summaryText(s: CompareSummary, picks: number | undefined): string {
   return parts.filter(Boolean).join(" · ");
 }
 
-function render(model: Model, el: HTMLElement): () => void {
-  const notices = new Notices();
-  const requests = new Requests(model, () => update());
-  const fill = h("div", { class: "llmw-bar-fill" });
-  const bar = h("div", { class: "llmw-bar", role: "progressbar", "aria-label": "Compare progress", "aria-valuemin": 0, "aria-valuemax": 100, "aria-valuenow": 0 }, fill);
-  const percent = h("span", { class: "llmw-percent llmw-num" });
-  const badge = h("span", { class: "llmw-badge" });
-  const figures = h("div", { class: "llmw-figures llmw-num", "aria-label": "Compare figures" });
-  const detail = h("div", { class: "llmw-figures", role: "status" });
-  const head = h("tr");
-  const body = h("tbody");
-  const foot = h("tr", { class: "llmw-compare-summary" });
-  const table = h("table", { class: "llmw-compare-grid", "aria-label": "Answers" }, h("thead", {}, head), body, h("tfoot", {}, foot));
-  const errorLine = h("div", { class: "llmw-error", role: "alert" });
-  const stop = requests.button("Stop", () => ({ type: "stop" }));
-  const resume = requests.button("Resume", () => ({ type: "resume" }), "llmw-primary");
-  const reveal = requests.button("Reveal", () => ({ type: "reveal" }));
-  const root = h(
-    "div",
-    { class: "llmw llmw-compare" },
-    h("div", { class: "llmw-head" }, h("div", { class: "llmw-title" }, "Compare models"), badge),
-    h("div", { class: "llmw-progress-row" }, bar, percent),
-    figures,
-    detail,
-    h("div", { class: "llmw-compare-scroll" }, table),
-    errorLine,
-    h("div", { class: "llmw-actions" }, stop, resume, reveal),
-    notices.el,
-  );
-  connectionLine(root, requests);
-  el.append(root);
+/** The answers: prompts down, models across, a summary row per model; in blind mode a pick
+ * button per answer. */
+class AnswerGrid {
+  private readonly head = h("tr");
+  private readonly body = h("tbody");
+  private readonly foot = h("tr", { class: "llmw-compare-summary" });
+  readonly table = h("table", { class: "llmw-compare-grid", "aria-label": "Answers" }, h("thead", {}, this.head), this.body, h("tfoot", {}, this.foot));
+  private answers: AnswerView[][] = [];
+  private shape = "";
 
-  let answers: AnswerView[][] = [];
-  let shape = "";
-  const running = () => model.get("status") === "running" || model.get("status") === "queued";
-  const watch = resyncWhenQuiet(requests, running, 3000);
+  constructor(private readonly requests: Requests) {}
 
   /** Rebuild the table's rows and columns when their number or headings change. */
-  function layout(names: string[], prompts: string[]) {
+  layout(names: string[], prompts: string[]): void {
     const now = JSON.stringify([names, prompts]);
-    if (now === shape) return;
-    shape = now;
-    table.style.minWidth = `${10 + 16 * names.length}em`; // narrower scrolls sideways: no squeezed columns
-    head.replaceChildren(h("th", { scope: "col" }, "Prompt"), ...names.map((n) => h("th", { scope: "col" }, n)));
-    answers = prompts.map((_, row) =>
-      names.map((_, column) => new AnswerView(requests.button(`Pick ${String.fromCharCode(65 + column)}`, () => ({ type: "pick", row, column })))),
+    if (now === this.shape) return;
+    this.shape = now;
+    this.table.style.minWidth = `${10 + 16 * names.length}em`; // narrower scrolls sideways: no squeezed columns
+    this.head.replaceChildren(h("th", { scope: "col" }, "Prompt"), ...names.map((n) => h("th", { scope: "col" }, n)));
+    this.answers = prompts.map((_, row) =>
+      names.map((_, column) => new AnswerView(this.requests.button(`Pick ${String.fromCharCode(65 + column)}`, () => ({ type: "pick", row, column })))),
     );
-    body.replaceChildren(...prompts.map((p, row) => h("tr", {}, h("th", { scope: "row", class: "llmw-compare-prompt" }, p), ...answers[row].map((a) => a.el))));
+    this.body.replaceChildren(...prompts.map((p, row) => h("tr", {}, h("th", { scope: "row", class: "llmw-compare-prompt" }, p), ...this.answers[row].map((a) => a.el))));
   }
 
-  function update() {
-    watch.heard();
-    const status = model.get("status");
-    const blind = model.get("blind");
-    const revealed = model.get("revealed");
-    const names = model.get("models");
-    layout(names, model.get("prompts"));
-    const value = model.get("progress") || 0;
-    fill.style.width = `${value}%`;
-    bar.setAttribute("aria-valuenow", value.toFixed(1));
-    percent.textContent = `${Math.floor(value)}%`;
-    badge.textContent = STATUS_TEXT[status] ?? status;
-    badge.className = `llmw-badge llmw-badge-${status}`;
-    const counts = [
-      `${model.get("completed")} of ${model.get("total")} answers`,
-      model.get("failed") ? `${model.get("failed")} failed` : "",
-      model.get("reused") ? `${model.get("reused")} reused from an earlier run` : "",
-    ];
-    figures.textContent = counts.filter(Boolean).join(" · ");
-    showText(detail, running() ? model.get("detail") : "");
+  /** Show each answer and its pick button (blind mode: shown until revealed, usable once the
+   * prompt's answers are all in). */
+  showAnswers(model: Model): void {
     const cells = model.get("cells");
     const picks = model.get("picks");
-    answers.forEach((row, r) =>
+    const pickable = model.get("blind") && !model.get("revealed");
+    this.answers.forEach((row, r) =>
       row.forEach((view, c) => {
         const cell = cells[r]?.[c];
         if (cell) view.update(cell);
         const ended = (cells[r] || []).every((x) => x.state === "done" || x.state === "failed");
-        view.pick.hidden = !blind || revealed;
+        view.pick.hidden = !pickable;
         view.pick.setAttribute("aria-pressed", String(picks[r] === c));
         view.el.classList.toggle("llmw-compare-picked", picks[r] === c);
         if (!view.pick.hasAttribute("aria-busy")) view.pick.disabled = !ended;
       }),
     );
-    const tally = model.get("tally");
-    const summary = model.get("summary");
-    foot.replaceChildren(h("th", { scope: "row" }, blind && revealed ? "Summary · tally" : "Summary"), ...summary.map((s, c) => h("td", { class: "llmw-num" }, summaryText(s, tally.length ? tally[c] : undefined))));
-    if (!stop.hasAttribute("aria-busy")) stop.disabled = !running();
-    if (!resume.hasAttribute("aria-busy")) resume.disabled = running() || status === "done";
-    reveal.hidden = !blind || revealed;
-    if (!reveal.hasAttribute("aria-busy")) reveal.disabled = running();
-    showText(errorLine, model.get("error"));
   }
 
-  const unlisten = listen(model, {
-    "msg:custom": customMessages(notices, requests),
-    "change:status": update,
-    "change:progress": update,
-    "change:cells": update,
-    "change:summary": update,
-    "change:models": update,
-    "change:prompts": update,
-    "change:picks": update,
-    "change:revealed": update,
-    "change:tally": update,
-    "change:detail": update,
-    "change:error": update,
-  });
-  update();
-  return teardown(root, notices, requests, () => (unlisten(), watch.stop()));
+  /** The summary row: each model's figures, and once a blind round is revealed, its picks. */
+  showSummary(model: Model): void {
+    const tally = model.get("tally");
+    const heading = model.get("blind") && model.get("revealed") ? "Summary · tally" : "Summary";
+    const figures = model.get("summary").map((s, c) => h("td", { class: "llmw-num" }, summaryText(s, tally.length ? tally[c] : undefined)));
+    this.foot.replaceChildren(h("th", { scope: "row" }, heading), ...figures);
+  }
+}
+
+function render(model: Model, el: HTMLElement): () => void {
+  const view = new RunView(model, "Compare", () => update());
+  const grid = new AnswerGrid(view.requests);
+  const reveal = view.requests.button("Reveal", () => ({ type: "reveal" }));
+  const body = [h("div", { class: "llmw-compare-scroll" }, grid.table)];
+  view.mount(el, { className: "llmw-compare", title: "Compare models", body, actions: [reveal] });
+
+  function update() {
+    view.update();
+    grid.layout(model.get("models"), model.get("prompts"));
+    view.figures.textContent = view.counts("answers").filter(Boolean).join(" · ");
+    grid.showAnswers(model);
+    grid.showSummary(model);
+    reveal.hidden = !model.get("blind") || model.get("revealed");
+    if (!reveal.hasAttribute("aria-busy")) reveal.disabled = view.running();
+  }
+
+  return view.listen(update, ["cells", "summary", "models", "prompts", "picks", "revealed", "tally"]);
 }
 
 export default { render: ({ model, el }: RenderProps<CompareState>) => render(model, el) };

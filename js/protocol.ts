@@ -77,6 +77,8 @@ export interface ToolCallView {
   note: string;
   /** What the function printed (stdout and stderr) while it ran. */
   output: string;
+  /** The MCP server whose tool this is ("" or absent: a Python function). */
+  server?: string;
 }
 
 export interface GenerationStats {

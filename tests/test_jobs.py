@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
-from llm_widgets import DownloadJob, Job, JobCancelledError, LLMKernelService
+from llm_widgets import DownloadJob, Job, JobCancelledError, JobFailedError, LLMKernelService
 from llm_widgets._events import EventBus
+from llm_widgets.runners._lifecycle import failure, run_job
 from llm_widgets.testing import LocalHub, wait_until
 
 REPO = "acme/tiny-GGUF"
@@ -71,6 +74,61 @@ def test_a_job_without_a_bus_ends_at_once() -> None:
     job.finish("failed", error="too late")  # a job ends once
     assert job.wait(0) == 42 and ended == [job] and job.state == "done"
     assert not job.cancel()
+
+
+def test_every_runner_ends_its_job_the_same_way() -> None:
+    """run_job (every runner's worker body): the result ends it done, a cancel cancelled with
+    what was done, another error failed, in words, with what wait() raises; each end once,
+    after "progress", on the bus's thread."""
+    bus = EventBus()
+    seen: list[tuple[str, str]] = []
+    for event in ("progress", "error", "job_end"):
+        bus.subscribe(event, lambda job, event=event: seen.append((event, job.state)))
+
+    def ended(body: Callable[[], Any], **how: Any) -> tuple[Job, list[tuple[str, str]]]:
+        job = Job()
+        job.bind(bus)
+        run_job(job, body, explain=failure("The test"), **how)
+        assert job.join(10)
+        bus.flush()
+        ends, seen[:] = list(seen), []
+        return job, ends
+
+    job, ends = ended(lambda: 42, running=True)
+    assert job.wait(0) == 42 and job.started_at is not None
+    assert ends[-2:] == [("progress", "done"), ("job_end", "done")]  # (progress coalesces)
+
+    def cancelled() -> None:
+        raise JobCancelledError("cancelled")
+
+    job, ends = ended(cancelled, partial=lambda: "so far")
+    assert job.state == "cancelled" and job.started_at is None and job._result == "so far"
+    assert ends[-2:] == [("progress", "cancelled"), ("job_end", "cancelled")]
+
+    job, ends = ended(lambda: 1 / 0)
+    assert job.error == "The test failed: ZeroDivisionError: division by zero"
+    with pytest.raises(JobFailedError, match="The test failed") as raised:
+        job.wait(0)
+    assert isinstance(raised.value.__cause__, ZeroDivisionError)
+    assert ends[-3:] == [("progress", "failed"), ("error", "failed"), ("job_end", "failed")]
+
+    job, _ = ended(lambda: int("x"))  # our own kinds of error are said in their own words
+    assert job.error is not None and job.error.startswith("invalid literal")
+    with pytest.raises(ValueError):
+        job.wait(0)
+    bus.close()
+
+
+def test_a_cancelled_download_shows_no_speed_and_no_time_left(
+    service: LLMKernelService, local_hub: LocalHub
+) -> None:
+    local_hub.add_file(REPO, FILE, os.urandom(4_000_000))
+    local_hub.faults.throttle_bps = 1_000_000
+    job = service.start_download(REPO, FILE)
+    wait_until(lambda: job.speed > 0 and job.eta is not None, timeout=10)
+    job.cancel()
+    assert job.join(10) and job.state == "cancelled"
+    assert (job.speed, job.eta) == (0.0, None) and 0 < job.bytes_done < 4_000_000
 
 
 def test_cancel_wakes_a_worker_blocked_on_the_cancellation() -> None:

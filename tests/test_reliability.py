@@ -130,7 +130,7 @@ def test_a_download_does_not_start_into_space_a_running_one_still_needs(
     local_hub.faults.throttle_bps = 8 * mb
     real = shutil.disk_usage
     monkeypatch.setattr(
-        "llm_widgets.hub._transfer.shutil.disk_usage", lambda p: real(p)._replace(free=30 * mb)
+        "llm_widgets.hub._space.shutil.disk_usage", lambda p: real(p)._replace(free=30 * mb)
     )
     first = service.start_download(REPO, "a.gguf")
     wait_until(lambda: first.bytes_done > 0)

@@ -16,7 +16,7 @@ from llm_widgets.engines.gguf import gpu_note
 from llm_widgets.jobs import BatchJob, CompareJob, DownloadJob, GenerationJob, LoadJob
 from llm_widgets.testing import LocalHub, capture_messages, send_from_frontend, wait_until
 from llm_widgets.testing.tiny_gguf import CHATML_TEMPLATE, write_tiny_gguf
-from llm_widgets.widgets.chat._thinking import close_fences
+from llm_widgets.widgets.chat._transcript import close_fences
 
 REPO = "acme/tiny-GGUF"
 FILE = "tiny.Q8_0.gguf"

@@ -12,6 +12,7 @@ from .errors import (
     JobCancelledError,
     JobFailedError,
     LLMWidgetsError,
+    MCPServerError,
     ModelFileError,
     ModelTooLargeError,
     OutputParseError,
@@ -25,6 +26,7 @@ from .hub.library import LocalModel
 from .hub.search import ModelFile, ModelSummary
 from .jobs import BatchJob, CompareJob, DownloadJob, GenerationJob, Job, JobState, LoadJob
 from .notebook.magic import LLMMagics, load_ipython_extension, unload_ipython_extension
+from .request.mcp import MCPServer
 from .runners.compare import ServerModel
 from .service import LLMKernelService
 from .service.hub_search import HubSearch
@@ -66,6 +68,8 @@ __all__ = [
     "LLMKernelService",
     "LLMMagics",
     "LLMWidgetsError",
+    "MCPServer",
+    "MCPServerError",
     "ModelBrowser",
     "ModelCard",
     "ModelFacts",

@@ -95,6 +95,7 @@ class ToolCallRecord:
     status: CallStatus = "running"
     note: str = ""  # e.g. that Stop came while the function ran
     output: str = ""  # what the function printed (stdout and stderr), secrets masked
+    server: str = ""  # the MCP server whose tool this is ("" for a Python function)
 
     def to_dict(self) -> dict[str, Any]:
         """The record as plain JSON values (what a Chat view gets)."""

@@ -98,6 +98,22 @@ class PromptFormatError(LLMWidgetsError, ValueError):
     """A `{name}` in a prompt names no variable, or cannot be formatted; nothing was sent."""
 
 
+class ToolArgumentsError(ValueError):
+    """The model's arguments do not match the tool's schema (sent back to the model)."""
+
+
+class MCPServerError(LLMWidgetsError):
+    """An MCP server did not start, answer or stay up; the message says which and why."""
+
+
+class _PromptTooLong(Exception):
+    """The prompt would leave too little room for the answer (raised before evaluating it)."""
+
+
+class _RangeIgnored(Exception):
+    """The server answered a ranged request with something else (the whole file, say)."""
+
+
 __all__ = [
     "DOWNLOAD_ERROR_KINDS",
     "DownloadError",
@@ -105,6 +121,7 @@ __all__ = [
     "JobCancelledError",
     "JobFailedError",
     "LLMWidgetsError",
+    "MCPServerError",
     "ModelFileError",
     "ModelTooLargeError",
     "OutputParseError",
@@ -113,4 +130,5 @@ __all__ = [
     "REMOTE_ERROR_KINDS",
     "RemoteErrorKind",
     "RemoteServerError",
+    "ToolArgumentsError",
 ]

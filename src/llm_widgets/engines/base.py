@@ -51,6 +51,8 @@ SAMPLING_DEFAULTS: dict[str, dict[str, Any]] = {
     },
 }
 
+Messages = list[dict[str, Any]]  # an OpenAI-shaped chat
+
 # the chat template a GGUF without one is answered with (ChatML, as llama.cpp's "chatml")
 CHATML_TEMPLATE = (
     "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content']"
@@ -82,12 +84,7 @@ class Backend(Protocol):
         ...
 
     def stream_chat(
-        self,
-        messages: list[dict[str, Any]],
-        *,
-        abort: Cancellation,
-        trim_history: bool = False,
-        **params: Any,
+        self, messages: Messages, *, abort: Cancellation, trim_history: bool = False, **params: Any
     ) -> Iterator[str]:
         """Yield the assistant's answer to `messages` (str pieces, `Thinking` pieces);
         `last_stats` and `last_tool_calls` are set at the end."""

@@ -13,42 +13,27 @@ import importlib.metadata
 import itertools
 import json
 import logging
-import os
 import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from typing import Any
 
-from .._types import GenerationStats, ModelFacts, Thinking, ToolCall
-from ..errors import JobCancelledError, LLMWidgetsError, ModelFileError
+from .._types import GenerationStats, Thinking, ToolCall
+from ..errors import LLMWidgetsError, _PromptTooLong
 from ..jobs import Cancellation
-from . import _tool_prompt
 from ._chunks import DeltaReader
 from ._history import answer_reserve, drop_oldest_turn
+from ._in_kernel import InKernelEngine, LoadPlan, distribution_installed, load_failure
 from ._thinking import opens_thinking, template_kwargs, without_reasoning
-from .gguf import (
-    EMBEDDING,
-    NO_TEMPLATE,
-    check_fits,
-    gpu_note,
-    inspect_file,
-    offloaded_layers,
-    unknown_architecture,
-)
-from .memory import DEFAULT_N_CTX, ModelShape
+from .base import Messages
 
 NAME = "llama-cpp-python"
 
 
 def installed() -> bool:
     """Whether the llama-cpp-python package is installed."""
-    try:
-        importlib.metadata.version("llama-cpp-python")
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    return True
+    return distribution_installed("llama-cpp-python")
 
 
 def version() -> str:
@@ -124,14 +109,15 @@ def _route_llama_logs() -> None:
     llama_cpp.llama_log_set(_llama_log_callback, ctypes.c_void_p(0))
 
 
-class LlamaCppPythonEngine:
+class LlamaCppPythonEngine(InKernelEngine):
     """One llama.cpp model in memory, through llama-cpp-python. Not thread-safe: the service
     serialises its use."""
 
+    name = NAME
+
     def __init__(self) -> None:
+        super().__init__()
         self._llm: Any = None
-        self._facts: ModelFacts | None = None
-        self._options: dict[str, Any] = {}
         self.last_stats: GenerationStats | None = None
         self.last_tool_calls: list[ToolCall] = []
         self._abort_cb: Any = None
@@ -143,89 +129,6 @@ class LlamaCppPythonEngine:
     def loaded(self) -> bool:
         """Whether a model is in memory."""
         return self._llm is not None
-
-    @property
-    def facts(self) -> ModelFacts | None:
-        """Facts about the loaded model."""
-        return self._facts
-
-    def load(
-        self,
-        path: str | os.PathLike[str],
-        *,
-        n_ctx: int = DEFAULT_N_CTX,
-        n_threads: int | None = None,
-        seed: int | None = None,
-        progress: Callable[[float], bool] | None = None,
-        **llama_options: Any,
-    ) -> ModelFacts:
-        """Check, then load a GGUF; `progress(fraction)` returning False cancels."""
-        facts, meta = inspect_file(path)  # the architecture: llama.cpp itself says, below
-        check_fits(facts, n_ctx, ModelShape.from_metadata(meta))
-        if progress is not None and not progress(0.05):
-            raise _cancelled()
-        self.unload()
-        options: dict[str, Any] = {"n_ctx": n_ctx, "verbose": False}
-        if n_threads is not None:
-            options["n_threads"] = n_threads
-        if seed is not None:
-            options["seed"] = seed
-        if not facts.has_chat_template and "chat_format" not in llama_options:
-            options["chat_format"] = "chatml"  # a clear fallback; llama-cpp-python's is llama-2
-        options.update(llama_options)
-        requested, gpu = (
-            options.get("n_gpu_layers"),
-            bool(_llama_cpp().llama_supports_gpu_offload()),
-        )
-        options["n_gpu_layers"] = offloaded_layers(requested, gpu, facts)
-        started = time.perf_counter()
-        _route_llama_logs()
-        _recent_lines.clear()
-        try:
-            llm = _llama_cpp().Llama(model_path=facts.path, **options)
-        except Exception as exc:
-            raise unknown_architecture(facts, list(_recent_lines)) or ModelFileError(
-                f"llama.cpp could not load {os.path.basename(facts.path)}: {exc}"
-            ) from None
-        chat_format = (
-            EMBEDDING
-            if facts.embedding
-            else "the GGUF's chat template"
-            if facts.has_chat_template
-            else f"{NO_TEMPLATE} (the chat falls back to {llm.chat_format})"
-        )
-        self._count_evaluations(llm)
-        self._template = _TemplateCall.install(llm)
-        # what was asked, not what it came to: a new context asks the same (and says so again)
-        self._llm, self._options = llm, {**options, "n_gpu_layers": requested}
-        self._facts = replace(
-            facts,
-            n_ctx=llm.n_ctx(),
-            chat_format=chat_format,
-            load_seconds=round(time.perf_counter() - started, 4),
-            gpu_layers=options["n_gpu_layers"],
-            gpu_note=gpu_note(requested, gpu),
-            engine=NAME,
-            engine_version=version(),
-        )
-        if progress is not None:
-            progress(1.0)
-        return self._facts
-
-    def create_context(self, *, n_ctx: int | None = None, seed: int | None = None) -> ModelFacts:
-        """Reset the context: clear the KV cache and set the seed; a new n_ctx re-creates the
-        model object (weights are memory-mapped, so this is fast)."""
-        if self._llm is None or self._facts is None:
-            raise LLMWidgetsError("No model is loaded.")
-        if n_ctx is not None and n_ctx != self._facts.n_ctx:
-            options = dict(self._options)
-            path = self._facts.path
-            self.unload()
-            return self.load(path, n_ctx=n_ctx, seed=seed, **_without(options, "n_ctx", "seed"))
-        self._llm.reset()
-        if seed is not None:
-            self._llm.set_seed(seed)
-        return self._facts
 
     def unload(self) -> None:
         """Free the model."""
@@ -249,25 +152,48 @@ class LlamaCppPythonEngine:
             reader=lambda: DeltaReader(chat=False, raw=raw),
         )
 
-    def stream_chat(
-        self,
-        messages: list[dict[str, str]],
-        *,
-        abort: Cancellation,
-        trim_history: bool = False,
-        **params: Any,
-    ) -> Iterator[str]:
-        """Yield the assistant's answer to `messages`, using the model's chat template. With
-        `trim_history`, the oldest turns (never the system message or the last message) are left
-        out until the prompt fits the context; `last_stats.trimmed_messages` says how many.
-        "required" among several tools goes into the prompt, held to our JSON schema (see
-        `_tool_prompt`): llama-cpp-python forces only a named tool."""
+    # -- the engine's part of a load, a context and a chat ----------------------------------------
+
+    def _can_offload(self) -> bool:
+        return can_offload()
+
+    def _version(self) -> str:
+        return version()
+
+    def _start(self, plan: LoadPlan) -> tuple[int, str]:
+        options: dict[str, Any] = {"n_ctx": plan.n_ctx, "verbose": False}
+        if plan.n_threads is not None:
+            options["n_threads"] = plan.n_threads
+        if plan.seed is not None:
+            options["seed"] = plan.seed
+        if not plan.facts.has_chat_template and "chat_format" not in plan.options:
+            options["chat_format"] = "chatml"  # a clear fallback; llama-cpp-python's is llama-2
+        options.update(plan.options, n_gpu_layers=plan.gpu_layers)
+        _route_llama_logs()
+        _recent_lines.clear()
+        try:
+            llm = _llama_cpp().Llama(model_path=plan.facts.path, **options)
+        except Exception as exc:
+            raise load_failure(plan.facts, list(_recent_lines), exc) from None
+        self._count_evaluations(llm)
+        self._template = _TemplateCall.install(llm)
+        self._llm = llm
+        return int(llm.n_ctx()), str(llm.chat_format)
+
+    def _afresh(self, seed: int | None) -> None:
         llm = self._require()
-        tools, choice = params.get("tools"), params.get("tool_choice")
-        if tools and len(tools) > 1 and choice == "required":
-            return _tool_prompt.stream_in_prompt(
-                self, messages, abort, {**params, "trim_history": trim_history}
-            )
+        llm.reset()
+        if seed is not None:
+            llm.set_seed(seed)
+
+    def _tools_in_prompt(self, params: dict[str, Any]) -> bool:
+        """A "required" choice among several tools: llama-cpp-python forces only a named tool."""
+        return len(params["tools"]) > 1 and params.get("tool_choice") == "required"
+
+    def _chat(
+        self, messages: Messages, abort: Cancellation, trim_history: bool, params: dict[str, Any]
+    ) -> Iterator[str]:
+        llm = self._require()
         template = self._template
         think = params.pop("think", None)
         if template is not None:
@@ -483,10 +409,6 @@ def _stop_on(abort: Cancellation, previous: Any = None) -> Any:
     return _llama_cpp().StoppingCriteriaList([stop])
 
 
-class _PromptTooLong(Exception):
-    """The prompt would leave too little room for the answer (raised before evaluating it)."""
-
-
 def _context_overflow(exc: ValueError) -> tuple[int, int] | None:
     """(tokens needed, context size) when llama-cpp-python refused a prompt for its length."""
     match = re.search(r"Requested tokens \((\d+)\) exceed context window of (\d+)", str(exc))
@@ -532,11 +454,3 @@ def _tool_options(
             "or a server through connect() (llama.cpp's llama-server --jinja, vLLM, Ollama)."
         )
     return {"tools": tools, "tool_choice": {"type": "function", "function": {"name": name}}}
-
-
-def _without(options: dict[str, Any], *names: str) -> dict[str, Any]:
-    return {k: v for k, v in options.items() if k not in names and k != "verbose"}
-
-
-def _cancelled() -> Exception:
-    return JobCancelledError("cancelled")

@@ -12,7 +12,6 @@ import asyncio
 import concurrent.futures
 import os
 import queue
-import re
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
@@ -21,11 +20,12 @@ from urllib.parse import urlsplit
 
 from .._http import httpx
 from .._names import check_base_url
+from .._secrets import redact, remember_secret
 from .._types import GenerationStats, ModelFacts, Thinking, ToolCall
 from ..errors import LLMWidgetsError, RemoteServerError
-from ..hub import files as hub
 from ..jobs import Cancellation
 from ._chunks import DeltaReader
+from ._server_errors import Server, classify, ended_early
 from ._thinking import template_kwargs, without_reasoning
 from .base import SAMPLING_DEFAULTS
 from .gguf import SAMPLING_KEYS, sampling_values
@@ -83,8 +83,11 @@ class RemoteEngine:
         self.server = server_name(self.base_url)
         self.__api_key = api_key if api_key else os.environ.get(api_key_env) or None
         self._key_source = "api_key" if api_key else api_key_env
-        hub.remember_secret(self.__api_key)
+        remember_secret(self.__api_key)
         self._timeout = float(timeout)
+        self._where = Server(
+            self.base_url, self.server, self._timeout, self._key_source, bool(self.__api_key)
+        )
         self._facts: ModelFacts | None = None
         self._seed: int | None = None
         self.models: list[str] = []  # what the server lists at /v1/models
@@ -378,7 +381,7 @@ class RemoteEngine:
                 self._renew_client()
                 if failure is not None:
                     raise self._explain(failure) from None
-                raise _ended_early(self.server, pieces)
+                raise ended_early(self.server, pieces)
             stats.stop_reason = finish
         finally:
             remove_hook()
@@ -405,88 +408,14 @@ class RemoteEngine:
                 stats.tokens_per_second = (stats.completion_tokens - 1) / (end - first)
 
     def redact(self, text: str) -> str:
-        """`text` without this connection's API key (as a whole word: a short key is not cut
-        out of other words)."""
-        key = self.__api_key
-        if not key:
-            return text
-        return re.sub(rf"(?<![A-Za-z0-9]){re.escape(key)}(?![A-Za-z0-9])", "***", text)
+        """`text` without this connection's API key (nor anything shaped like an HF token)."""
+        return redact(text, self.__api_key)
 
     def _explain(self, exc: BaseException, *, listing: bool = False) -> RemoteServerError:
         """The error a user can act on, for whatever the client raised (never the key)."""
-        error = self._classify(exc, listing)
+        error = classify(exc, self._openai, self._where, listing=listing)
         text = self.redact(str(error))
         return error if text == str(error) else RemoteServerError(error.kind, text)
-
-    def _classify(self, exc: BaseException, listing: bool) -> RemoteServerError:
-        openai, where = self._openai, self.server
-        if isinstance(exc, RemoteServerError):
-            return exc
-        # while a stream is read, some openai versions let httpx's own errors through
-        transport = {c.__name__ for c in type(exc).__mro__ if c.__module__.startswith("httpx")}
-        if isinstance(exc, openai.APITimeoutError) or "TimeoutException" in transport:
-            return RemoteServerError(
-                "timeout",
-                f"The server at {where} did not answer within {self._timeout:g} s. It may be busy "
-                "with a long prompt: try again, or connect with a longer timeout.",
-            )
-        if "TransportError" in transport:
-            return RemoteServerError(
-                "unreachable",
-                f"The connection to the server at {where} broke ({_first_line(exc)}): check "
-                "that it is still running.",
-            )
-        if isinstance(exc, openai.APIConnectionError):
-            cause = exc.__cause__ or exc.__context__
-            reason = f" ({_first_line(cause)})" if cause is not None else ""
-            return RemoteServerError(
-                "unreachable",
-                f"Cannot reach the server at {self.base_url}{reason}. Check that it is running "
-                "and that the URL is right.",
-            )
-        if isinstance(exc, openai.AuthenticationError):
-            if not self.__api_key:
-                return RemoteServerError(
-                    "auth",
-                    f"The server at {where} needs an API key (401): pass api_key=..., or set "
-                    f"the {self._key_source} environment variable.",
-                )
-            return RemoteServerError(
-                "auth", f"The server at {where} rejected the API key from {self._key_source} (401)."
-            )
-        if isinstance(exc, openai.PermissionDeniedError):
-            return RemoteServerError(
-                "auth", f"The server at {where} refused this key access (403)."
-            )
-        if isinstance(exc, openai.NotFoundError):
-            if listing:
-                hint = (
-                    f" An OpenAI-compatible base URL usually ends in /v1: try {self.base_url}/v1."
-                    if not self.base_url.endswith("/v1")
-                    else ""
-                )
-                return RemoteServerError(
-                    "not_found",
-                    f"{self.base_url} has no OpenAI-compatible API (404 at /models).{hint}",
-                )
-            return RemoteServerError(
-                "unknown_model",
-                f"The server at {where} answered 404: {_server_message(exc)}",
-            )
-        if isinstance(exc, openai.APIStatusError):
-            message = _server_message(exc)
-            if _is_context_error(message):
-                return RemoteServerError(
-                    "context_overflow",
-                    f"The prompt does not fit the model's context on {where}: {message} Clear "
-                    "the chat or shorten the prompt.",
-                )
-            return RemoteServerError(
-                "server", f"The server at {where} answered {exc.status_code}: {message}"
-            )
-        return RemoteServerError(
-            "server", f"Talking to {where} failed: {type(exc).__name__}: {_first_line(exc)}"
-        )
 
 
 def wire_tool_choice(choice: str) -> str | dict[str, Any]:
@@ -520,44 +449,3 @@ def _context_length(entry: dict[str, Any]) -> int:
         if isinstance(value, int) and not isinstance(value, bool) and value > 0:
             return value
     return 0
-
-
-def _is_context_error(message: str) -> bool:
-    text = message.lower()
-    return "context" in text and any(w in text for w in ("length", "exceed", "window", "long"))
-
-
-def _server_message(exc: Any) -> str:
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        text = inner.get("message") if isinstance(inner, dict) else inner
-        if text is None and isinstance(body.get("detail"), str):
-            text = body["detail"]
-        if text:
-            return _first_line(text)[:500]
-    return _first_line(getattr(exc, "message", None) or exc)[:500]
-
-
-def _first_line(value: object) -> str:
-    lines = str(value).strip().splitlines()
-    return lines[0] if lines else type(value).__name__
-
-
-def _ended_early(server: str, pieces: int) -> RemoteServerError:
-    """Why a stream ended without a finish reason, in words."""
-    if pieces == 0:
-        return RemoteServerError(
-            "context_overflow",
-            f"The server at {server} ended the answer before its first word, without a "
-            "reason. Most often the prompt is longer than the model's context on the server "
-            "(llama-cpp-python's server does this): Clear the chat, shorten the prompt, or "
-            "start the server with a larger context. Another client taking the server ends "
-            "an answer this way too.",
-        )
-    return RemoteServerError(
-        "interrupted",
-        f"The answer was interrupted: the server at {server} ended the stream without "
-        "finishing it, most likely because another client sent it a request (a server "
-        "answering one request at a time drops the one it was answering).",
-    )

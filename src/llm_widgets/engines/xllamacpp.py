@@ -15,29 +15,18 @@ import functools
 import importlib.metadata
 import os
 import secrets
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from typing import Any
 
 from .._http import httpx
 from .._types import GenerationStats, ModelFacts, ToolCall
-from ..errors import JobCancelledError, LLMWidgetsError, ModelFileError, RemoteServerError
+from ..errors import LLMWidgetsError, RemoteServerError
 from ..jobs import Cancellation
 from . import _tool_prompt
 from ._history import answer_reserve, fit_history
+from ._in_kernel import InKernelEngine, LoadPlan, distribution_installed, load_failure
 from ._native_log import LOGGER, NativeLog, stderr_to_logging, verbosity_for
-from .base import CHATML_TEMPLATE
-from .gguf import (
-    EMBEDDING,
-    NO_TEMPLATE,
-    check_fits,
-    gpu_note,
-    inspect_file,
-    offloaded_layers,
-    unknown_architecture,
-)
-from .memory import DEFAULT_N_CTX, ModelShape
+from .base import CHATML_TEMPLATE, Messages
 from .openai_compat import RemoteEngine
 
 NAME = "xllamacpp"
@@ -46,17 +35,11 @@ NAME = "xllamacpp"
 # 1.2-1.6 s after a Stop; 256: 331-350 tokens/s (-7%), 0.56-0.66 s (benchmarks/prompt_stop.py)
 N_BATCH = 256
 LOCAL_TIMEOUT = 3600.0  # seconds the in-kernel server may stay silent (a long prompt on a CPU)
-# load options that are not CommonParams attributes of the same name
-_SAMPLING_OPTIONS = ("seed",)
 
 
 def installed() -> bool:
     """Whether the xllamacpp package can be imported."""
-    try:
-        importlib.metadata.version("xllamacpp")
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    return True
+    return distribution_installed("xllamacpp")
 
 
 @functools.cache
@@ -83,15 +66,16 @@ def _xllamacpp() -> Any:
     return xllamacpp
 
 
-class XllamacppEngine:
+class XllamacppEngine(InKernelEngine):
     """One model in an in-process llama.cpp server. The runner serialises its use."""
 
+    name = NAME
+
     def __init__(self) -> None:
+        super().__init__()
         self._server: Any = None
         self._client: RemoteEngine | None = None
         self._http: Any = None  # a plain client for the server's own endpoints (/tokenize)
-        self._facts: ModelFacts | None = None
-        self._load_args: dict[str, Any] = {}
         self._stats: GenerationStats | None = None
         self._native = NativeLog(None)
         self.supports_tools = True  # whether the chat template renders tools (llama.cpp's /props)
@@ -122,90 +106,6 @@ class XllamacppEngine:
         """Whether a model is in memory and its server answers."""
         return self._server is not None
 
-    @property
-    def facts(self) -> ModelFacts | None:
-        """Facts about the loaded model."""
-        return self._facts
-
-    def load(
-        self,
-        path: str | os.PathLike[str],
-        *,
-        n_ctx: int = DEFAULT_N_CTX,
-        n_threads: int | None = None,
-        seed: int | None = None,
-        progress: Callable[[float], bool] | None = None,
-        **options: Any,
-    ) -> ModelFacts:
-        """Check, then load a GGUF into a fresh loopback server; `progress(fraction)` returning
-        False cancels (before the server starts: llama.cpp's load cannot be interrupted)."""
-        facts, meta = inspect_file(path)  # the architecture: llama.cpp itself says, below
-        check_fits(facts, n_ctx, ModelShape.from_metadata(meta))
-        if progress is not None and not progress(0.05):
-            raise JobCancelledError("cancelled")
-        self.unload()
-        xllamacpp = _xllamacpp()
-        self._native = NativeLog(getattr(xllamacpp.xllamacpp, "__file__", None))
-        key = secrets.token_urlsafe(24)
-        requested, gpu = options.pop("n_gpu_layers", None), can_offload()
-        gpu_layers = offloaded_layers(requested, gpu, facts)
-        params = self._params(facts, n_ctx, n_threads, seed, gpu_layers, key, options)
-        started = time.perf_counter()
-        lines: list[str] = []
-        try:
-            with stderr_to_logging(self._native, lines):
-                server = xllamacpp.Server(params)
-        except Exception as exc:
-            raise unknown_architecture(facts, lines) or ModelFileError(
-                f"llama.cpp could not load {os.path.basename(facts.path)}: {_reason(lines) or exc}"
-            ) from None
-        finally:
-            self._native.errors_only()  # answering writes nothing to the notebook
-        self._server = server
-        try:
-            self._connect(server.listening_address, key)
-            caps = self._http.get("/props").raise_for_status().json().get("chat_template_caps")
-        except BaseException:
-            self.unload()
-            raise
-        self.supports_tools = bool((caps or {}).get("supports_tools", True))
-        template = str(meta.get("tokenizer.chat_template") or "")
-        if self._client is not None:  # the template decides what an earlier turn's thinking is
-            self._client.pass_reasoning = "reasoning_content" in template
-        self._load_args = dict(n_threads=n_threads, seed=seed, n_gpu_layers=requested, **options)
-        self._facts = replace(
-            facts,
-            n_ctx=n_ctx,
-            chat_format=(
-                EMBEDDING
-                if facts.embedding
-                else "the GGUF's chat template"
-                if facts.has_chat_template
-                else f"{NO_TEMPLATE} (the chat falls back to chatml)"
-            ),
-            load_seconds=round(time.perf_counter() - started, 4),
-            gpu_layers=gpu_layers,
-            gpu_note=gpu_note(requested, gpu),
-            engine=NAME,
-            engine_version=version(),
-        )
-        if progress is not None:
-            progress(1.0)
-        return self._facts
-
-    def create_context(self, *, n_ctx: int | None = None, seed: int | None = None) -> ModelFacts:
-        """Start afresh: the next request reuses no cached prompt, `seed` is used from now on;
-        a new n_ctx starts a new server on the same file."""
-        facts, client = self._require()
-        if n_ctx is not None and n_ctx != facts.n_ctx:
-            args = dict(self._load_args)
-            if seed is not None:
-                args["seed"] = seed
-            return self.load(facts.path, n_ctx=n_ctx, **args)
-        client.extra_body["cache_prompt"] = False  # the next request reuses nothing (once)
-        client.create_context(seed=seed)
-        return facts
-
     def unload(self) -> None:
         """Stop the server and free the model: its port closes, its memory is returned."""
         client, http, server = self._client, self._http, self._server
@@ -226,26 +126,54 @@ class XllamacppEngine:
         client.extra_body.pop("cache_prompt", None)  # the request is made: later ones reuse
         return self._relay(stream, client, lambda: self._count_text(prompt))
 
-    def stream_chat(
-        self,
-        messages: list[dict[str, Any]],
-        *,
-        abort: Cancellation,
-        trim_history: bool = False,
-        **params: Any,
+    # -- the engine's part of a load, a context and a chat ----------------------------------------
+
+    def _can_offload(self) -> bool:
+        return can_offload()
+
+    def _version(self) -> str:
+        return version()
+
+    def _start(self, plan: LoadPlan) -> tuple[int, str]:
+        """A fresh loopback server on the GGUF (llama.cpp's load cannot be interrupted)."""
+        xllamacpp = _xllamacpp()
+        self._native = NativeLog(getattr(xllamacpp.xllamacpp, "__file__", None))
+        key = secrets.token_urlsafe(24)
+        params = self._params(plan, key)
+        lines: list[str] = []
+        try:
+            with stderr_to_logging(self._native, lines):
+                server = xllamacpp.Server(params)
+        except Exception as exc:
+            raise load_failure(plan.facts, lines, _reason(lines) or exc) from None
+        finally:
+            self._native.errors_only()  # answering writes nothing to the notebook
+        self._server = server
+        try:
+            self._connect(server.listening_address, key)
+            caps = self._http.get("/props").raise_for_status().json().get("chat_template_caps")
+        except BaseException:
+            self.unload()
+            raise
+        self.supports_tools = bool((caps or {}).get("supports_tools", True))
+        template = str(plan.meta.get("tokenizer.chat_template") or "")
+        if self._client is not None:  # the template decides what an earlier turn's thinking is
+            self._client.pass_reasoning = "reasoning_content" in template
+        return plan.n_ctx, "chatml"
+
+    def _afresh(self, seed: int | None) -> None:
+        _, client = self._require()
+        client.extra_body["cache_prompt"] = False  # the next request reuses nothing (once)
+        client.create_context(seed=seed)
+
+    def _tools_in_prompt(self, params: dict[str, Any]) -> bool:
+        """When the template cannot render tools, or the round must make a call."""
+        return not self.supports_tools or _tool_prompt.needs_call(params.get("tool_choice"))
+
+    def _chat(
+        self, messages: Messages, abort: Cancellation, trim_history: bool, params: dict[str, Any]
     ) -> Iterator[str]:
-        """Yield the assistant's answer to `messages` with the model's chat template. With
-        `trim_history`, the oldest turns (never the system message or the last message) are left
-        out until the prompt fits the context; `last_stats.trimmed_messages` says how many.
-        Tools go into the prompt, the answer held to our JSON schema (see `_tool_prompt`), when
-        the template cannot render them or the round must make a call."""
         facts, client = self._require()
-        tools = params.get("tools")
-        if tools and (
-            not self.supports_tools or _tool_prompt.needs_call(params.get("tool_choice"))
-        ):
-            params["trim_history"] = trim_history
-            return _tool_prompt.stream_in_prompt(self, messages, abort, params)
         trimmed = 0
         if trim_history:
             budget = facts.n_ctx - answer_reserve(facts.n_ctx, params.get("max_tokens"))
@@ -258,22 +186,13 @@ class XllamacppEngine:
 
     # -- internals ----------------------------------------------------------------------------
 
-    def _params(
-        self,
-        facts: ModelFacts,
-        n_ctx: int,
-        n_threads: int | None,
-        seed: int | None,
-        gpu_layers: int,
-        key: str,
-        options: dict[str, Any],
-    ) -> Any:
+    def _params(self, plan: LoadPlan, key: str) -> Any:
         params = _xllamacpp().CommonParams()
-        params.model.path = facts.path
-        params.n_ctx = n_ctx
+        params.model.path = plan.facts.path
+        params.n_ctx = plan.n_ctx
         params.n_batch = params.n_ubatch = N_BATCH
         params.n_parallel = 1  # one conversation: the runner sends one request at a time
-        params.n_gpu_layers = gpu_layers
+        params.n_gpu_layers = plan.gpu_layers
         params.fit_params = False  # our own memory check decided; llama.cpp must not shrink n_ctx
         params.cache_ram_mib = 0  # no second prompt cache in RAM beside the KV cache
         params.cache_idle_slots = False  # (it needs that cache)
@@ -286,13 +205,13 @@ class XllamacppEngine:
         # spinning barrier of two threads on two busy cores is ~50x slower: measured), all of them
         # for prompts
         cores = os.cpu_count() or 1
-        params.cpuparams.n_threads = n_threads or max(cores // 2, 1)
-        params.cpuparams_batch.n_threads = n_threads or cores
-        if seed is not None and seed >= 0:
-            params.sampling.seed = seed
-        if not facts.has_chat_template and "chat_template" not in options:
+        params.cpuparams.n_threads = plan.n_threads or max(cores // 2, 1)
+        params.cpuparams_batch.n_threads = plan.n_threads or cores
+        if plan.seed is not None and plan.seed >= 0:
+            params.sampling.seed = plan.seed
+        if not plan.facts.has_chat_template and "chat_template" not in plan.options:
             params.chat_template = CHATML_TEMPLATE
-        for name, value in options.items():
+        for name, value in plan.options.items():
             if name.startswith("_") or not hasattr(params, name):
                 raise ValueError(f"{name!r} is not a load option of the xllamacpp engine")
             setattr(params, name, value)

@@ -1,16 +1,17 @@
 """All Hugging Face Hub I/O, in one place: where the Hub is, file metadata, the transfer into the
 cache, reachability, and failures explained so a user knows what to do.
 
-The pieces live in small modules (`_names`: name rules, `_cache`: the cache layout, `_remote`:
-metadata, `_transfer`: the resumable transfer loop); this module is their public face.
+The pieces live in small modules (`_cache`: the cache layout, `_remote`: metadata, `_transfer`:
+the resumable transfer, over `_fetch`, `_stream`, `_parted` and `_space`); this module is their
+public face.
 """
 
 from __future__ import annotations
 
 import errno
-import re
 import socket
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -33,19 +34,14 @@ from .._names import (
     validate_repo_id,
     validate_revision,
 )
-from ..errors import DownloadError
+from .._secrets import known_secrets, redact, remember_secret
+from ..errors import DownloadError, DownloadErrorKind
 from ._cache import cached_file, resolve_cache_dir, storage_folder
+from ._fetch import TransferOptions, TransferProgress, fetch_with_retries
 from ._remote import RemoteFile, fetch_remote_file, is_offline, resolve_endpoint, status_of
-from ._transfer import (
-    DiskSpace,
-    TransferOptions,
-    TransferProgress,
-    download_file,
-    ensure_free_space,
-    fetch_with_retries,
-)
+from ._space import DiskSpace, ensure_free_space
+from ._transfer import download_file
 
-_TOKEN_LIKE = re.compile(r"hf_[A-Za-z0-9]{8,}")
 _TOKEN_ADVICE = (
     "Give a token with access: set the HF_TOKEN environment variable, or run "
     "`from huggingface_hub import login; login()` in a cell, then try again."
@@ -70,28 +66,6 @@ def ensure_reachable(endpoint: str, timeout: float = 3.0) -> None:
             f"Cannot reach {endpoint} ({exc.strerror or type(exc).__name__}). Check the network "
             "connection (or HF_ENDPOINT).",
         ) from None
-
-
-_KNOWN_SECRETS: set[str] = set()  # tokens and keys handed to this process's objects
-
-
-def remember_secret(secret: object) -> None:
-    """Note a token or key this process was given, so `known_secrets()` can mask it (short
-    placeholders such as "EMPTY" are not secrets)."""
-    if isinstance(secret, str) and len(secret) >= 8:
-        _KNOWN_SECRETS.add(secret)
-
-
-def known_secrets() -> frozenset[str]:
-    """Every token and key this process's services and connections were given."""
-    return frozenset(_KNOWN_SECRETS)
-
-
-def redact(text: str, token: str | None = None) -> str:
-    """`text` with any token (the given one, or anything shaped like an HF token) masked."""
-    if token:
-        text = text.replace(token, "***")
-    return _TOKEN_LIKE.sub("hf_***", text)
 
 
 def file_size(
@@ -139,80 +113,35 @@ def explain_error(
         return exc
     where = f"{repo_id}/{filename}"
     token = token if isinstance(token, str) else None
-    has_token = bool(token or get_token())
     status = status_of(exc)
-    if isinstance(exc, GatedRepoError):
-        return DownloadError(
-            "gated",
-            f"{repo_id} is gated: accept its conditions at {endpoint}/{repo_id} while logged in, "
-            + (
-                "then check that your token belongs to that account."
-                if has_token
-                else _TOKEN_ADVICE
-            ),
-        )
-    if isinstance(exc, RevisionNotFoundError):
-        return DownloadError(
-            "not_found", f"Revision {revision!r} of {repo_id} was not found on {endpoint}."
-        )
-    if isinstance(exc, EntryNotFoundError):
-        return DownloadError(
-            "not_found",
-            f"{filename} was not found in {repo_id} at revision {revision or DEFAULT_REVISION!r}. "
-            "Check the file name (it is case-sensitive).",
-        )
-    if isinstance(exc, RepositoryNotFoundError):
-        hint = (
+    case = next((c for c in _EXPLAINED if c[0](exc, status)), None)
+    if case is None:
+        message = f"Downloading {where} failed: {type(exc).__name__}: {exc}"
+        return DownloadError("unexpected", redact(message, token))
+    has_token = bool(token or get_token())
+    facts = {
+        "repo_id": repo_id,
+        "filename": filename,
+        "revision": revision,
+        "at": revision or DEFAULT_REVISION,
+        "endpoint": endpoint,
+        "where": where,
+        "status": status,
+        "name": type(exc).__name__,
+        "path": getattr(exc, "filename", None) or cache_dir or "the cache",
+        "problem": _DISK_PROBLEMS.get(_errno(exc) or 0, ""),
+        "disk_advice": _DISK_ADVICE.get(_errno(exc) or 0, _DISK_ADVICE[errno.EACCES]),
+        "token_advice": _TOKEN_ADVICE,
+        "gated_advice": (
+            "then check that your token belongs to that account." if has_token else _TOKEN_ADVICE
+        ),
+        "private_advice": (
             "If it is private, your token may not have access to it."
             if has_token
             else "If it is private or gated, you need a token. " + _TOKEN_ADVICE
-        )
-        return DownloadError(
-            "not_found", f"Repository {repo_id} was not found on {endpoint}. {hint}"
-        )
-    if status == 401:
-        return DownloadError(
-            "auth", f"{endpoint} rejected the token for {where} (401). " + _TOKEN_ADVICE
-        )
-    if status == 403:
-        return DownloadError(
-            "forbidden",
-            f"Access to {where} is forbidden (403): your token lacks permission for it. "
-            + _TOKEN_ADVICE,
-        )
-    if status == 429:
-        return DownloadError(
-            "server", f"{endpoint} is rate-limiting requests (429). Wait a minute and retry."
-        )
-    if status is not None and status >= 500:
-        return DownloadError(
-            "server",
-            f"{endpoint} answered with a server error ({status}) for {where}. Try again later.",
-        )
-    if isinstance(exc, OfflineModeIsEnabled) or is_offline():
-        return DownloadError(
-            "offline",
-            f"{where} is not in the local cache and HF_HUB_OFFLINE is set, so it cannot be "
-            "downloaded. Unset HF_HUB_OFFLINE to download.",
-        )
-    if isinstance(exc, OSError) and exc.errno in _DISK_FULL:
-        return DownloadError(
-            "disk_full",
-            f"The disk is full while writing {where} to {exc.filename or cache_dir or 'the cache'}."
-            " Free some space and retry: the partial download is kept and resumes.",
-        )
-    if isinstance(exc, OSError) and exc.errno in _DISK_PROBLEMS:
-        return _disk_error(exc, where, cache_dir)
-    if isinstance(exc, (httpx.TransportError, LocalEntryNotFoundError, socket.error)):
-        return DownloadError(
-            "offline",
-            f"Cannot reach {endpoint} ({type(exc).__name__}). Check the network connection "
-            "(or HF_ENDPOINT) and retry; a partial download is kept and resumes.",
-        )
-    return DownloadError(
-        "unexpected",
-        redact(f"Downloading {where} failed: {type(exc).__name__}: {exc}", token),
-    )
+        ),
+    }
+    return DownloadError(case[1], case[2].format(**facts))
 
 
 _DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
@@ -226,22 +155,87 @@ _DISK_PROBLEMS = {
     errno.EISDIR: "a folder stands where a file should be",
     errno.ENAMETOOLONG: "the path is too long for this file system",
 }
+# errno -> what to do about it (EACCES: what to do about any other)
+_DISK_ADVICE = {
+    errno.EIO: "Check the disk, then retry; or point HF_HOME (or HF_HUB_CACHE) elsewhere.",
+    errno.EACCES: "Point HF_HOME (or HF_HUB_CACHE) at a folder you can write to, or fix that "
+    "folder's permissions, then retry.",
+}
 
 
-def _disk_error(exc: OSError, where: str, cache_dir: Path | None) -> DownloadError:
-    path = exc.filename or cache_dir or "the cache"
-    if exc.errno == errno.EIO:
-        advice = "Check the disk, then retry; or point HF_HOME (or HF_HUB_CACHE) elsewhere."
-    else:
-        advice = (
-            "Point HF_HOME (or HF_HUB_CACHE) at a folder you can write to, or fix that folder's "
-            "permissions, then retry."
-        )
-    return DownloadError(
+def _errno(exc: BaseException) -> int | None:
+    return exc.errno if isinstance(exc, OSError) else None
+
+
+# The failures `explain_error` knows, in order: the first whose test (of the failure and its HTTP
+# status) holds gives the kind, and the message to fill in with the facts of the failure.
+_EXPLAINED: list[tuple[Callable[[BaseException, int | None], bool], DownloadErrorKind, str]] = [
+    (
+        lambda e, s: isinstance(e, GatedRepoError),
+        "gated",
+        "{repo_id} is gated: accept its conditions at {endpoint}/{repo_id} while logged in, "
+        "{gated_advice}",
+    ),
+    (
+        lambda e, s: isinstance(e, RevisionNotFoundError),
+        "not_found",
+        "Revision {revision!r} of {repo_id} was not found on {endpoint}.",
+    ),
+    (
+        lambda e, s: isinstance(e, EntryNotFoundError),
+        "not_found",
+        "{filename} was not found in {repo_id} at revision {at!r}. Check the file name (it is "
+        "case-sensitive).",
+    ),
+    (
+        lambda e, s: isinstance(e, RepositoryNotFoundError),
+        "not_found",
+        "Repository {repo_id} was not found on {endpoint}. {private_advice}",
+    ),
+    (
+        lambda e, s: s == 401,
+        "auth",
+        "{endpoint} rejected the token for {where} (401). {token_advice}",
+    ),
+    (
+        lambda e, s: s == 403,
+        "forbidden",
+        "Access to {where} is forbidden (403): your token lacks permission for it. {token_advice}",
+    ),
+    (
+        lambda e, s: s == 429,
+        "server",
+        "{endpoint} is rate-limiting requests (429). Wait a minute and retry.",
+    ),
+    (
+        lambda e, s: s is not None and s >= 500,
+        "server",
+        "{endpoint} answered with a server error ({status}) for {where}. Try again later.",
+    ),
+    (
+        lambda e, s: isinstance(e, OfflineModeIsEnabled) or is_offline(),
+        "offline",
+        "{where} is not in the local cache and HF_HUB_OFFLINE is set, so it cannot be "
+        "downloaded. Unset HF_HUB_OFFLINE to download.",
+    ),
+    (
+        lambda e, s: _errno(e) in _DISK_FULL,
+        "disk_full",
+        "The disk is full while writing {where} to {path}. Free some space and retry: the "
+        "partial download is kept and resumes.",
+    ),
+    (
+        lambda e, s: _errno(e) in _DISK_PROBLEMS,
         "disk",
-        f"Cannot store {where} in the cache at {path}: {_DISK_PROBLEMS[exc.errno or 0]}. {advice}",
-    )
-
+        "Cannot store {where} in the cache at {path}: {problem}. {disk_advice}",
+    ),
+    (
+        lambda e, s: isinstance(e, (httpx.TransportError, LocalEntryNotFoundError, socket.error)),
+        "offline",
+        "Cannot reach {endpoint} ({name}). Check the network connection (or HF_ENDPOINT) and "
+        "retry; a partial download is kept and resumes.",
+    ),
+]
 
 __all__ = [
     "DEFAULT_REVISION",
@@ -258,7 +252,9 @@ __all__ = [
     "fetch_with_retries",
     "file_size",
     "is_offline",
+    "known_secrets",
     "redact",
+    "remember_secret",
     "resolve_cache_dir",
     "resolve_endpoint",
     "split_parts",

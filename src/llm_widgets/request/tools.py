@@ -8,39 +8,40 @@ arguments that match that function's schema.
 
 from __future__ import annotations
 
+import collections
 import inspect
 import json
-import os
 import re
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal, Union
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal, Union
 
+from .._secrets import scrub
 from .._types import ToolCallRecord
-from ..hub import files as hub
+from ..errors import ToolArgumentsError
+
+if TYPE_CHECKING:
+    from .mcp import MCPServer
 
 MAX_RESULT = 4000  # characters of a result sent back to the model
 MAX_TOOLS = 64
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
-_SECRET_ENV = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD)", re.IGNORECASE)
 _JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean"}
-
-
-class ToolArgumentsError(ValueError):
-    """The model's arguments do not match the tool's schema (sent back to the model)."""
 
 
 @dataclass(frozen=True)
 class Tool:
-    """A Python function the model may call."""
+    """A Python function (or a tool of an MCP server) the model may call."""
 
     name: str
     description: str
     parameters: dict[str, Any]
     function: Callable[..., Any]
     models: Mapping[str, type]  # parameters that take a pydantic model: name -> class
+    owner: Any = None  # the MCPServer whose tool this is (None: a Python function)
+    remote: str = ""  # the tool's name on that server (the model may see it prefixed)
 
     def openai(self) -> dict[str, Any]:
         """The tool as the OpenAI API describes it."""
@@ -65,8 +66,11 @@ class Tool:
         self._models_of(value)  # a pydantic model's own checks, before anything runs
         return value
 
-    def call(self, arguments: dict[str, Any]) -> Any:
-        """Run the function with checked arguments (pydantic parameters built first)."""
+    def call(self, arguments: dict[str, Any], abort: Any = None) -> Any:
+        """Run the function with checked arguments (pydantic parameters built first); a
+        server's tool is called on its server (`abort`, a job's cancellation, stops the wait)."""
+        if self.owner is not None:
+            return self.function(self.remote, arguments, abort)
         return self.function(**self._models_of(arguments))
 
     def _models_of(self, arguments: dict[str, Any]) -> dict[str, Any]:
@@ -130,14 +134,40 @@ def as_tools(tools: object) -> list[Tool]:
     if tools is None:
         return []
     if isinstance(tools, (str, bytes)) or not isinstance(tools, Sequence):
-        raise TypeError("tools must be a list of functions")
-    made = [as_tool(f) for f in tools]
+        raise TypeError("tools must be a list of functions (and MCP servers)")
+    from .mcp import MCPServer  # (imports no SDK)
+
+    made = [t for f in tools for t in (f.tools if isinstance(f, MCPServer) else [as_tool(f)])]
+    made = _unique_server_tools(made)
     names = [t.name for t in made]
     if len(set(names)) != len(names):
         raise ValueError(f"two tools have the same name: {sorted(names)}")
     if len(made) > MAX_TOOLS:
-        raise ValueError(f"at most {MAX_TOOLS} tools")
+        raise ValueError(f"at most {MAX_TOOLS} tools (MCPServer(allowed=[...]) keeps fewer)")
     return made
+
+
+def _unique_server_tools(made: list[Tool]) -> list[Tool]:
+    """The tools, each server tool whose name another tool has prefixed with its server's."""
+    counts = collections.Counter(t.name for t in made)
+    return [
+        replace(t, name=f"{t.owner.name}_{t.name}"[:64])
+        if t.owner is not None and counts[t.name] > 1
+        else t
+        for t in made
+    ]
+
+
+def servers_in(tools: object) -> list[Any]:
+    """The MCP servers among `tools` (given, or owning one of the tools given)."""
+    from .mcp import MCPServer
+
+    found: dict[int, Any] = {}
+    for item in tools if isinstance(tools, Sequence) and not isinstance(tools, str) else ():
+        server = item if isinstance(item, MCPServer) else getattr(item, "owner", None)
+        if server is not None:
+            found[id(server)] = server
+    return list(found.values())
 
 
 def check_tool_choice(choice: object, tools: Sequence[Tool]) -> str:
@@ -163,29 +193,6 @@ def format_result(value: Any, limit: int = MAX_RESULT) -> str:
             f"the first {limit} are shown]"
         )
     return scrub(text)
-
-
-def scrub(text: str) -> str:
-    """`text` with every secret this process knows masked: the HF token, API keys and other
-    secret-looking environment variables, and anything shaped like an HF token."""
-    for secret in _secrets():
-        pattern = rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])"
-        text = re.sub(pattern, "***", text)
-    return hub.redact(text)
-
-
-def _secrets() -> list[str]:
-    found = {v for k, v in os.environ.items() if _SECRET_ENV.search(k) and len(v) >= 8}
-    found |= hub.known_secrets()
-    try:
-        from huggingface_hub import get_token
-
-        token = get_token()
-    except Exception:
-        token = None
-    if token:
-        found.add(token)
-    return sorted(found, key=len, reverse=True)
 
 
 def _as_text(value: Any) -> str:
@@ -332,6 +339,7 @@ def _first_line(value: object) -> str:
 
 
 Approve = None | str | Callable[[ToolCallRecord], bool]
+ToolLike = Union[Callable[..., Any], "MCPServer"]  # what `tools=[...]` takes
 
 
 @dataclass(frozen=True)

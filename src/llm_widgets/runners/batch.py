@@ -25,7 +25,8 @@ from ..jobs import BatchJob, GenerationJob
 from ..request.messages import check_generation_params, check_think_with, with_think
 from ..request.structured import OutputFormat, output_format
 from ..request.tools import ToolSettings, tool_settings
-from .model import ModelRunner, as_failure, request_params
+from ._lifecycle import failure, run_job
+from .model import ModelRunner, output_options, request_params
 from .tool_loop import ToolTurn
 
 RECENT = 5  # results a BatchJob keeps in `recent` for the views
@@ -187,7 +188,7 @@ class BatchRunner:
         self.models = models
         self.prompt, self.system, self.output = prompt, system, output
         self.params = dict(params)
-        self.options: dict[str, Any] = {**output.request, "structured": True} if output else {}
+        self.options = output_options(output)
         self.cache_dir = cache_dir
         self.concurrency = concurrency
         self.tools = tools
@@ -195,42 +196,37 @@ class BatchRunner:
         self._started = 0.0
 
     def run(self) -> None:
+        """Run every input not done yet, then end the job (a failed input does not end it)."""
         job = self.job
-        try:
-            job.mark_running()
-            facts = self.models.require_engine().facts
-            if facts is None:
-                raise LLMWidgetsError("No model is loaded: call load_model() first.")
-            if self.concurrency > 1 and facts.backend != "remote":
-                raise ValueError(
-                    "concurrency > 1 needs a model on a server (the kernel's runs one at a time)"
-                )
-            cache = self._cache(facts)
-            pending = self._reuse(cache)
-            self._started = time.perf_counter()
-            if self.concurrency > 1:
-                with ThreadPoolExecutor(
-                    self.concurrency, thread_name_prefix="llm-widgets-batch"
-                ) as pool:
-                    for _ in pool.map(lambda i: self._item(i, cache), pending):
-                        pass
-            else:
-                for index in pending:
-                    if job.cancel_requested:
-                        break
-                    self._item(index, cache)
-            job.finish("cancelled" if job.cancel_requested else "done", result=job.to_list())
-        except JobCancelledError:
-            job.finish("cancelled", result=job.to_list())
-        except BaseException as exc:  # the run itself, not one item
-            message = (
-                str(exc)
-                if isinstance(exc, (LLMWidgetsError, ValueError, MemoryError))
-                else f"The batch failed: {type(exc).__name__}: {exc}"
-            )
-            job.finish("failed", error=message, exception=as_failure(exc, message))
+        run_job(job, self._run, explain=failure("The batch"), partial=job.to_list, running=True)
 
     # -- internals ----------------------------------------------------------------------------
+
+    def _run(self) -> list[Any]:
+        job = self.job
+        facts = self.models.require_engine().facts
+        if facts is None:
+            raise LLMWidgetsError("No model is loaded: call load_model() first.")
+        if self.concurrency > 1 and facts.backend != "remote":
+            raise ValueError(
+                "concurrency > 1 needs a model on a server (the kernel's runs one at a time)"
+            )
+        cache = self._cache(facts)
+        pending = self._reuse(cache)
+        self._started = time.perf_counter()
+        if self.concurrency > 1:
+            with ThreadPoolExecutor(
+                self.concurrency, thread_name_prefix="llm-widgets-batch"
+            ) as pool:
+                for _ in pool.map(lambda i: self._item(i, cache), pending):
+                    pass
+        else:
+            for index in pending:
+                if job.cancel_requested:
+                    break
+                self._item(index, cache)
+        job.cancellation.raise_if_set()
+        return job.to_list()
 
     def _cache(self, facts: ModelFacts) -> BatchCache | None:
         if self.cache_dir is None:

@@ -24,6 +24,7 @@ from ..hub.files import redact
 from ..jobs import CompareAnswer, CompareJob, DownloadJob, LoadJob
 from ..request.messages import check_generation_params, check_load_options, check_messages
 from ..request.structured import OutputFormat, output_format
+from ._lifecycle import failure, in_words, run_job, say, wait_for
 from .batch import (
     BatchCache,
     as_inputs,
@@ -32,7 +33,7 @@ from .batch import (
     messages_for,
     model_identity,
 )
-from .model import ModelRunner, as_failure
+from .model import ModelRunner, output_options, request_params
 
 Messages = list[dict[str, str]]
 
@@ -259,45 +260,51 @@ class CompareRunner:
         self.job, self.models, self.service = job, models, service
         self.sources, self.requests = sources, requests
         self.output, self.params = output, dict(params)
-        self.options: dict[str, Any] = dict(output.request) if output else {}
+        self.options = output_options(output)
         self.cache_dir, self.concurrency, self.n_ctx = cache_dir, concurrency, n_ctx
         self._last_report = 0.0
         self._aside: tuple[RemoteEngine, Any] | None = None  # the connection set aside
 
     def run(self) -> None:
+        """Every model's answers, then the model loaded before back; a failed answer does not
+        end the job."""
         job = self.job
+        run_job(
+            job,
+            self._run,
+            explain=failure("The comparison", own=()),
+            partial=lambda: job.results,
+            running=True,
+        )
+
+    def _run(self) -> list[list[Any]]:
+        job = self.job
+        self._fail_bad_prompts()
+        servers = [
+            threading.Thread(
+                target=self._server, args=(m, s), name=f"llm-widgets-compare-{job.id}-{m}"
+            )
+            for m, s in enumerate(self.sources)
+            if isinstance(s, ServerModel)
+        ]
+        for thread in servers:
+            thread.start()
+        before, touched = self.models.local_load, False
         try:
-            job.mark_running()
-            self._fail_bad_prompts()
-            servers = [
-                threading.Thread(
-                    target=self._server, args=(m, s), name=f"llm-widgets-compare-{job.id}-{m}"
-                )
-                for m, s in enumerate(self.sources)
-                if isinstance(s, ServerModel)
-            ]
+            for m, source in enumerate(self.sources):
+                if isinstance(source, _Local) and not job.cancel_requested:
+                    touched = self._local(m, source) or touched
+        finally:
             for thread in servers:
-                thread.start()
-            before, touched = self.models.local_load, False
-            try:
-                for m, source in enumerate(self.sources):
-                    if isinstance(source, _Local) and not job.cancel_requested:
-                        touched = self._local(m, source) or touched
-            finally:
-                for thread in servers:
-                    thread.join()
-                if self._aside is not None:
-                    self._say("connecting to the server again")
-                    self.models.bring_back(self._aside)  # the local model is freed
-                    self._say("")
-                elif touched:
-                    self._restore(before)
-            job.finish("cancelled" if job.cancel_requested else "done", result=job.results)
-        except JobCancelledError:
-            job.finish("cancelled", result=job.results)
-        except BaseException as exc:  # the run itself, not one answer
-            message = f"The comparison failed: {type(exc).__name__}: {exc}"
-            job.finish("failed", error=message, exception=as_failure(exc, message))
+                thread.join()
+            if self._aside is not None:
+                say(self.job, "connecting to the server again")
+                self.models.bring_back(self._aside)  # the local model is freed
+                say(self.job, "")
+            elif touched:
+                self._restore(before)
+        job.cancellation.raise_if_set()
+        return job.results
 
     # -- one model ------------------------------------------------------------------------------
 
@@ -309,7 +316,7 @@ class CompareRunner:
         except (LLMWidgetsError, ValueError, OSError) as exc:
             if self.job.cancel_requested:
                 raise
-            self._fail_model(m, self._pending(m), _explain(exc))
+            self._fail_model(m, self._pending(m), in_words(exc))
             return False
         pending = self._reuse(m, cache)
         if not pending:
@@ -317,11 +324,11 @@ class CompareRunner:
         if self._aside is None:  # the service's server connection waits, open, till the end
             self._aside = self.models.set_aside()
         load = self.service.load_model(path, n_ctx=self.n_ctx)
-        self._say(f"loading {source.name}")
+        say(self.job, f"loading {source.name}")
         while not load.join(0.05):
             if self.job.cancel_requested:
                 load.cancel()
-        self._say("")
+        say(self.job, "")
         if load.state != "done":
             if load.state == "failed":
                 self._fail_model(m, pending, load.error or f"Loading {source.name} failed.")
@@ -353,7 +360,7 @@ class CompareRunner:
                 for _ in pool.map(lambda i: self._answer(engine, m, i, cache), pending):
                     pass
         except Exception as exc:
-            self._fail_model(m, self._pending(m), redact(_explain(exc), spec.api_key))
+            self._fail_model(m, self._pending(m), redact(in_words(exc), spec.api_key))
         finally:
             if engine is not None:
                 engine.unload()
@@ -365,9 +372,8 @@ class CompareRunner:
             return
         answer.state, answer.text, answer.thinking = "running", "", ""
         try:
-            pieces = engine.stream_chat(
-                self.requests[i], abort=job.cancellation, **self.options, **self.params
-            )
+            params = request_params(engine.facts, self.options, self.params)
+            pieces = engine.stream_chat(self.requests[i], abort=job.cancellation, **params)
             for piece in pieces:
                 if isinstance(piece, Thinking):
                     answer.thinking += piece  # the reasoning is not the answer
@@ -383,7 +389,7 @@ class CompareRunner:
             job.report_progress()
             return
         except Exception as exc:
-            answer.state, answer.error = "failed", _explain(exc)
+            answer.state, answer.error = "failed", in_words(exc)
             job.report_progress()
             return
         if stats is not None:
@@ -405,9 +411,9 @@ class CompareRunner:
             return
         path, n_ctx, n_threads, options = before
         if not self.models.is_loaded(path):
-            self._say("loading the model loaded before")
+            say(self.job, "loading the model loaded before")
             self.service.load_model(path, n_ctx=n_ctx, n_threads=n_threads, **options).join()
-            self._say("")
+            say(self.job, "")
 
     # -- the cache ------------------------------------------------------------------------------
 
@@ -447,10 +453,8 @@ class CompareRunner:
     def _path(self, source: _Local) -> str:
         if not isinstance(source.source, DownloadJob):
             return source.source
-        self._say(f"waiting for the download of {source.name}")
-        while not source.source.join(0.05):
-            self.job.cancellation.raise_if_set()
-        self._say("")
+        wait_for(self.job, source.source, f"waiting for the download of {source.name}")
+        say(self.job, "")
         return source.source.wait(0)
 
     def _pending(self, m: int) -> list[int]:
@@ -474,20 +478,9 @@ class CompareRunner:
             self._last_report = now
             self.job.report_progress()
 
-    def _say(self, detail: str) -> None:
-        if self.job.detail != detail:
-            self.job.detail = detail
-            self.job.report_progress()
-
 
 _FIGURES = ("completion_tokens", "prompt_tokens", "ttft", "tokens_per_second", "stop_reason")
 
 
 def _figures(answer: CompareAnswer) -> dict[str, Any]:
     return {name: getattr(answer, name) for name in _FIGURES}
-
-
-def _explain(exc: BaseException) -> str:
-    if isinstance(exc, (LLMWidgetsError, ValueError, MemoryError)):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"

@@ -17,6 +17,7 @@ from .._events import PROGRESS_INTERVAL
 from ..errors import JobCancelledError
 from ..hub import files as hub
 from ..jobs import DownloadJob
+from ._lifecycle import run_job, wait_for
 
 logger = logging.getLogger("llm_widgets")
 
@@ -103,18 +104,17 @@ class DownloadRunner:
     ) -> None:
         """The worker body: run `job` to its end (after `previous`, a cancelled transfer of the
         same file that is still stopping)."""
-        try:
-            while previous is not None and not previous.join(0.05):
-                job.cancellation.raise_if_set()
-            if not self._finish_if_cached(job, cache_dir):
+
+        def body() -> str | None:
+            if previous is not None:
+                wait_for(job, previous)
+            if not self._cached(job, cache_dir):
                 with self._slot(job):
                     self._transfer(job, endpoint, token, cache_dir)
                 job.bytes_done, job.eta = job.bytes_total, 0.0
-                job.finish("done", result=job.path)
-        except JobCancelledError:
-            job.speed, job.eta = 0.0, None
-            job.finish("cancelled")
-        except BaseException as exc:  # every failure becomes a message, never a kernel traceback
+            return job.path
+
+        def explain(exc: BaseException) -> tuple[str, BaseException]:
             error = hub.explain_error(
                 exc,
                 repo_id=job.repo_id,
@@ -126,8 +126,9 @@ class DownloadRunner:
             )
             logger.debug("download %s failed: %s", job.id, error)
             job.error_kind = error.kind
-            job.speed, job.eta = 0.0, None
-            job.finish("failed", error=str(error), exception=error)
+            return str(error), error
+
+        run_job(job, body, explain=explain)
 
     def close(self, timeout: float = 1.0) -> None:
         """Stop handing out slots and stop the progress clock (the service cancels the jobs)."""
@@ -146,13 +147,13 @@ class DownloadRunner:
 
     # -- internals ----------------------------------------------------------------------------
 
-    def _finish_if_cached(self, job: DownloadJob, cache_dir: Path) -> bool:
+    def _cached(self, job: DownloadJob, cache_dir: Path) -> bool:
+        """Whether every part is in the cache already (then `job` has its path and size)."""
         paths = [hub.cached_file(cache_dir, job.repo_id, f, job.revision) for f in job.files]
         if not all(paths):
             return False
         job.bytes_done = job.bytes_total = sum(p.stat().st_size for p in paths if p is not None)
         job.path = str(paths[0])
-        job.finish("done", result=job.path)
         return True
 
     @contextmanager
@@ -220,6 +221,8 @@ class DownloadRunner:
         finally:
             self._untrack(transfer)
             job.detail = ""
+            if job.path is None:  # cancelled or failed: nothing moves now
+                job.speed, job.eta = 0.0, None
 
     def _track(self, transfer: _Transfer) -> None:
         with self._slots:

@@ -18,10 +18,12 @@ from ..engines.base import Backend
 from ..engines.choice import make_engine, resolve_engine
 from ..engines.gguf import refuse_embedding_model
 from ..engines.openai_compat import RemoteEngine
-from ..errors import JobCancelledError, JobFailedError, LLMWidgetsError
+from ..errors import JobCancelledError, LLMWidgetsError
 from ..hub import files as hub
 from ..hub._cache import same_file
 from ..jobs import BatchJob, GenerationJob, Job, LoadJob
+from ..request.structured import OutputFormat
+from ._lifecycle import failure, run_job, say, wait_for
 from .tool_loop import ToolTurn
 
 
@@ -76,11 +78,11 @@ class ModelRunner:
     ) -> None:
         """Wait for `source` if it is a download job, then load the file (or re-use the loaded
         one, with a new context if n_ctx differs)."""
-        try:
+
+        def body() -> ModelFacts:
             if isinstance(source, Job):
                 job.mark_running()
-                while not source.join(0.05):
-                    job.cancellation.raise_if_set()
+                wait_for(job, source)
                 path = source.wait(0)
             else:
                 path = os.fspath(source)
@@ -93,56 +95,19 @@ class ModelRunner:
             if facts.gpu_note:
                 job.notes.append(f"{facts.gpu_note}.")
             job.load_progress = 100.0
-            job.finish("done", result=facts)
-        except JobCancelledError:
-            job.finish("cancelled")
-        except BaseException as exc:
-            message = (
-                str(exc)
-                if isinstance(exc, (LLMWidgetsError, ValueError, MemoryError))
-                else (f"Loading {job.source} failed: {type(exc).__name__}: {exc}")
-            )
-            job.finish("failed", error=hub.redact(message), exception=as_failure(exc, message))
+            return facts
+
+        run_job(job, body, explain=failure(f"Loading {job.source}", words=hub.redact))
 
     def generate(self, job: GenerationJob, after: Sequence[LoadJob] = ()) -> None:
         """Stream the job's completion, pushing pieces to the job and the chunk event (once the
         loads in `after`, started before it, have ended)."""
-        try:
-            for load in after:
-                _say(job, "waiting for the model to load")
-                while not load.join(0.05):
-                    job.cancellation.raise_if_set()
-            with self.turn(job):
-                engine = self.require_engine("chat" if job.mode == "chat" else "complete text")
-                job.notes += think_notes(engine.facts, job.params.get("think"))
-                job.mark_running()
-                if job.tools is not None:
-                    params = request_params(engine.facts, job.options, job.params)
-                    self.tool_turn(job).run(engine, job.request, **params)
-                else:
-                    self._stream(engine, job)
-                if job.stats is not None:
-                    job.stats.reasoning_seconds = round(job.reasoning_seconds(), 4)
-                if job.reasoning.strip() and not job.text.strip() and not job.tool_calls:
-                    job.notes.append(ALL_THINKING)
-            job.close_stream()
-            if job.cancel_requested:
-                job.finish("cancelled", result=job.text)
-                return
-            if job.output is not None:
-                job.value = job.output.parse(job.text)  # OutputParseError keeps the text
-            job.finish("done", result=job.text)
-        except JobCancelledError:
-            job.close_stream()
-            job.finish("cancelled", result=job.text)
-        except BaseException as exc:
-            job.close_stream()
-            message = (
-                str(exc)
-                if isinstance(exc, LLMWidgetsError)
-                else (f"Generation failed: {type(exc).__name__}: {exc}")
-            )
-            job.finish("failed", error=message, exception=as_failure(exc, message))
+        run_job(
+            job,
+            lambda: self._generate(job, after),
+            explain=failure("Generation", own=(LLMWidgetsError,)),
+            partial=lambda: job.text,
+        )
 
     def tool_turn(self, job: GenerationJob) -> ToolTurn:
         """A turn with tools for `job`: its pieces and call records go out as events."""
@@ -268,7 +233,7 @@ class ModelRunner:
                     while self._busy is not None or self._line[0] is not me:
                         if me.cancel_requested:
                             raise JobCancelledError("cancelled while waiting for the model")
-                        _say(me, _waiting_for(self._busy))
+                        say(me, _waiting_for(self._busy))
                         self._turns.wait(0.5)
                 except BaseException:
                     self._line.remove(me)
@@ -278,7 +243,7 @@ class ModelRunner:
                 self._busy = me
         finally:
             remove_hook()
-        _say(me, "")
+        say(me, "")
         try:
             yield
         finally:
@@ -292,6 +257,30 @@ class ModelRunner:
                 engine.unload()  # shut down while this turn ran: the last one frees the model
 
     # -- internals ----------------------------------------------------------------------------
+
+    def _generate(self, job: GenerationJob, after: Sequence[LoadJob]) -> str:
+        try:
+            for load in after:
+                wait_for(job, load, "waiting for the model to load")
+            with self.turn(job):
+                engine = self.require_engine("chat" if job.mode == "chat" else "complete text")
+                job.notes += think_notes(engine.facts, job.params.get("think"))
+                job.mark_running()
+                if job.tools is not None:
+                    params = request_params(engine.facts, job.options, job.params)
+                    self.tool_turn(job).run(engine, job.request, **params)
+                else:
+                    self._stream(engine, job)
+                if job.stats is not None:
+                    job.stats.reasoning_seconds = round(job.reasoning_seconds(), 4)
+                if job.reasoning.strip() and not job.text.strip() and not job.tool_calls:
+                    job.notes.append(ALL_THINKING)
+        finally:
+            job.close_stream()
+        job.cancellation.raise_if_set()  # a cut answer is not parsed
+        if job.output is not None:
+            job.value = job.output.parse(job.text)  # OutputParseError keeps the text
+        return job.text
 
     def _wake(self) -> None:
         with self._turns:
@@ -323,11 +312,11 @@ class ModelRunner:
             return current if current.n_ctx == n_ctx else engine.create_context(n_ctx=n_ctx)
         if engine is not None and engine.loaded and current is not None:
             job.replaced = _model_name(current)
-            _say(job, f"unloading {job.replaced} first")
+            say(job, f"unloading {job.replaced} first")
             job.notes.append(f"Unloaded {job.replaced} to load {os.path.basename(path)}.")
         self._drop_engine()  # one model per kernel, and a local one replaces a server
         if job.replaced:
-            _say(job, "")
+            say(job, "")
         local = make_engine(name)
         self._engine = local
         last = [0.0]
@@ -372,6 +361,12 @@ def request_params(
     return params
 
 
+def output_options(output: OutputFormat | None) -> dict[str, Any]:
+    """What structured output adds to a request: its grammar or schema, and `structured` (the
+    answer's text taken as it is)."""
+    return {**output.request, "structured": True} if output is not None else {}
+
+
 def _waiting_for(holder: Job | None) -> str:
     """What a job in line for the engine waits for, in words."""
     if isinstance(holder, GenerationJob):
@@ -388,19 +383,3 @@ def _model_name(facts: ModelFacts) -> str:
     if facts.backend == "remote":
         return f"{facts.name} on {facts.server}" if facts.server else facts.name
     return os.path.basename(facts.path) or facts.name
-
-
-def _say(job: Job, detail: str) -> None:
-    """Set what `job` waits for, telling listeners when it changes."""
-    if job.detail != detail:
-        job.detail = detail
-        job.report_progress()
-
-
-def as_failure(exc: BaseException, message: str) -> BaseException:
-    """What `job.wait()` raises for a failure: our own errors as they are, others wrapped."""
-    if isinstance(exc, (LLMWidgetsError, ValueError, MemoryError)):
-        return exc
-    failure = JobFailedError(message)
-    failure.__cause__ = exc
-    return failure

@@ -120,6 +120,7 @@ class ToolTurn:
         if tool is None:
             names = ", ".join(t.name for t in self.settings.tools)
             return self._failed(record, f"There is no tool {record.name!r}; the tools are {names}.")
+        record.server = tool.owner.name if tool.owner is not None else ""
         try:
             record.arguments = tool.check(arguments)
         except ToolArgumentsError as exc:
@@ -156,7 +157,7 @@ class ToolTurn:
         def work() -> None:
             with printed_output() as printed:
                 try:
-                    outcome["value"] = tool.call(record.arguments)
+                    outcome["value"] = tool.call(record.arguments, self.job.cancellation)
                 except BaseException as exc:
                     outcome["error"] = exc
                 finally:
@@ -170,13 +171,12 @@ class ToolTurn:
         thread.start()
         while not done.wait(0.05):
             if self.job.cancel_requested and not record.note:
-                record.note = (
-                    f"Stop came while {tool.name}() was running: a Python function cannot be "
-                    "stopped from outside, so the turn ends as soon as it returns."
-                )
+                record.note = _stop_note(tool)
                 self.on_call(record)
         thread.join()
         record.seconds = round(time.perf_counter() - began, 4)
+        if isinstance(outcome.get("error"), JobCancelledError):
+            return STOPPED  # a server's call, cancelled: the turn ends (the card says stopped)
         if "error" in outcome:
             exc = outcome["error"]
             content = self._failed(record, self._clean(f"{type(exc).__name__}: {exc}"))
@@ -239,6 +239,19 @@ class _WrittenCallHold:
         held, self.text = self.text, ""
         if held:
             self.push(held)
+
+
+def _stop_note(tool: Tool) -> str:
+    """What the card says when Stop comes while a call runs."""
+    if tool.owner is not None:
+        return (
+            f"Stop came while {tool.name} was running on the MCP server {tool.owner.name}: "
+            "the call was cancelled."
+        )
+    return (
+        f"Stop came while {tool.name}() was running: a Python function cannot be "
+        "stopped from outside, so the turn ends as soon as it returns."
+    )
 
 
 def _assistant(text: str, calls: list[ToolCall]) -> dict[str, Any]:

@@ -3,28 +3,15 @@
 
 from __future__ import annotations
 
-import os
-from typing import TYPE_CHECKING, Any
-
 from .._types import ModelFacts
 from ..engines.openai_compat import DEFAULT_API_KEY_ENV, DEFAULT_TIMEOUT, RemoteEngine
-from ..jobs import DownloadJob, GenerationJob, LoadJob
+from ..jobs import LoadJob
 from ..request.messages import check_connect_args
-from ..runners.model import ModelRunner
+from ._generation import Generation
 
 
-class ServerConnections:
+class ServerConnections(Generation):
     """Connecting the service's model runner (`self._models`) to a server and back."""
-
-    _models: ModelRunner
-
-    if TYPE_CHECKING:  # the service's own, which this part calls
-
-        def abort(self, *, queued: bool = True) -> list[GenerationJob]: ...
-
-        def load_model(
-            self, source: str | os.PathLike[str] | DownloadJob, **options: Any
-        ) -> LoadJob: ...
 
     def connect(
         self,

@@ -8,17 +8,16 @@ from typing import Any
 import traitlets
 
 from .._format import format_share
-from ..errors import LLMWidgetsError
-from ..jobs import BatchJob, Job
+from ..jobs import BatchJob
 from ..service._service import LLMKernelService
 from . import _protocol
-from ._base import ServiceWidget, bundled
-from ._protocol import Message
+from ._base import bundled
+from ._run import RunWidget
 
 SHOWN_ERRORS = 5
 
 
-class BatchRun(ServiceWidget):
+class BatchRun(RunWidget[BatchJob]):
     """Progress of a `BatchJob`: a bar, items done of all, tokens/s, ETA, errors so far and the
     last few results; Stop cancels the run, Resume starts `map()` again with the same arguments
     (what is done is reused from the cache) and follows the new run.
@@ -30,15 +29,6 @@ class BatchRun(ServiceWidget):
     _css = bundled("batch_run.css")
     _schema = _protocol.BATCH_RUN
 
-    status = traitlets.Unicode(
-        "queued", help="queued, running, done, cancelled or failed (the run's state)."
-    ).tag(sync=True)
-    detail = traitlets.Unicode("", help="What the run waits for, if anything.").tag(sync=True)
-    total = traitlets.Int(0, help="Inputs in the run.").tag(sync=True)
-    completed = traitlets.Int(0, help="Inputs with a result (reused ones included).").tag(sync=True)
-    failed = traitlets.Int(0, help="Inputs that failed.").tag(sync=True)
-    reused = traitlets.Int(0, help="Results taken from an earlier run.").tag(sync=True)
-    progress = traitlets.Float(0.0, help="Percent of the inputs finished.").tag(sync=True)
     tokens_per_second = traitlets.Float(0.0, help="Answer tokens per second.").tag(sync=True)
     items_per_second = traitlets.Float(0.0, help="Inputs answered per second.").tag(sync=True)
     eta = traitlets.Float(-1.0, help="Seconds left; -1 when unknown.").tag(sync=True)
@@ -74,9 +64,7 @@ class BatchRun(ServiceWidget):
         if not isinstance(expected, str):
             raise TypeError("expected names an input field (a str)")
         super().__init__(service=service, expected=expected, **kwargs)
-        self._job = job
-        self._subscribe(self.service.on_progress(self._on_progress))
-        self._in_event_order(lambda: self._show(self._job))
+        self._follow(job)
 
     @classmethod
     def map(
@@ -106,57 +94,32 @@ class BatchRun(ServiceWidget):
         the first answer); the view shows it as `accuracy_text`."""
         return self.correct / self.completed if self.expected and self.completed else None
 
-    @property
-    def job(self) -> BatchJob:
-        """The run shown (the newest, after a Resume)."""
-        return self._job
-
-    def stop(self) -> None:
-        """Cancel the run: the item being answered stops within a token; results so far stay."""
-        self._job.cancel()
-
-    def resume(self) -> BatchJob:
-        """Start the same run again (what is done is reused) and show it."""
-        if not self._job.finished:
-            raise LLMWidgetsError("The run is still going: Stop it first.")
-        job = self.service.map(**self._job.request)
-        self._in_event_order(lambda: self._switch(job))
-        return job
-
     # -- internals ----------------------------------------------------------------------------
 
+    def _rerun(self, job: BatchJob) -> BatchJob:
+        return self.service.map(**job.request)
+
     def _switch(self, job: BatchJob) -> None:
-        self._job = job
         self.resumed = True
-        self._show(job)
+        super()._switch(job)
 
-    def _on_progress(self, job: Job) -> None:
-        if job is self._job:
-            self._show(job)
-
-    def _show(self, job: BatchJob) -> None:
-        with self.hold_sync():
-            self.status, self.detail = job.state, job.detail
-            self.total, self.completed = job.total, job.completed
-            self.failed, self.reused = len(job.errors), job.reused
-            self.progress = round(job.progress, 2)
-            self.tokens_per_second = round(job.tokens_per_second, 2)
-            self.items_per_second = round(job.items_per_second, 3)
-            self.eta = round(job.eta, 1) if job.eta is not None else -1.0
-            shown = sorted(job.errors.items())[:SHOWN_ERRORS]
-            self.errors = [{"index": i, "error": e} for i, e in shown]
-            ran = job.completed - job.reused
-            self.tokens_per_item = round(job.completion_tokens / ran, 2) if ran else 0.0
-            self.recent = [self._marked(r, job) for r in job.recent]
-            self.correct = self._count_correct(job)
-            answered = job.completed if self.expected else 0
-            self.accuracy_text = (
-                f"{self.correct} of {answered} right ({format_share(self.correct, answered)})"
-                if answered
-                else ""
-            )
-            if job.state == "failed":
-                self.error = job.error or "The run failed."
+    def _show_job(self, job: BatchJob) -> None:
+        self.completed, self.failed = job.completed, len(job.errors)
+        self.tokens_per_second = round(job.tokens_per_second, 2)
+        self.items_per_second = round(job.items_per_second, 3)
+        self.eta = round(job.eta, 1) if job.eta is not None else -1.0
+        shown = sorted(job.errors.items())[:SHOWN_ERRORS]
+        self.errors = [{"index": i, "error": e} for i, e in shown]
+        ran = job.completed - job.reused
+        self.tokens_per_item = round(job.completion_tokens / ran, 2) if ran else 0.0
+        self.recent = [self._marked(r, job) for r in job.recent]
+        self.correct = self._count_correct(job)
+        answered = job.completed if self.expected else 0
+        self.accuracy_text = (
+            f"{self.correct} of {answered} right ({format_share(self.correct, answered)})"
+            if answered
+            else ""
+        )
 
     def _truth(self, job: BatchJob, index: int) -> str | None:
         row = job.inputs[index]
@@ -181,11 +144,3 @@ class BatchRun(ServiceWidget):
             and (truth := self._truth(job, index)) is not None
             and text.strip() == truth.strip()
         )
-
-    # -- front-end messages -------------------------------------------------------------------
-
-    def _on_stop(self, message: Message) -> None:
-        self.stop()
-
-    def _on_resume(self, message: Message) -> None:
-        self.resume()

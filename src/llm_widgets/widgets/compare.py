@@ -12,18 +12,18 @@ from typing import Any
 import traitlets
 
 from .._format import shorten
-from ..errors import LLMWidgetsError
-from ..jobs import CompareAnswer, CompareJob, Job
+from ..jobs import CompareAnswer, CompareJob
 from ..service._service import LLMKernelService
 from . import _protocol
-from ._base import ServiceWidget, bundled
+from ._base import bundled
 from ._protocol import Message
+from ._run import RunWidget
 
 MAX_CELL_TEXT = 20_000  # characters of one answer shown in the grid (the job has them all)
 MAX_PROMPT_TEXT = 2_000
 
 
-class Compare(ServiceWidget):
+class Compare(RunWidget[CompareJob]):
     """A comparison (`service.compare`) as a grid: each prompt's answers side by side as
     Markdown, with tokens/s, TTFT and token counts, and a summary row per model. Stop cancels,
     Resume runs the same comparison again (what is done is reused). With `blind=True` the
@@ -35,16 +35,8 @@ class Compare(ServiceWidget):
     _esm = bundled("compare.js")
     _css = bundled("compare.css")
     _schema = _protocol.COMPARE
+    _noun = "comparison"
 
-    status = traitlets.Unicode(
-        "queued", help="queued, running, done, cancelled or failed (the run's state)."
-    ).tag(sync=True)
-    detail = traitlets.Unicode("", help="What the run waits for, if anything.").tag(sync=True)
-    progress = traitlets.Float(0.0, help="Percent of the answers finished.").tag(sync=True)
-    total = traitlets.Int(0, help="Answers in the run (prompts x models).").tag(sync=True)
-    completed = traitlets.Int(0, help="Answers done (reused ones included).").tag(sync=True)
-    failed = traitlets.Int(0, help="Answers that failed.").tag(sync=True)
-    reused = traitlets.Int(0, help="Answers taken from an earlier run.").tag(sync=True)
     models: traitlets.List[str] = traitlets.List(
         help="The column headings: model names, or A, B, ... while blind."
     ).tag(sync=True)
@@ -86,37 +78,16 @@ class Compare(ServiceWidget):
             job = self.service.compare(models, prompts, blind=blind, **params)
         elif not isinstance(job, CompareJob):
             raise TypeError("Compare shows a CompareJob (from service.compare)")
-        self._job = job
         order = list(range(len(job.models)))
         if job.blind:
             random.shuffle(order)  # the columns do not follow the order models were given
         self._order = order  # column -> model index
-        self._subscribe(self.service.on_progress(self._on_progress))
-        self._in_event_order(lambda: self._show(self._job))
+        self._follow(job)
 
     def __repr__(self) -> str:
         """What a host without a live view shows."""
         done = self._job.total - sum(row.count(None) for row in self._job.results)
         return f"Compare({len(self._job.models)} models · {done}/{self._job.total} · {self.status})"
-
-    @property
-    def job(self) -> CompareJob:
-        """The comparison shown (the newest, after a Resume)."""
-        return self._job
-
-    def stop(self) -> None:
-        """Cancel the run: the answers being written stop within a token; the rest stay."""
-        self._job.cancel()
-
-    def resume(self) -> CompareJob:
-        """Run the same comparison again (what is done is reused; picks are kept) and show it."""
-        if not self._job.finished:
-            raise LLMWidgetsError("The comparison is still going: Stop it first.")
-        old = self._job
-        job = self.service.compare(**old.request)
-        job.votes = list(old.votes)
-        self._in_event_order(lambda: self._switch(job))
-        return job
 
     def pick(self, row: int, column: int) -> None:
         """Blind mode: pick the answer in `column` (A = 0) for the prompt in `row`."""
@@ -136,55 +107,51 @@ class Compare(ServiceWidget):
 
     # -- internals ----------------------------------------------------------------------------
 
-    def _switch(self, job: CompareJob) -> None:
-        self._job = job
-        self._show(job)
-
-    def _on_progress(self, job: Job) -> None:
-        if job is self._job:
-            self._show(job)
+    def _rerun(self, job: CompareJob) -> CompareJob:
+        """The same comparison again, with the picks made so far."""
+        again = self.service.compare(**job.request)
+        again.votes = list(job.votes)
+        return again
 
     def _reveal(self, job: CompareJob) -> None:
         self.revealed = True
         self._show(job)
 
     def _show(self, job: CompareJob) -> None:
-        order = self._order
         if job.blind and all(v is not None for v in job.votes):
             self.revealed = True  # every row has a pick: the end of the blind round
-        hidden = job.blind and not self.revealed
+        super()._show(job)
+
+    def _hidden(self, job: CompareJob) -> bool:
+        """Blind and not revealed yet: the names and figures are left out."""
+        return job.blind and not self.revealed
+
+    def _detail(self, job: CompareJob) -> str:
+        hidden = self._hidden(job)
+        return "answering (hidden while blind)" if hidden and job.detail else job.detail
+
+    def _show_job(self, job: CompareJob) -> None:
+        order = self._order
+        hidden = self._hidden(job)
         # blind: while it runs, which column is written now would tell the loading order, and
         # the speeds tell a small model from a big one; answers show at the end, figures once
         # the names are revealed
         veiled = hidden and job.state in ("queued", "running")
         summary = job.summary()
-        with self.hold_sync():
-            self.status = job.state
-            self.detail = "answering (hidden while blind)" if hidden and job.detail else job.detail
-            self.progress = round(job.progress, 2)
-            self.total, self.reused = job.total, job.reused
-            self.completed = sum(s["done"] for s in summary)
-            self.failed = sum(s["failed"] for s in summary)
-            self.blind = job.blind
-            letters = string.ascii_uppercase
-            self.models = [letters[c] if hidden else job.models[m] for c, m in enumerate(order)]
-            self.prompts = [shorten(p, MAX_PROMPT_TEXT) for p in job.prompts]
-            self.cells = [[_cell(row[m], hidden, veiled) for m in order] for row in job.answers]
-            self.summary = [_summary(summary[m], hidden) for m in order]
-            self.picks = [-1 if v is None else order.index(v) for v in job.votes]
-            counts = job.tally()
-            shown = job.blind and self.revealed
-            self.tally = [counts[job.models[m]] for m in order] if shown else []
-            if job.state == "failed":
-                self.error = job.error or "The comparison failed."
+        self.completed = sum(s["done"] for s in summary)
+        self.failed = sum(s["failed"] for s in summary)
+        self.blind = job.blind
+        letters = string.ascii_uppercase
+        self.models = [letters[c] if hidden else job.models[m] for c, m in enumerate(order)]
+        self.prompts = [shorten(p, MAX_PROMPT_TEXT) for p in job.prompts]
+        self.cells = [[_cell(row[m], hidden, veiled) for m in order] for row in job.answers]
+        self.summary = [_summary(summary[m], hidden) for m in order]
+        self.picks = [-1 if v is None else order.index(v) for v in job.votes]
+        counts = job.tally()
+        shown = job.blind and self.revealed
+        self.tally = [counts[job.models[m]] for m in order] if shown else []
 
     # -- front-end messages -------------------------------------------------------------------
-
-    def _on_stop(self, message: Message) -> None:
-        self.stop()
-
-    def _on_resume(self, message: Message) -> None:
-        self.resume()
 
     def _on_pick(self, message: Message) -> None:
         self.pick(message["row"], message["column"])

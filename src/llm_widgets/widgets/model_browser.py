@@ -3,9 +3,8 @@ manage the local library below them — several downloads at once, queued past t
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from concurrent.futures import CancelledError, Future
+from concurrent.futures import Future
 from typing import Any
 
 import ipywidgets
@@ -20,6 +19,7 @@ from ..hub.search import (
     in_browsing_order,
     recommended,
 )
+from ..service._background import BackgroundCall
 from ..service._service import LLMKernelService
 from ..service.hub_search import HubSearch
 from . import _protocol
@@ -61,17 +61,17 @@ class ModelBrowserPanel(ServiceWidget):
         self._pick_callbacks: list[Callable[[str], Any]] = []
         self._download_callbacks: list[Callable[[str], Any]] = []
 
-    def search(self, query: str) -> threading.Thread:
-        """Search in the background; returns the thread that shows the results (join it to
+    def search(self, query: str) -> BackgroundCall[list[ModelSummary]]:
+        """Search in the background; returns the call that shows the results (join it to
         wait). A newer search supersedes this one."""
-        future = self.hub_search.start(query)
-        with self.hold_sync():
-            self.query, self.status, self.error = query, "searching", ""
-        thread = threading.Thread(
-            target=self._show_results, args=(future,), name="llm-widgets-browse", daemon=True
-        )
-        thread.start()
-        return thread
+
+        def start() -> BackgroundCall[list[ModelSummary]]:
+            future = self.hub_search.start(query)
+            with self.hold_sync():
+                self.query, self.status, self.error = query, "searching", ""
+            return self.service.show_when_done(future, self._show_results)
+
+        return self._in_event_order(start)
 
     def __repr__(self) -> str:
         """What a host without a live view shows."""
@@ -94,22 +94,17 @@ class ModelBrowserPanel(ServiceWidget):
         else:
             self.error = str(error)
 
-    def _show_results(self, future: Future[list[ModelSummary]]) -> None:
-        try:
-            found = future.result()
-        except CancelledError:
+    def _show_results(self, found: Future[list[ModelSummary]]) -> None:
+        if found.cancelled() or found is not self.hub_search.current:
             return  # a newer search superseded this one
-        except Exception as exc:
-            if future is self.hub_search.current:
-                with self.hold_sync():
-                    self.results, self.status = [], "error"
-                    self.show_error(exc)
-            return
-        if future is not self.hub_search.current:
-            return
+        failure = found.exception()
         with self.hold_sync():
-            self.results = [_result_row(m) for m in found]
-            self.status, self.error = "idle", ""
+            if failure is not None:
+                self.results, self.status = [], "error"
+                self.show_error(failure)
+            else:
+                self.results = [_result_row(m) for m in found.result()]
+                self.status, self.error = "idle", ""
 
     @traitlets.validate("max_concurrent_downloads")
     def _check_limit(self, proposal: dict[str, Any]) -> int:
@@ -147,7 +142,7 @@ class ModelBrowser(ipywidgets.VBox):
     The picked repo's GGUF models are listed compactly (quantization, size, RAM fit, a
     recommended pick first; a split model is one entry); each is a ModelCard (`cards`), shown in
     full once it is downloading or downloaded. Searches and listings run in worker threads and a
-    newer search supersedes an older one.
+    newer search supersedes an older one; what they find is shown on the service's event thread.
     """
 
     def __init__(
@@ -167,8 +162,7 @@ class ModelBrowser(ipywidgets.VBox):
         self._cards: list[ModelCard] = []
         # the compact list's rows, their cards in the same order, and the files shown in full
         self._listing: tuple[list[dict[str, Any]], list[ModelCard], set[str]] = ([], [], set())
-        self._pick_seq = 0
-        self._lock = threading.Lock()
+        self._pick_seq = 0  # the latest pick; an older listing that ends later is not shown
         self.panel.on_pick(self.pick)
         self.panel.on_download(self._download)
         if query:
@@ -210,22 +204,28 @@ class ModelBrowser(ipywidgets.VBox):
 
     # -- actions -------------------------------------------------------------------------------
 
-    def search(self, query: str) -> threading.Thread:
-        """Search in a worker thread; returns the thread (join it to wait)."""
+    def search(self, query: str) -> BackgroundCall[list[ModelSummary]]:
+        """Search in the background; returns the call that shows the results (join it to wait)."""
         return self.panel.search(query)
 
-    def pick(self, repo_id: str) -> threading.Thread:
-        """List a repo's GGUF files as ModelCards, in a worker thread; returns the thread."""
+    def pick(self, repo_id: str) -> BackgroundCall[list[ModelFile]]:
+        """List a repo's GGUF files as ModelCards, in the background; returns the call that
+        shows them (join it to wait)."""
         validate_repo_id(repo_id)
-        with self._lock:
+        service = self.service
+
+        def start() -> BackgroundCall[list[ModelFile]]:
             self._pick_seq += 1
             seq = self._pick_seq
-        self.panel.selected_repo, self.panel.files_status = repo_id, "loading"
-        thread = threading.Thread(
-            target=self._pick, args=(seq, repo_id), name="llm-widgets-browse", daemon=True
-        )
-        thread.start()
-        return thread
+            with self.panel.hold_sync():
+                self.panel.selected_repo, self.panel.files_status = repo_id, "loading"
+            return service.call_in_background(
+                "files",
+                lambda: service.list_model_files(repo_id),
+                lambda files: self._show_listing(seq, repo_id, files),
+            )
+
+        return self.panel._in_event_order(start)
 
     def refresh_local(self) -> None:
         """Re-scan the local cache."""
@@ -239,20 +239,18 @@ class ModelBrowser(ipywidgets.VBox):
         self.panel.close()
         super().close()
 
-    # -- workers -------------------------------------------------------------------------------
+    # -- what the service found -> the view (on the event thread) -----------------------------
 
-    def _pick(self, seq: int, repo_id: str) -> None:
-        try:
-            files = self.service.list_model_files(repo_id)
-        except Exception as exc:
-            if seq == self._pick_seq:
-                with self.panel.hold_sync():
-                    self.panel.files_status = "error"
-                    self.panel.show_error(exc, repo_id)
-            return
+    def _show_listing(self, seq: int, repo_id: str, listed: Future[list[ModelFile]]) -> None:
         if seq != self._pick_seq:
             return
-        files = in_browsing_order(files)
+        failure = listed.exception()
+        if failure is not None:
+            with self.panel.hold_sync():
+                self.panel.files_status = "error"
+                self.panel.show_error(failure, repo_id)
+            return
+        files = in_browsing_order(listed.result())
         pick = recommended(files)
         # the listing knows each size: the cards need not ask the Hub again
         cards = [ModelCard(repo_id, f.filename, service=self.service, size=f.size) for f in files]

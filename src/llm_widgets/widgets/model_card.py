@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import threading
 import weakref
+from concurrent.futures import Future
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -139,18 +139,12 @@ class ModelCard(ServiceWidget):
 
     def _probe_size(self) -> None:
         """Ask the Hub for the file's size in the background, so the card shows it at once (the
-        thread holds no reference to the card: a card closed meanwhile is freed)."""
+        call holds no reference to the card: a card closed meanwhile is freed)."""
         service, card = self.service, weakref.ref(self)
         where = (self.repo_id, self.filename, self.revision or None)
-
-        def probe() -> None:
-            try:
-                size = service.file_size(*where)
-            except Exception:  # offline or not found: the download will say so, with a message
-                return
-            service.events.call(lambda: _show_probed_size(card, size))
-
-        threading.Thread(target=probe, name="llm-widgets-probe", daemon=True).start()
+        service.call_in_background(
+            "probe", lambda: service.file_size(*where), lambda size: _show_probed_size(card, size)
+        )
 
     def __repr__(self) -> str:
         """What a host without a live view shows (a terminal, nbconvert to text, a preview)."""
@@ -369,10 +363,12 @@ class ModelCard(ServiceWidget):
         return int(self._in_range(proposal, "The context size (tokens)"))
 
 
-def _show_probed_size(card: weakref.ref[ModelCard], size: int) -> None:
+def _show_probed_size(card: weakref.ref[ModelCard], size: Future[int]) -> None:
+    if size.exception() is not None:
+        return  # offline or not found: the download will say so, with a message
     shown = card()
     if shown is not None and shown.size == 0 and shown.status == "idle":
-        shown.size = size
+        shown.size = size.result()
 
 
 def _facts_dict(facts: ModelFacts | None) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import concurrent.futures
-import threading
 from typing import Any
 
 import traitlets
@@ -68,7 +67,7 @@ class ServerConnection(ServiceWidget):
     def connect(
         self, *, api_key: str | None = None, model: str | None = None
     ) -> concurrent.futures.Future[ModelFacts]:
-        """Connect to `base_url` in a background thread (`.result()` waits): `api_key` is kept
+        """Connect to `base_url` in the background (`.result()` waits): `api_key` is kept
         for this widget's next connections; `model` None picks the server's only or first."""
         base_url = check_base_url(self.base_url)
         if api_key is not None:
@@ -94,34 +93,24 @@ class ServerConnection(ServiceWidget):
     def _start(self, base_url: str, model: str | None) -> concurrent.futures.Future[ModelFacts]:
         self._attempt += 1
         attempt = self._attempt
-        future: concurrent.futures.Future[ModelFacts] = concurrent.futures.Future()
         with self.hold_sync():
             self.status, self.error = "connecting", ""
             self.server = server_name(base_url)
-        key, env = self.__api_key, self.api_key_env
+        key, env, service = self.__api_key, self.api_key_env, self.service
+        return service.call_in_background(
+            "connect",
+            lambda: service.connect(base_url, api_key=key, model=model, api_key_env=env),
+            lambda outcome: self._settled(attempt, outcome),
+        ).future
 
-        def work() -> None:
-            try:
-                facts = self.service.connect(base_url, api_key=key, model=model, api_key_env=env)
-            except BaseException as exc:
-                future.set_exception(exc)
-                failure = exc
-                self.service.events.call(lambda: self._failed(attempt, failure))
-            else:
-                future.set_result(facts)
-                self.service.events.call(lambda: self._connected(attempt))
-
-        threading.Thread(target=work, name="llm-widgets-connect", daemon=True).start()
-        return future
-
-    def _connected(self, attempt: int) -> None:
-        if attempt == self._attempt:
-            self._follow_service()
-
-    def _failed(self, attempt: int, exc: BaseException) -> None:
+    def _settled(self, attempt: int, outcome: concurrent.futures.Future[ModelFacts]) -> None:
+        """A connect ended: the latest one is shown (an older one changes nothing)."""
         if attempt != self._attempt:
             return
         self._follow_service()
+        exc = outcome.exception()
+        if exc is None:
+            return
         text = str(exc) if isinstance(exc, (LLMWidgetsError, ValueError)) else repr(exc)
         with self.hold_sync():
             self.status, self.error = "failed", text

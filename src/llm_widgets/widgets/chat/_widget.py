@@ -1,41 +1,38 @@
-"""Chat: talk to the loaded model, answers streamed token by token."""
+"""Chat: talk to the loaded model, answers streamed token by token. Here: its Python API, its
+turns and the service's events about them, and the view's requests; its traits are ChatState's
+(_state.py)."""
 
 from __future__ import annotations
 
 import copy
-import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import traitlets
 
-from ..._types import GenerationStats, ModelFacts, Thinking, ToolCallRecord
+from ..._types import Thinking, ToolCallRecord
 from ...context import attach, user_namespace
 from ...errors import LLMWidgetsError
 from ...jobs import GenerationJob, Job
-from ...request.messages import check_generation_params, check_messages
-from ...request.tools import Approve, tool_settings
+from ...request.messages import check_generation_params
+from ...request.tools import Approve, ToolLike, tool_settings
 from ...service._service import LLMKernelService
-from .. import _protocol
-from .._base import ServiceWidget, bundled
-from .._model_label import describe_model
-from .._protocol import Message, bounds_text
+from .._base import bundled
+from .._protocol import Message
 from ..model_card import ModelCard
-from ._thinking import (
-    SAMPLING_TRAITS,
+from ._state import ChatState
+from ._stream import TurnStream, transcript_message
+from ._transcript import (
     answer_entry,
-    checked_choice,
-    chunk_message,
-    model_note,
-    partial_of,
+    check_text,
+    last_user,
+    restored,
+    stats_dict,
     transcript_markdown,
 )
 
-CHUNK_INTERVAL = 1 / 30  # at most ~30 chunk messages a second to the front end
 
-
-class Chat(ServiceWidget):
+class Chat(ChatState):
     """A chat with the kernel's loaded model: transcript, input, Send / Stop / Clear, Regenerate,
     Edit, settings; answers rendered as Markdown.
 
@@ -43,91 +40,13 @@ class Chat(ServiceWidget):
     starts from it); it is saved with the notebook's widget state only when `persist_transcript`
     is True. A thinking model's reasoning streams into a folded block above its answer and is
     kept in the entry's `reasoning_content`; `generation_params` adds parameters to every turn.
-    is True. With `tools=[f, g]` the model may call those functions (see
+    With `tools=[f, g]` the model may call those functions (see
     `generate_chat_completion`): each call is a card in the transcript; with `approve="ask"` it
     waits for the card's Approve or Deny.
     """
 
     _esm = bundled("chat.js")
     _css = bundled("chat.css")
-    _schema = _protocol.CHAT
-    _editable = frozenset(
-        {"system_prompt", "temperature", "top_p", "max_tokens", "trim_history", "think", "mode"}
-    )
-    _bounded = ("temperature", "top_p", "max_tokens")
-
-    status = traitlets.Unicode("idle", help="idle or generating (a turn is under way).").tag(
-        sync=True
-    )
-    detail = traitlets.Unicode(
-        "",
-        help="What the turn waits for ('waiting for the running answer', 'waiting for the model "
-        "to load'); '' while it streams or when idle.",
-    ).tag(sync=True)
-    system_prompt = traitlets.Unicode(
-        "You are a helpful assistant.", help="The system message of every turn."
-    ).tag(sync=True)
-    temperature = traitlets.Float(
-        0.7, help=f"Sampling temperature, {bounds_text('temperature')}."
-    ).tag(sync=True)
-    top_p = traitlets.Float(0.95, help=f"Nucleus sampling, {bounds_text('top_p')}.").tag(sync=True)
-    max_tokens = traitlets.Int(
-        512, help=f"Longest answer, in tokens ({bounds_text('max_tokens')})."
-    ).tag(sync=True)
-    model_name = traitlets.Unicode(
-        "", help="The answering model's own name (the GGUF's general.name, or the server's id)."
-    ).tag(sync=True)
-    model_label = traitlets.Unicode(
-        "",
-        help="How the view names the answering model: its Hub repo and quantization "
-        "('SmolLM2-135M-Instruct · Q4_1'), a file's name, or the server's model id.",
-    ).tag(sync=True)
-    model_detail = traitlets.Unicode(
-        "", help="The model exactly: repo, file and the GGUF's own name (the label's tooltip)."
-    ).tag(sync=True)
-    model_server = traitlets.Unicode(
-        "", help="The host[:port] of the server answering; '' when the model is in the kernel."
-    ).tag(sync=True)
-    model_engine = traitlets.Unicode(
-        "", help="The in-kernel engine and its version, e.g. 'xllamacpp llama.cpp b11549'."
-    ).tag(sync=True)
-    last_stats = traitlets.Dict(
-        help="Figures of the last answer; {} while the next one is being written."
-    ).tag(sync=True)
-    trim_history = traitlets.Bool(
-        True,
-        help="When the conversation outgrows the context, leave the oldest turns out of what the "
-        "model sees (the transcript keeps them); False: fail with an error instead.",
-    ).tag(sync=True)
-    think = traitlets.Any(
-        None,
-        help="Thinking: None (the model's own default), True, False, or 'low' / 'medium' / "
-        "'high'; the view's Think switch sets True or False.",
-    ).tag(sync=True)
-    can_think = traitlets.Bool(
-        False, help="Whether the model can think (the view then shows the Think switch)."
-    ).tag(sync=True)
-    model_defaults = traitlets.Dict(
-        help="The model's own sampling settings (GGUF general.sampling.*): the settings start "
-        "from them unless set here."
-    ).tag(sync=True)
-    model_note = traitlets.Unicode(
-        "", help="What to know about the model, in words (e.g. that it has no chat template)."
-    ).tag(sync=True)
-    mode = traitlets.Unicode(
-        "chat",
-        help="'chat', or 'completion': Send has the model continue the text as it is (a base "
-        "model without a chat template).",
-    ).tag(sync=True)
-    persist_transcript = traitlets.Bool(
-        False, help="Save the transcript in the notebook's widget state."
-    ).tag(sync=True)
-    tool_names = traitlets.List(
-        traitlets.Unicode(), help="The names of the functions the model may call."
-    ).tag(sync=True)
-    transcript: traitlets.List[dict[str, Any]] = traitlets.List(
-        help="The transcript, when persist_transcript is True."
-    ).tag(sync=True)
 
     def __init__(
         self,
@@ -135,18 +54,18 @@ class Chat(ServiceWidget):
         *,
         messages: Sequence[Mapping[str, Any]] | None = None,
         generation_params: Mapping[str, Any] | None = None,
-        tools: Sequence[Callable[..., Any]] | None = None,
+        tools: Sequence[ToolLike] | None = None,
         tool_choice: str = "auto",
         approve: Approve = None,
         max_tool_rounds: int = 8,
         **kwargs: Any,
     ) -> None:
         self._tools = tool_settings(tools, tool_choice, approve, max_tool_rounds)
-        restored = _restored(messages)
+        saved = restored(messages)
         extra = dict(generation_params or {})
         check_generation_params(extra)
-        if restored and restored[0]["role"] == "system":
-            kwargs.setdefault("system_prompt", restored.pop(0)["content"])
+        if saved and saved[0]["role"] == "system":
+            kwargs.setdefault("system_prompt", saved.pop(0)["content"])
         card = model_card_or_service if isinstance(model_card_or_service, ModelCard) else None
         if card is not None:
             service: LLMKernelService | None = card.service
@@ -154,17 +73,14 @@ class Chat(ServiceWidget):
             service = model_card_or_service
         else:
             raise TypeError("Chat takes a ModelCard, an LLMKernelService or nothing")
-        self._messages: list[dict[str, Any]] = restored  # before the traits: they may read it
-        self._user_set = set(kwargs) & set(SAMPLING_TRAITS)  # the model's defaults stay out
+        self._messages: list[dict[str, Any]] = saved  # before the traits: they may read it
         super().__init__(service=service, **kwargs)
         self.tool_names = [t.name for t in self._tools.tools] if self._tools else []
         self._card = card
         self.generation_params = extra  # more parameters for every turn (top_k, stop, ...)
         self._window = 0  # messages before this index no longer fit the context
         self._job: GenerationJob | None = None
-        self._buffer: list[str] = []  # chunks not sent to the views yet
-        self._thought: list[str] = []  # thinking chunks not sent yet
-        self._last_flush = 0.0
+        self._stream = TurnStream(lambda message: self._post(message))  # _post as it is then
         self._subscribe(self.service.on_progress(self._on_progress))
         self._subscribe(self.service.on_completion_chunk(self._on_chunk))
         self._subscribe(self.service.on_completion_done(self._on_done))
@@ -199,7 +115,7 @@ class Chat(ServiceWidget):
     def send(self, text: str) -> GenerationJob:
         """Ask the model; returns the generation job (iterate it, await it, or wait). Each
         `@name` of a kernel variable attaches it as context (said in a notice)."""
-        _check_text(text, "send()")
+        check_text(text, "send()")
         self._check_ready()
         text = self._attach(text)
         return self._in_event_order(lambda: self._start_turn(text, len(self._messages)))
@@ -207,16 +123,16 @@ class Chat(ServiceWidget):
     def regenerate(self) -> GenerationJob:
         """Answer the last user message again; the new answer replaces the last one."""
         self._check_ready()
-        last = self._last_user()
+        last = last_user(self._messages)
         if last is None:
             raise LLMWidgetsError("There is no message to answer again: send one first.")
         return self._in_event_order(lambda: self._start_turn(self._messages[last]["content"], last))
 
     def edit_last(self, text: str) -> GenerationJob:
         """Replace the last user message with `text` (its answer is dropped) and send it."""
-        _check_text(text, "edit_last()")
+        check_text(text, "edit_last()")
         self._check_ready()
-        last = self._last_user()
+        last = last_user(self._messages)
         if last is None:
             raise LLMWidgetsError("There is no message to edit: send one first.")
         text = self._attach(text)
@@ -252,14 +168,7 @@ class Chat(ServiceWidget):
         if self._job is not None and not self._job.finished:
             raise LLMWidgetsError("The model is still answering: stop() it first.")
         if self.service.model is None and self.service.loading is None:
-            raise LLMWidgetsError(_no_model_hint(self._card))
-
-    def _last_user(self) -> int | None:
-        """Index of the last user message, if only its answer (or nothing) follows it."""
-        tail = len(self._messages) - 1
-        while tail >= 0 and self._messages[tail]["role"] in ("assistant", "tool"):
-            tail -= 1
-        return tail if tail >= 0 and self._messages[tail]["role"] == "user" else None
+            raise LLMWidgetsError(no_model_hint(self._card))
 
     def _start_turn(self, text: str, keep: int) -> GenerationJob:
         """Start the answer to `text` after the first `keep` messages, on the event thread, so
@@ -284,7 +193,7 @@ class Chat(ServiceWidget):
         self._messages[keep:] = [{"role": "user", "content": text}]
         self._window = window
         self._job = job
-        self._buffer, self._thought, self._last_flush = [], [], 0.0
+        self._stream.reset()
         with self.hold_sync():
             self.status = "generating"
             self.error = ""
@@ -322,7 +231,8 @@ class Chat(ServiceWidget):
         self._in_event_order(self._forget)
 
     def _forget(self) -> None:
-        self._job, self._buffer = None, []  # a stopped answer still ending is ignored
+        self._job = None  # a stopped answer still ending is ignored
+        self._stream.reset()
         self._messages, self._window = [], 0
         with self.hold_sync():
             self.last_stats, self.status, self.detail = {}, "idle", ""
@@ -331,32 +241,6 @@ class Chat(ServiceWidget):
 
     # -- service events -----------------------------------------------------------------------
 
-    def _on_model(self, facts: ModelFacts | None) -> None:
-        label, detail = describe_model(facts) if facts is not None else ("", "")
-        with self.hold_sync():
-            self.model_name = facts.name if facts is not None else ""
-            self.model_server = facts.server if facts is not None else ""
-            self.model_label, self.model_detail = label, detail
-            local = facts if facts is not None and facts.backend == "local" else None
-            self.model_engine = f"{local.engine} {local.engine_version}".strip() if local else ""
-            self.can_think = facts is not None and facts.can_think
-            self.model_note = model_note(facts)
-            if facts is not None and self.error.startswith(NO_MODEL):
-                self.error = ""  # said before a model was there: no longer true
-            defaults = dict(facts.sampling_defaults) if facts is not None else {}
-            self.model_defaults = defaults
-            self._applying = True
-            try:
-                for name in set(SAMPLING_TRAITS) - self._user_set:
-                    setattr(self, name, defaults.get(name, SAMPLING_TRAITS[name]))
-            finally:
-                self._applying = False
-
-    @traitlets.observe(*SAMPLING_TRAITS)
-    def _sampling_set(self, change: dict[str, Any]) -> None:
-        if not self.__dict__.get("_applying", True):
-            self._user_set.add(change["name"])  # a user's value wins over the model's
-
     def _on_progress(self, job: Job) -> None:
         if job is self._job and not job.finished:
             self.detail = job.detail
@@ -364,35 +248,21 @@ class Chat(ServiceWidget):
     def _on_chunk(self, job: GenerationJob, text: str) -> None:
         if job is not self._job:
             return
-        if isinstance(text, Thinking):
-            self._thought.append(text)
-            if not self.can_think:  # a server's model that thinks: offer the switch
-                self.can_think = True
-        else:
-            self._buffer.append(text)
-        now = time.monotonic()
-        if now - self._last_flush >= CHUNK_INTERVAL:
-            self._last_flush = now
-            self._flush_chunks()
+        if isinstance(text, Thinking) and not self.can_think:
+            self.can_think = True  # a server's model that thinks: offer the switch
+        self._stream.chunk(job, text)
 
     def _on_tool_call(self, job: GenerationJob, record: ToolCallRecord) -> None:
         if job is not self._job:
             return
-        self._flush_chunks()  # the text before the call comes first
-        self._post({"type": "tool_call", "call": record.to_dict()})
-
-    def _flush_chunks(self) -> None:
-        pending, self._buffer = "".join(self._buffer), []
-        thought, self._thought = "".join(self._thought), []
-        if pending or thought:
-            self._post(chunk_message(pending, thought, self._job))
+        self._stream.tool_call(job, record)
 
     def _on_done(self, job: GenerationJob) -> None:
         """The turn's end (after all its chunks, before waiters wake): close it in the views and
         make the transcript final."""
         if job is not self._job:
             return
-        self._flush_chunks()
+        self._stream.flush(job)
         if job.state == "failed":
             self.error = job.error or "The generation failed."
             self.notify("error", self.error)
@@ -410,7 +280,7 @@ class Chat(ServiceWidget):
             self._messages += copy.deepcopy(job.new_messages)
         else:
             self._messages.append(answer_entry(job))
-        stats = _stats_dict(job.stats)
+        stats = stats_dict(job.stats)
         with self.hold_sync():
             self.last_stats = stats
             self.status, self.detail = "idle", ""
@@ -425,14 +295,6 @@ class Chat(ServiceWidget):
     @traitlets.observe("persist_transcript")
     def _persist_changed(self, change: dict[str, Any]) -> None:
         self._sync_transcript()
-
-    @traitlets.validate(*_bounded)
-    def _check_setting(self, proposal: dict[str, Any]) -> Any:
-        return self._in_range(proposal, proposal["trait"].name)
-
-    @traitlets.validate("think", "mode")
-    def _check_choice(self, proposal: dict[str, Any]) -> Any:
-        return checked_choice(proposal["trait"].name, proposal["value"])
 
     # -- front-end messages -------------------------------------------------------------------
 
@@ -461,22 +323,10 @@ class Chat(ServiceWidget):
         self.deny_tool_call(message["call_id"])
 
     def _on_sync(self, message: Message) -> None:
-        self._in_event_order(self._send_transcript)
-
-    def _send_transcript(self) -> None:
-        job = self._job
-        running = job is not None and not job.finished  # then "done" comes next
-        message: dict[str, Any] = {"type": "transcript", "messages": self.messages}
-        message.update(partial_of(job) if running and job is not None else {"partial": None})
-        if job is not None and running and job.tool_calls:  # the open turn's cards
-            message["calls"] = [c.to_dict() for c in job.tool_calls]
-        self._post(message)
+        self._in_event_order(lambda: self._post(transcript_message(self.messages, self._job)))
 
 
-NO_MODEL = "No model is loaded"
-
-
-def _no_model_hint(card: ModelCard | None) -> str:
+def no_model_hint(card: ModelCard | None) -> str:
     """What to do first, in the words of the buttons the card shows now."""
     if card is None:
         return (
@@ -493,30 +343,3 @@ def _no_model_hint(card: ModelCard | None) -> str:
     if card.status != "done":
         return "No model is loaded: click Download on the model card, then Load."
     return "No model is loaded: click Load on the model card."
-
-
-def _check_text(text: object, where: str) -> None:
-    if not isinstance(text, str) or not text.strip():
-        raise ValueError(f"{where} needs a non-empty message")
-
-
-def _restored(messages: object) -> list[dict[str, Any]]:
-    """A saved conversation, checked: role/content dicts; a system message only first."""
-    if messages is None:
-        return []
-    if isinstance(messages, Sequence) and not isinstance(messages, (str, bytes)) and not messages:
-        return []
-    checked = check_messages(messages)
-    for i, m in enumerate(checked[1:], 1):
-        if m["role"] == "system":
-            raise ValueError(
-                f"messages[{i}] is a system message: only the first message may be one "
-                "(it becomes the system_prompt)"
-            )
-    return checked
-
-
-def _stats_dict(stats: GenerationStats | None) -> dict[str, Any]:
-    if stats is None:
-        return {}
-    return {k: v for k, v in asdict(stats).items() if isinstance(v, (str, int, float, bool))}
