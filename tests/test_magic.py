@@ -3,14 +3,16 @@ exact text the model is sent for `{name}` and `@name`, history, options; `@name`
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pandas as pd
 import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
-from llm_widgets import Chat, LLMKernelService, LLMMagics
+from llm_widgets import Chat, LLMKernelService, LLMMagics, MCPServer
 from llm_widgets.context import MAX_CHARS, MAX_ROWS, attach, find_mentions
 from llm_widgets.request.messages import GENERATION_PARAMS
 from llm_widgets.testing import capture_messages
@@ -25,7 +27,18 @@ def shell(smollm2_service: LLMKernelService) -> Iterator[InteractiveShell]:
     magics(ip).new_conversation()
     magics(ip).job = None
     yield ip
-    for name in ("df", "city", "note", "answer", "label", "schema", "history"):
+    for name in (
+        "df",
+        "city",
+        "note",
+        "answer",
+        "label",
+        "schema",
+        "history",
+        "local_time",
+        "weather",
+        "both",
+    ):
         ip.user_ns.pop(name, None)
 
 
@@ -221,3 +234,63 @@ def test_chat_send_resolves_at_name_in_the_kernel_namespace(
     plain = chat.send("Nothing to attach: @nobody")
     plain.wait(30)
     assert plain.request[-1]["content"] == "Nothing to attach: @nobody"
+
+
+WEATHER_SERVER = """
+from mcp.server.mcpserver import MCPServer
+
+app = MCPServer("weather")
+
+
+@app.tool()
+def get_weather(city: str) -> str:
+    \"\"\"The weather in a city.\"\"\"
+    return f"Sunny, 21 C in {city}"
+
+
+app.run()
+"""
+
+
+def local_time(city: str) -> str:
+    """The local time in a city."""
+    return "12:00"
+
+
+def test_tools_from_kernel_variables_run_without_asking_and_are_printed(
+    shell: InteractiveShell, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    script = tmp_path / "weather.py"
+    script.write_text(WEATHER_SERVER)
+    server = MCPServer([sys.executable, str(script)], name="weather")
+    shell.user_ns.update(local_time=local_time, weather=server, both=[server, local_time])
+    options = "--max-tokens 48 --temperature 0 --new"
+    try:
+        shell.run_cell_magic(
+            "llm", f"--tools local_time --tool-choice local_time {options}", "Time in Paris?"
+        )
+        job = magics(shell).job
+        assert job is not None and job.state == "done", job and job.error
+        record = job.tool_calls[0]
+        assert record.name == "local_time" and record.status == "done" and record.approved is None
+        assert "(tool local_time → 12:00)" in capsys.readouterr().out.splitlines()
+        shell.run_cell_magic(
+            "llm", f"--tools both --tool-choice get_weather {options}", "Weather in Paris?"
+        )
+        job = magics(shell).job
+        assert job is not None and job.state == "done", job and job.error
+        record = job.tool_calls[0]
+        assert record.name == "get_weather" and record.server == "weather"
+        assert record.status == "done" and "Sunny" in record.result
+        out = capsys.readouterr().out
+        assert "(tool get_weather on weather → Sunny, 21 C in " in out
+    finally:
+        server.close()
+    for line, message in [
+        ("--tools nowhere hi", "--tools nowhere: no such variable"),
+        ("--tools 'a b' hi", "--tools takes variable names"),
+        ("--tool-choice required hi", "--tool-choice needs --tools"),
+        ("--tools local_time --tool-choice nope hi", "tool_choice must be"),
+    ]:
+        with pytest.raises(UsageError, match=message):
+            shell.run_line_magic("llm", line)

@@ -430,6 +430,57 @@ def test_the_model_calls_a_server_tool_and_answers_from_its_result(
 
 
 @pytest.mark.engine_only("xllamacpp")
+def test_a_server_starts_in_the_jobs_worker_and_the_job_says_so(
+    model: LLMKernelService, server: MCPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[tuple[threading.Thread, str]] = []  # the thread, and the job's detail then
+    start = MCPServer.start
+
+    def recorded(self: MCPServer) -> MCPServer:
+        if not self.running:
+            details = [j.detail for j in model._jobs.values() if not j.finished]
+            started.append((threading.current_thread(), " ".join(details)))
+        return start(self)
+
+    monkeypatch.setattr(MCPServer, "start", recorded)
+    job = model.generate_chat_completion(
+        WEATHER, tools=[server], tool_choice="get_weather", temperature=0.0, max_tokens=48
+    )
+    job.wait(180)
+    assert job.state == "done", job.error
+    assert job.tool_calls[0].server == "weather" and job.detail == ""
+    server.close()  # a batch starts it again, in its worker too
+    batch = model.map(["Paris"], prompt="What is the weather in {input}?", tools=[server],
+                      tool_choice="get_weather", max_tokens=48, cache=False)  # fmt: skip
+    batch.wait(180)
+    assert batch.tool_calls[0][0].status == "done"
+    assert len(started) == 2
+    for thread, detail in started:
+        assert thread is not threading.current_thread()
+        assert detail == "Starting MCP server weather…"
+
+
+@pytest.mark.engine_only("xllamacpp")
+def test_a_mute_server_fails_the_job_with_a_clear_error(
+    model: LLMKernelService, tmp_path: Path
+) -> None:
+    mute = tmp_path / "mute_server.py"
+    mute.write_text("import time\ntime.sleep(120)\n")
+    server = MCPServer([sys.executable, str(mute)], start_timeout=3)
+    chat = Chat(model, tools=[server])  # returns at once: nothing starts yet
+    assert not server.running and chat.tool_names == []
+    job = chat.send("What is the weather in Paris?")
+    job.join(60)
+    model.events.flush()
+    assert job.state == "failed" and "Traceback" not in (job.error or "")
+    assert "did not answer within 3 s, so it was stopped" in (job.error or "")
+    assert chat.error == job.error
+    with pytest.raises(MCPServerError, match="did not answer within 3 s"):
+        job.wait(0)
+    wait_until(lambda: children_running(mute) == [], timeout=15, what="the mute server to end")
+
+
+@pytest.mark.engine_only("xllamacpp")
 def test_a_server_error_is_a_tool_error_the_model_sees(
     model: LLMKernelService, server: MCPServer
 ) -> None:
@@ -455,7 +506,7 @@ def test_the_chat_asks_on_cards_that_name_the_server(
 
     server.allowed = ["get_weather"]  # a short prompt
     chat = Chat(model, tools=[server, local_time], tool_choice="get_weather", approve="ask")
-    assert "get_weather" in chat.tool_names and "local_time" in chat.tool_names
+    assert not server.running and chat.tool_names == ["local_time"]  # returned at once
     sent = capture_messages(chat)
     cards = lambda: [m["call"] for _, m in sent if m["type"] == "tool_call"]  # noqa: E731
     job = chat.send("What is the weather in Paris?")
@@ -467,6 +518,7 @@ def test_the_chat_asks_on_cards_that_name_the_server(
     model.events.flush()
     assert cards()[-1]["status"] == "done" and "21" in cards()[-1]["result"]
     assert len(ran(calls)) == 1 and SECRET not in json.dumps(chat.messages)
+    assert sorted(chat.tool_names) == ["get_weather", "local_time"]  # known once it started
 
     job = chat.send("And in Rome?")  # Deny: nothing runs on the server, the model is told
     wait_until(lambda: job.tool_calls and job.tool_calls[0].status == "waiting", timeout=300,
@@ -540,7 +592,5 @@ def test_a_server_works_in_a_kernel_and_ends_with_it(script: Path) -> None:
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)  # the kernel killed: the server's stdin closes
-    assert (
-        pid
-        and wait_until(lambda: gone(pid), timeout=30, what="the server after the kernel") is None
-    )
+    assert pid > 0
+    wait_until(lambda: gone(pid), timeout=30, what="the server's end after the kernel's")

@@ -11,6 +11,8 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 
+from .._format import shorten
+from .._types import ToolCallRecord
 from ..context import attach, format_prompt
 from ..errors import PromptFormatError
 from ..jobs import GenerationJob
@@ -27,11 +29,16 @@ USAGE = """%%llm [options]  (the prompt is the cell)   ·   %llm [options] quest
   --temperature T     sampling temperature
   --new               start a new conversation
   --history           show the conversation (`messages = %llm --history` gives the list)
+  --tools f,g,server  tools the model may call: variables holding functions, MCPServers or lists
+                      of them; each call runs without asking (a cell has no Approve button) and
+                      is printed as one line
+  --tool-choice C     auto (default), required, none, or a tool's name
 {name} in the prompt formats a variable into it; @name attaches one as context."""
 
 DEFAULT_MAX_TOKENS = 512
 _FLAGS = {"--new", "--history", "--think", "--no-think"}
 _VALUED = {"-o", "--json-schema", "--choices", "--system", "--max-tokens", "--temperature"}
+_VALUED |= {"--tools", "--tool-choice"}
 _TOKEN = re.compile(r"""\s*("(?:[^"\\]|\\.)*"|'[^']*'|\S+)""")
 
 
@@ -48,6 +55,8 @@ class MagicOptions:
     temperature: float | None = None
     new: bool = False
     history: bool = False
+    tools: list[str] | None = None  # names of kernel variables
+    tool_choice: str | None = None
     text: str = ""  # the question on the line (the line magic)
 
 
@@ -106,6 +115,13 @@ def _set_value(options: MagicOptions, name: str, value: str) -> None:
         options.choices = labels
     elif name == "--system":
         options.system = value
+    elif name == "--tools":
+        names = [n.strip() for n in value.split(",") if n.strip()]
+        if not names or not all(n.isidentifier() for n in names):
+            raise UsageError("%llm: --tools takes variable names separated by commas: --tools f,g")
+        options.tools = names
+    elif name == "--tool-choice":
+        options.tool_choice = value
     elif name == "--max-tokens":
         options.max_tokens = _number(name, value, int)
     else:
@@ -206,6 +222,8 @@ class LLMMagics(Magics):
             job.wait(0)  # raises the job's error
         if job.text or job.state == "done":  # a stop before the first token leaves no turn
             self._messages = request + [{"role": "assistant", "content": job.text}]
+        for record in job.tool_calls:
+            print(call_line(record))
         for note in job.notes:  # (e.g. --think on a model that cannot think)
             print(f"({note})")
         self._store(job, options)
@@ -239,6 +257,11 @@ class LLMMagics(Magics):
             if options.json_schema not in namespace:
                 raise UsageError(f"--json-schema {options.json_schema}: no such variable.")
             schema = namespace[options.json_schema]
+        if options.tools is not None:
+            params["tools"] = _tools(options.tools, namespace)
+            params["tool_choice"] = options.tool_choice or "auto"
+        elif options.tool_choice is not None:
+            raise UsageError("%llm: --tool-choice needs --tools.")
         try:
             return service.generate_chat_completion(
                 request,
@@ -263,6 +286,24 @@ class LLMMagics(Magics):
             print(f"(the answer was stopped: {options.output} is not set)")
             return
         self._namespace[options.output] = job.value if structured else job.text
+
+
+def _tools(names: list[str], namespace: Mapping[str, Any]) -> list[Any]:
+    """The functions and MCP servers the variables hold (a list is spread)."""
+    tools: list[Any] = []
+    for name in names:
+        if name not in namespace:
+            raise UsageError(f"--tools {name}: no such variable.")
+        value = namespace[name]
+        tools += list(value) if isinstance(value, (list, tuple)) else [value]
+    return tools
+
+
+def call_line(record: ToolCallRecord) -> str:
+    """One tool call in a line: its name, its server and what came of it."""
+    where = f" on {record.server}" if record.server else ""
+    outcome = f"{record.status}: {record.error}" if record.error else f"→ {record.result}"
+    return f"(tool {record.name}{where} {shorten(' '.join(outcome.split()), 120)})"
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -350,6 +350,20 @@ class ToolSettings:
     choice: str = "auto"
     approve: Approve = None
     max_rounds: int = 8
+    given: tuple[Any, ...] = ()  # the tools as passed, while a server among them is not up
+
+    def ready(self, starting: Callable[[str], None] = lambda name: None) -> ToolSettings:
+        """These settings with every server's tools, each server not running started first
+        (`starting(name)` told before): MCPServerError if one does not answer in time."""
+        if not self.given:
+            return self
+        for server in servers_in(self.given):
+            if not server.running:
+                starting(server.name)
+                server.start()
+        made = as_tools(list(self.given))
+        choice = check_tool_choice(self.choice, made)
+        return replace(self, tools=tuple(made), choice=choice, given=())
 
     def openai(self) -> list[dict[str, Any]]:
         """The tools as the OpenAI API lists them."""
@@ -364,12 +378,16 @@ def tool_settings(
     tools: object, tool_choice: object, approve: object, max_tool_rounds: object
 ) -> ToolSettings | None:
     """The checked tool arguments of a request (None without tools), or TypeError / ValueError."""
-    made = as_tools(tools)
-    if not made:
+    later = [s for s in servers_in(tools) if not s.running]  # started in the job's worker
+    given = tuple(tools) if later and isinstance(tools, Sequence) else ()
+    made = as_tools([t for t in given if t not in later]) if later else as_tools(tools)
+    if not made and not later:
         if tool_choice not in (None, "auto", "none") or approve is not None:
             raise ValueError("tool_choice and approve need tools=[...]")
         return None
-    choice = check_tool_choice("auto" if tool_choice is None else tool_choice, made)
+    choice = "auto" if tool_choice is None else tool_choice
+    if not (later and isinstance(choice, str)):  # a server tool's name: checked once it is up
+        choice = check_tool_choice(choice, made)
     if approve is not None and approve != "ask" and not callable(approve):
         raise ValueError("approve must be None, 'ask' or a function of the call record")
     if (
@@ -378,4 +396,4 @@ def tool_settings(
         or not 0 <= max_tool_rounds <= 100
     ):
         raise ValueError(f"max_tool_rounds must be an int from 0 to 100, got {max_tool_rounds!r}")
-    return ToolSettings(tuple(made), choice, approve, max_tool_rounds)
+    return ToolSettings(tuple(made), choice, approve, max_tool_rounds, given)

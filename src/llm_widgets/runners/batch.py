@@ -25,8 +25,8 @@ from ..jobs import BatchJob, GenerationJob
 from ..request.messages import check_generation_params, check_think_with, with_think
 from ..request.structured import OutputFormat, output_format
 from ..request.tools import ToolSettings, tool_settings
-from ._lifecycle import failure, run_job
-from .model import ModelRunner, output_options, request_params
+from ._lifecycle import failure, run_job, say
+from .model import ModelRunner, output_options, request_params, starting_words
 from .tool_loop import ToolTurn
 
 RECENT = 5  # results a BatchJob keeps in `recent` for the views
@@ -211,6 +211,9 @@ class BatchRunner:
             raise ValueError(
                 "concurrency > 1 needs a model on a server (the kernel's runs one at a time)"
             )
+        if self.tools is not None:  # MCP servers start here, not on the caller's thread
+            self.tools = self.tools.ready(lambda name: say(job, starting_words(name)))
+            say(job, "")
         cache = self._cache(facts)
         pending = self._reuse(cache)
         self._started = time.perf_counter()

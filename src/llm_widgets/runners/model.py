@@ -262,6 +262,8 @@ class ModelRunner:
         try:
             for load in after:
                 wait_for(job, load, "waiting for the model to load")
+            if job.tools is not None:  # MCP servers start here, not on the caller's thread
+                job.tools = job.tools.ready(lambda name: say(job, starting_words(name)))
             with self.turn(job):
                 engine = self.require_engine("chat" if job.mode == "chat" else "complete text")
                 job.notes += think_notes(engine.facts, job.params.get("think"))
@@ -359,6 +361,11 @@ def request_params(
     if params.get("structured") and facts is not None and facts.can_think:
         params.setdefault("think", False)
     return params
+
+
+def starting_words(server: str) -> str:
+    """A job's detail while an MCP server of its tools starts."""
+    return f"Starting MCP server {server}…"
 
 
 def output_options(output: OutputFormat | None) -> dict[str, Any]:

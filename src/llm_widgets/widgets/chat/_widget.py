@@ -210,7 +210,7 @@ class Chat(ChatState):
         if tools is None:
             return {}
         return {
-            "tools": list(tools.tools),
+            "tools": list(tools.given or tools.tools),  # servers not up start in the worker
             "tool_choice": tools.choice,
             "approve": tools.approve,
             "max_tool_rounds": tools.max_rounds,
@@ -278,6 +278,8 @@ class Chat(ChatState):
             )
         if job.tools is not None:
             self._messages += copy.deepcopy(job.new_messages)
+            if not job.tools.given:  # the servers' tools, known once they started
+                self.tool_names = [t.name for t in job.tools.tools]
         else:
             self._messages.append(answer_entry(job))
         stats = stats_dict(job.stats)
