@@ -13,13 +13,13 @@ from dataclasses import replace
 from typing import Any
 
 from .._events import PROGRESS_INTERVAL, EventBus
+from .._secrets import redact
 from .._types import ModelFacts, ToolCallRecord
 from ..engines.base import Backend
 from ..engines.choice import make_engine, resolve_engine
 from ..engines.gguf import refuse_embedding_model
 from ..engines.openai_compat import RemoteEngine
 from ..errors import JobCancelledError, LLMWidgetsError
-from ..hub import files as hub
 from ..hub._cache import same_file
 from ..jobs import BatchJob, GenerationJob, Job, LoadJob
 from ..request.structured import OutputFormat
@@ -97,7 +97,7 @@ class ModelRunner:
             job.load_progress = 100.0
             return facts
 
-        run_job(job, body, explain=failure(f"Loading {job.source}", words=hub.redact))
+        run_job(job, body, explain=failure(f"Loading {job.source}", words=redact))
 
     def generate(self, job: GenerationJob, after: Sequence[LoadJob] = ()) -> None:
         """Stream the job's completion, pushing pieces to the job and the chunk event (once the

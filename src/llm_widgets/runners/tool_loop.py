@@ -12,13 +12,14 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from .._secrets import scrub
 from .._types import GenerationStats, Thinking, ToolCall, ToolCallRecord
 from ..engines._tool_prompt import effective_choice, may_be_written_call, written_calls
 from ..engines.base import Backend
 from ..errors import JobCancelledError
 from ..jobs import GenerationJob
 from ..request.printed import kept, printed_output
-from ..request.tools import Tool, ToolArgumentsError, ToolSettings, format_result, scrub
+from ..request.tools import Tool, ToolArgumentsError, ToolSettings, format_result
 
 STOPPED = "Not run: the user stopped the turn."
 DECLINED = "The user declined this call: the function did not run. Do not call it again."

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, TypedDict, TypeVar
 
 from .._events import EventBus
+from .._secrets import remember_secret
 from ..hub import files as hub
 from ..jobs import DownloadJob, Job, LoadJob
 from ..request.tools import servers_in
@@ -41,7 +42,7 @@ class ServiceCore:
         self._endpoint = endpoint
         self._cache_dir = cache_dir
         self.__token = token  # never stored in a trait, a message or a log line
-        hub.remember_secret(token)  # and masked in what tools send back to a model
+        remember_secret(token)  # and masked in what tools send back to a model
         self.events = EventBus()
         self._downloads = DownloadRunner(
             max(1, int(max_concurrent_downloads)), transfer_options or hub.TransferOptions()

@@ -10,8 +10,8 @@ from typing import Any
 import traitlets
 
 from .._format import format_bytes
+from .._secrets import redact
 from ..errors import LLMWidgetsError
-from ..hub import files as hub
 from ..jobs import FINAL_STATES, DownloadJob, Job, LoadJob
 from ..service._service import LLMKernelService
 from . import _protocol
@@ -68,7 +68,7 @@ class LocalLibrary(ServiceWidget):
         try:
             models = self.service.local_models()
         except Exception as exc:  # an unreadable cache is a message, not a traceback
-            self.error = hub.redact(f"Cannot read the cache: {exc}")
+            self.error = redact(f"Cannot read the cache: {exc}")
             return
         running = {
             (j.repo_id, j.filename): j
