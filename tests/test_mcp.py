@@ -272,10 +272,10 @@ def test_a_failing_tool_and_a_server_killed_mid_call_are_clear_errors(
 def test_stop_cancels_a_call_on_the_server(server: MCPServer) -> None:
     abort = Cancellation()
     threading.Timer(1.0, abort.set).start()
-    began = time.monotonic()
-    with pytest.raises(llm_widgets.JobCancelledError):
-        server.call_tool("wait", {"seconds": 60}, abort=abort)
-    assert time.monotonic() - began < 30, "the stopped call did not end before the tool did"
+    with pytest.raises(
+        llm_widgets.JobCancelledError
+    ):  # the tool would wait an hour: only Stop ends it
+        server.call_tool("wait", {"seconds": 3600}, abort=abort)
     assert server.call_tool("add", {"a": 1, "b": 1}) == "2"  # the session is still good
 
 
